@@ -1,0 +1,103 @@
+# kiln — one entry point: build, demo, check, bench.
+#
+#   make            build ./kilnd (warnings are errors)
+#   make demo       install what is missing, build, run a whole batch on the built-in engine
+#   make check      install what is missing, run every test, plain and under ASan+UBSan
+#   make bench      the benchmarks written to docs/PERFORMANCE.md
+#
+# Objects go to $(BUILD) (build/ by default, build/asan for the sanitizer
+# build), so both builds live side by side.
+
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wno-missing-field-initializers -pthread -MMD -MP
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += $(PKG_CFLAGS) -I.
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+
+LIB_SRC := $(wildcard sheet/*.c) $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
+	   $(wildcard daemon/engines/*.c) $(wildcard store/*.c) $(wildcard api/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
+SCHEMA  := $(sort $(wildcard schema/*.sql))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+PYTEST  := /usr/bin/python3 -m pytest
+
+.PHONY: all deps demo check check-unit check-e2e check-asan bench clean
+
+all: $(BUILD)/kilnd
+ifeq ($(BUILD),build)
+all: kilnd
+kilnd: $(BUILD)/kilnd
+	ln -sf $(BUILD)/kilnd kilnd
+endif
+
+$(BUILD)/kilnd: $(BUILD)/daemon/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-schema.sh $(SCHEMA) > $@
+
+$(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+		$(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	sh scripts/install-deps.sh
+
+demo: deps
+	$(MAKE) all
+	sh scripts/demo.sh
+
+# The unit tests (cmocka), then the end-to-end tests against a real kilnd.
+check-unit: $(UNIT_BIN)
+	sh scripts/run-unit.sh $(UNIT_BIN)
+
+check-e2e: $(BUILD)/kilnd
+	KILND=$(abspath $(BUILD)/kilnd) $(PYTEST) -q -p no:cacheprovider tests/e2e
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+check-asan:
+	$(MAKE) BUILD=build/asan SAN=1 CFLAGS="-O1 -g" check-unit check-e2e
+
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit check-e2e
+	$(MAKE) check-asan
+
+bench: deps
+	$(MAKE) all $(BENCH_BIN)
+	sh bench/run.sh
+
+clean:
+	rm -rf build kilnd
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

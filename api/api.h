@@ -1,0 +1,130 @@
+/*
+ * api.h — the HTTP side of kilnd: the server, the routing table and what
+ * every endpoint shares.
+ *
+ * DESIGN
+ * server.c runs libmicrohttpd with its own thread pool.  For each request it
+ * finds the route in one table (method + path pattern, as GNU Taler's
+ * exchange does), checks the bearer token, gathers the body (raw, or the
+ * `file` part of a multipart form through MHD's post processor) up to the
+ * configured limit, and then calls the route's handler once with a struct
+ * api_request.  A handler answers with api_reply_json(), api_error() or its
+ * own MHD response, and returns what MHD_queue_response() returned.  One
+ * endpoint group per file: batches.c, archive.c, images.c, service.c.
+ */
+#ifndef KILN_API_H
+#define KILN_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "store/store.h"
+
+struct kiln;
+struct api_server;
+
+#define API_MAX_PARAMS 2
+
+struct api_request {
+	struct kiln *k;
+	struct MHD_Connection *conn;
+	const struct api_route *route;
+	const char *method;
+	const char *url;
+	char params[API_MAX_PARAMS][64]; /* the :name parts of the path, in order */
+	struct store_account account;    /* the caller (filled when the route needs a token) */
+	struct store *st;                /* borrowed on first api_store() */
+	/* the body */
+	char *body;                      /* raw body, or the multipart `file` part */
+	size_t body_len, body_cap;
+	char *file_name;                 /* multipart file name, or NULL */
+	int too_big;
+	int bad_body;
+	struct MHD_PostProcessor *pp;
+	unsigned status;                 /* the status queued, for the log */
+};
+
+typedef enum MHD_Result (*api_handler)(struct api_request *req);
+
+enum api_route_flags {
+	API_PUBLIC = 1,          /* no token needed */
+	API_UPLOAD = 2,          /* a spreadsheet body (raw or multipart), up to max_upload_bytes */
+	API_JSON = 4             /* a small JSON body (up to 64 KiB) */
+};
+
+struct api_route {
+	const char *method;
+	const char *pattern;     /* "/v1/batches/:id/start" */
+	api_handler handler;
+	unsigned flags;
+};
+
+/* Starts listening on cfg.listen; NULL with a message in err. */
+struct api_server *api_start(struct kiln *k, char *err, size_t errlen);
+
+/* The port actually bound (useful with port 0). */
+unsigned api_port(const struct api_server *srv);
+
+/* Stops taking connections, waits for the requests in flight, frees. */
+void api_stop(struct api_server *srv);
+
+/* ---- what handlers use ------------------------------------------------------ */
+
+/* The request's store connection (borrowed once, returned at the end); NULL on failure. */
+struct store *api_store(struct api_request *req);
+
+/* Queues obj (consumed) as a JSON response with the status. */
+enum MHD_Result api_reply_json(struct api_request *req, unsigned status, cJSON *obj);
+
+/* Queues a response whose body is given (copied) with the type. */
+enum MHD_Result api_reply_data(struct api_request *req, unsigned status, const char *type,
+			       const void *data, size_t len);
+
+/* Queues an error {"error": {"code", "message", "details"?}}; details is consumed. */
+enum MHD_Result api_error(struct api_request *req, unsigned status, const char *code,
+			  const char *message, cJSON *details);
+
+/* Queues a prepared response (destroyed here) with the status. */
+enum MHD_Result api_queue(struct api_request *req, unsigned status, struct MHD_Response *resp);
+
+/* A query argument, or NULL. */
+const char *api_arg(struct api_request *req, const char *name);
+
+/* A request header, or NULL. */
+const char *api_header(struct api_request *req, const char *name);
+
+/* Parses ?limit= (default 50, 1..500); -1 when it is not a number in range. */
+int api_limit(struct api_request *req, unsigned *limit);
+
+/* The 500 answer for a store failure. */
+enum MHD_Result api_internal(struct api_request *req);
+
+/* RFC 3339 string for ms since the epoch, or JSON null for 0. */
+cJSON *api_time(int64_t ms);
+
+/* A row's fields as the API shows them ("seed_number" null when the engine picks). */
+cJSON *api_fields_json(const struct sheet_fields *f);
+
+/* ---- the handlers (one group per file) -------------------------------------- */
+
+enum MHD_Result api_batches_upload(struct api_request *req);
+enum MHD_Result api_batches_replace(struct api_request *req);
+enum MHD_Result api_batches_start(struct api_request *req);
+enum MHD_Result api_batches_stop(struct api_request *req);
+enum MHD_Result api_batches_resume(struct api_request *req);
+enum MHD_Result api_batches_list(struct api_request *req);
+enum MHD_Result api_batches_get(struct api_request *req);
+enum MHD_Result api_batches_delete(struct api_request *req);
+enum MHD_Result api_batches_rows(struct api_request *req);
+enum MHD_Result api_archive_get(struct api_request *req);
+enum MHD_Result api_images_list(struct api_request *req);
+enum MHD_Result api_images_get(struct api_request *req);
+enum MHD_Result api_images_file(struct api_request *req);
+enum MHD_Result api_service_health(struct api_request *req);
+enum MHD_Result api_service_template(struct api_request *req);
+enum MHD_Result api_service_account(struct api_request *req);
+
+#endif

@@ -1,0 +1,637 @@
+/*
+ * batches.c — /v1/batches: upload, replace, start, stop, resume, list, one
+ * batch, its rows, delete.
+ *
+ * DESIGN
+ * An upload is read and validated completely before anything is stored:
+ * sheet_read() → sheet_validate() → store_batch_create(), so a file with
+ * problems stores nothing and gets every problem back at once (422, with
+ * row, column, cell, value, message and hint each).  State changes are one
+ * store call each; the scheduler is told afterwards (sched_wake() after a
+ * start or resume, sched_cancel_batch() after a stop).  Every lookup is by
+ * the caller's account, so another account's batch is simply not found.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "daemon/kiln.h"
+#include "daemon/sched.h"
+#include "daemon/util.h"
+
+static const char *const batch_states[] = {
+	"draft", "queued", "running", "stopping", "stopped", "completed", "failed"
+};
+
+/* The batch object of api.md. */
+static cJSON *batch_json(const struct store_batch *b, int64_t credits_available, int64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *warnings = cJSON_Parse(b->warnings ? b->warnings : "[]");
+	unsigned settled = b->images_done + b->images_failed;
+	double progress = b->images_total ? (double)settled / b->images_total : 0.0;
+
+	cJSON_AddStringToObject(o, "id", b->id);
+	cJSON_AddStringToObject(o, "name", b->name ? b->name : "");
+	cJSON_AddStringToObject(o, "state", b->state);
+	cJSON_AddItemToObject(o, "created_at", api_time(b->created_at));
+	cJSON_AddItemToObject(o, "started_at", api_time(b->started_at));
+	cJSON_AddItemToObject(o, "finished_at", api_time(b->finished_at));
+	cJSON_AddNumberToObject(o, "rows", b->rows);
+	cJSON_AddNumberToObject(o, "images_total", b->images_total);
+	cJSON_AddNumberToObject(o, "images_done", b->images_done);
+	cJSON_AddNumberToObject(o, "images_failed", b->images_failed);
+	cJSON_AddNumberToObject(o, "images_running", b->images_running);
+	cJSON_AddNumberToObject(o, "progress", (double)(int64_t)(progress * 10000 + 0.5) / 10000);
+	if (strcmp(b->state, "completed") == 0) {
+		cJSON_AddNumberToObject(o, "eta_seconds", 0);
+	} else if ((strcmp(b->state, "running") == 0 || strcmp(b->state, "queued") == 0) &&
+		   b->run_started_at > 0 && settled > b->run_done_base && now > b->run_started_at) {
+		double per = (double)(now - b->run_started_at) / (settled - b->run_done_base);
+
+		cJSON_AddNumberToObject(o, "eta_seconds",
+					(double)(int64_t)(per * (b->images_total - settled) / 1000.0 + 0.5));
+	} else {
+		cJSON_AddNullToObject(o, "eta_seconds");
+	}
+	cJSON_AddNumberToObject(o, "credits_required", (double)(b->images_total * b->cost_per_image));
+	cJSON_AddNumberToObject(o, "credits_charged", (double)b->credits_charged);
+	cJSON_AddNumberToObject(o, "credits_reserved", (double)b->credits_reserved);
+	cJSON_AddStringToObject(o, "engine", b->engine);
+	cJSON_AddStringToObject(o, "format", b->format);
+	if (b->preview_row) {
+		cJSON *p = cJSON_AddObjectToObject(o, "preview");
+
+		cJSON_AddNumberToObject(p, "row", b->preview_row);
+		cJSON_AddItemToObject(p, "fields", api_fields_json(&b->preview));
+	} else {
+		cJSON_AddNullToObject(o, "preview");
+	}
+	cJSON_AddItemToObject(o, "warnings", warnings ? warnings : cJSON_CreateArray());
+	if (b->error)
+		cJSON_AddStringToObject(o, "error", b->error);
+	if (b->webhook_url)
+		cJSON_AddStringToObject(o, "webhook_url", b->webhook_url);
+	if (credits_available >= 0)
+		cJSON_AddNumberToObject(o, "credits_available", (double)credits_available);
+	return o;
+}
+
+/* The caller's credits now (re-read after a change), or -1. */
+static int64_t available_now(struct api_request *req)
+{
+	struct store_account a;
+
+	if (store_account_get(api_store(req), req->account.id, &a) != STORE_OK)
+		return -1;
+	return a.available;
+}
+
+/* Answers with one batch and the caller's credits. */
+static enum MHD_Result reply_batch(struct api_request *req, unsigned status,
+				   const struct store_batch *b)
+{
+	return api_reply_json(req, status, batch_json(b, available_now(req), util_now_ms()));
+}
+
+/* One problem or warning as a "details" entry. */
+static cJSON *msg_json(const struct sheet_msg *m)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (m->row)
+		cJSON_AddNumberToObject(o, "row", m->row);
+	if (m->column)
+		cJSON_AddStringToObject(o, "column", m->column);
+	if (m->cell)
+		cJSON_AddStringToObject(o, "cell", m->cell);
+	if (m->value)
+		cJSON_AddStringToObject(o, "value", m->value);
+	cJSON_AddStringToObject(o, "message", m->message ? m->message : "");
+	if (m->hint)
+		cJSON_AddStringToObject(o, "hint", m->hint);
+	return o;
+}
+
+static cJSON *msgs_json(const struct sheet_msgs *ms)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < ms->n; i++)
+		cJSON_AddItemToArray(a, msg_json(&ms->v[i]));
+	return a;
+}
+
+/*
+ * The batch's name: the multipart file name, else ?name=, else "batch.csv";
+ * reduced to its last path component, without control characters, at most
+ * 200 bytes (cut on a UTF-8 boundary).
+ */
+static void upload_name(struct api_request *req, char *out, size_t len)
+{
+	const char *n = req->file_name ? req->file_name : api_arg(req, "name");
+	const char *slash;
+	size_t o = 0;
+
+	if (!n || !*n)
+		n = "batch.csv";
+	slash = strrchr(n, '/');
+	if (slash && slash[1])
+		n = slash + 1;
+	slash = strrchr(n, '\\');
+	if (slash && slash[1])
+		n = slash + 1;
+	for (; *n && o + 1 < len && o < 200; n++) {
+		unsigned char c = (unsigned char)*n;
+
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		out[o++] = (char)c;
+	}
+	while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
+		o--;
+	if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
+		o--;
+	out[o] = '\0';
+	if (o == 0)
+		snprintf(out, len, "batch.csv");
+}
+
+/* Upload and replace: read, validate, store. replace_id NULL for a new batch. */
+static enum MHD_Result upload(struct api_request *req, const char *replace_id)
+{
+	struct kiln *k = req->k;
+	struct sheet_grid grid;
+	struct sheet_batch sb;
+	struct store_upload up;
+	struct store_batch b;
+	enum sheet_status ss;
+	char err[512], name[256], msg[800];
+	const char *key = api_header(req, "Idempotency-Key");
+	enum MHD_Result ret;
+	char *warnings;
+	int rc, nerr;
+
+	if (replace_id && !util_is_hex(replace_id, 24))
+		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such batch", NULL);
+	if (!req->body || req->body_len == 0)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 req->pp ? "the form has no file: send the spreadsheet in a part named \"file\""
+					 : "the upload is empty: send the spreadsheet as the body, or as a"
+					   " multipart part named \"file\"", NULL);
+	if (key && (strlen(key) == 0 || strlen(key) > 200))
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "Idempotency-Key must be 1 to 200 characters", NULL);
+	upload_name(req, name, sizeof(name));
+	ss = sheet_read((const unsigned char *)req->body, req->body_len, &k->limits, &grid,
+			err, sizeof(err));
+	if (ss != SHEET_OK) {
+		sheet_grid_free(&grid);
+		if (ss == SHEET_UNSUPPORTED)
+			return api_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+					 err, NULL);
+		if (ss == SHEET_NOMEM)
+			return api_internal(req);
+		snprintf(msg, sizeof(msg), "%s: %s", name, err);
+		return api_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_spreadsheet", msg, NULL);
+	}
+	nerr = sheet_validate(&grid, &k->limits, &sb);
+	sheet_grid_free(&grid);
+	if (nerr < 0) {
+		sheet_batch_free(&sb);
+		return api_internal(req);
+	}
+	if (nerr > 0) {
+		snprintf(msg, sizeof(msg), "%d problem%s in %s: fix %s and upload the file again",
+			 nerr, nerr == 1 ? "" : "s", name, nerr == 1 ? "it" : "them");
+		ret = api_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_spreadsheet", msg,
+				msgs_json(&sb.errors));
+		sheet_batch_free(&sb);
+		return ret;
+	}
+	{
+		cJSON *w = msgs_json(&sb.warnings);
+
+		warnings = cJSON_PrintUnformatted(w);
+		cJSON_Delete(w);
+	}
+	memset(&up, 0, sizeof(up));
+	up.account_id = req->account.id;
+	up.name = name;
+	up.format = sheet_format_name(sheet_sniff((const unsigned char *)req->body, req->body_len, NULL));
+	up.engine = k->engine.ops->name;
+	up.cost_per_image = k->cfg.credits_per_image;
+	up.sheet = &sb;
+	up.warnings = warnings;
+	up.idempotency_key = replace_id ? NULL : key;
+	if (!api_store(req)) {
+		free(warnings);
+		sheet_batch_free(&sb);
+		return api_internal(req);
+	}
+	if (replace_id)
+		rc = store_batch_replace(req->st, replace_id, &up, &b);
+	else
+		rc = store_batch_create(req->st, &up, &b);
+	free(warnings);
+	sheet_batch_free(&sb);
+	switch (rc) {
+	case STORE_OK:
+		ret = reply_batch(req, replace_id ? MHD_HTTP_OK : MHD_HTTP_CREATED, &b);
+		break;
+	case STORE_EXISTS:
+		ret = reply_batch(req, MHD_HTTP_CREATED, &b);
+		break;
+	case STORE_NOT_FOUND:
+		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such batch", NULL);
+	case STORE_CONFLICT:
+		return api_error(req, MHD_HTTP_CONFLICT, "invalid_state",
+				 "only a draft's spreadsheet can be replaced; upload a new batch instead",
+				 NULL);
+	default:
+		return api_internal(req);
+	}
+	store_batch_free(&b);
+	return ret;
+}
+
+enum MHD_Result api_batches_upload(struct api_request *req)
+{
+	return upload(req, NULL);
+}
+
+enum MHD_Result api_batches_replace(struct api_request *req)
+{
+	return upload(req, req->params[0]);
+}
+
+/* The batch id of the path, or NULL when it cannot be one of ours. */
+static const char *path_id(struct api_request *req)
+{
+	return util_is_hex(req->params[0], 24) ? req->params[0] : NULL;
+}
+
+static enum MHD_Result not_found(struct api_request *req)
+{
+	return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such batch", NULL);
+}
+
+/* 409 for a change the batch's state does not allow. */
+static enum MHD_Result wrong_state(struct api_request *req, const struct store_batch *b,
+				   const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "a %s batch cannot be %s", b->state, what);
+	return api_error(req, MHD_HTTP_CONFLICT, "invalid_state", msg, NULL);
+}
+
+/* 402 with what was needed and what there is. */
+static enum MHD_Result no_credits(struct api_request *req, int64_t required, int64_t available)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *err = cJSON_AddObjectToObject(root, "error");
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "this batch needs %lld credits and the account has %lld;"
+		 " ask the admin for credits or remove rows", (long long)required, (long long)available);
+	cJSON_AddStringToObject(err, "code", "insufficient_credits");
+	cJSON_AddStringToObject(err, "message", msg);
+	cJSON_AddNumberToObject(err, "required", (double)required);
+	cJSON_AddNumberToObject(err, "available", (double)available);
+	return api_reply_json(req, MHD_HTTP_PAYMENT_REQUIRED, root);
+}
+
+/* Reads {"webhook_url": "http(s)://…"} from a start body; -1 with the 400 queued. */
+static int webhook_arg(struct api_request *req, char **url, enum MHD_Result *ret)
+{
+	cJSON *root, *w;
+
+	*url = NULL;
+	if (!req->body || req->body_len == 0)
+		return 0;
+	root = cJSON_ParseWithLength(req->body, req->body_len);
+	if (!root || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		*ret = api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "the body must be a JSON object, e.g. {\"webhook_url\": \"https://…\"}",
+				 NULL);
+		return -1;
+	}
+	w = cJSON_GetObjectItemCaseSensitive(root, "webhook_url");
+	if (w && !cJSON_IsNull(w)) {
+		const char *v = cJSON_GetStringValue(w);
+
+		if (!v || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+		    strlen(v) > 2000) {
+			cJSON_Delete(root);
+			*ret = api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+					 "webhook_url must be an http:// or https:// URL", NULL);
+			return -1;
+		}
+		*url = strdup(v);
+	}
+	cJSON_Delete(root);
+	return 0;
+}
+
+/* start and resume share their answers. */
+static enum MHD_Result to_queued(struct api_request *req, int resume)
+{
+	const char *id = path_id(req);
+	struct store_batch b;
+	int64_t required = 0, available = 0;
+	enum MHD_Result ret = MHD_NO;
+	char *webhook = NULL;
+	int rc;
+
+	if (!id)
+		return not_found(req);
+	if (!resume && webhook_arg(req, &webhook, &ret) < 0)
+		return ret;
+	if (!api_store(req)) {
+		free(webhook);
+		return api_internal(req);
+	}
+	if (resume)
+		rc = store_batch_resume(req->st, req->account.id, id, util_now_ms(), &b,
+					&required, &available);
+	else
+		rc = store_batch_start(req->st, req->account.id, id, webhook, util_now_ms(), &b,
+				       &required, &available);
+	free(webhook);
+	switch (rc) {
+	case STORE_OK:
+		sched_wake(req->k->sched);
+		ret = reply_batch(req, MHD_HTTP_OK, &b);
+		break;
+	case STORE_NOT_FOUND:
+		return not_found(req);
+	case STORE_CONFLICT:
+		ret = wrong_state(req, &b, resume ? "resumed (only a stopped one can)"
+					       : "started (only a draft can)");
+		break;
+	case STORE_NO_CREDITS:
+		ret = no_credits(req, required, available);
+		break;
+	default:
+		return api_internal(req);
+	}
+	store_batch_free(&b);
+	return ret;
+}
+
+enum MHD_Result api_batches_start(struct api_request *req)
+{
+	return to_queued(req, 0);
+}
+
+enum MHD_Result api_batches_resume(struct api_request *req)
+{
+	return to_queued(req, 1);
+}
+
+enum MHD_Result api_batches_stop(struct api_request *req)
+{
+	const char *id = path_id(req);
+	struct store_batch b;
+	enum MHD_Result ret;
+	int rc;
+
+	if (!id)
+		return not_found(req);
+	if (!api_store(req))
+		return api_internal(req);
+	rc = store_batch_stop(req->st, req->account.id, id, util_now_ms(), &b);
+	switch (rc) {
+	case STORE_OK:
+		if (strcmp(b.state, "stopping") == 0)
+			sched_cancel_batch(req->k->sched, b.seq);
+		ret = reply_batch(req, MHD_HTTP_OK, &b);
+		break;
+	case STORE_NOT_FOUND:
+		return not_found(req);
+	case STORE_CONFLICT:
+		ret = wrong_state(req, &b, "stopped (only a queued or running one can)");
+		break;
+	default:
+		return api_internal(req);
+	}
+	store_batch_free(&b);
+	return ret;
+}
+
+enum MHD_Result api_batches_get(struct api_request *req)
+{
+	const char *id = path_id(req);
+	struct store_batch b;
+	enum MHD_Result ret;
+	int rc;
+
+	if (!id)
+		return not_found(req);
+	if (!api_store(req))
+		return api_internal(req);
+	rc = store_batch_get(req->st, req->account.id, id, &b);
+	if (rc == STORE_NOT_FOUND)
+		return not_found(req);
+	if (rc != STORE_OK)
+		return api_internal(req);
+	ret = api_reply_json(req, MHD_HTTP_OK, batch_json(&b, req->account.available, util_now_ms()));
+	store_batch_free(&b);
+	return ret;
+}
+
+enum MHD_Result api_batches_delete(struct api_request *req)
+{
+	const char *id = path_id(req);
+	int rc;
+
+	if (!id)
+		return not_found(req);
+	if (!api_store(req))
+		return api_internal(req);
+	rc = store_batch_delete(req->st, req->account.id, id);
+	if (rc == STORE_NOT_FOUND)
+		return not_found(req);
+	if (rc == STORE_CONFLICT)
+		return api_error(req, MHD_HTTP_CONFLICT, "invalid_state",
+				 "a queued, running or stopping batch cannot be deleted; stop it first",
+				 NULL);
+	if (rc != STORE_OK)
+		return api_internal(req);
+	kiln_remove_batch_files(req->k, id);
+	return api_reply_data(req, MHD_HTTP_NO_CONTENT, "application/json; charset=utf-8", "", 0);
+}
+
+/* Parses a numeric cursor; -1 when it is not one. */
+static int parse_cursor(const char *v, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	*out = 0;
+	if (!v)
+		return 0;
+	n = strtoll(v, &end, 10);
+	if (*v == '\0' || *end || n < 0)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+struct list_ctx {
+	cJSON *arr;
+	int64_t last_seq;
+	int64_t available;
+	int64_t now;
+};
+
+static int list_one(void *cls, const struct store_batch *b)
+{
+	struct list_ctx *c = cls;
+
+	cJSON_AddItemToArray(c->arr, batch_json(b, -1, c->now));
+	c->last_seq = b->seq;
+	return 0;
+}
+
+enum MHD_Result api_batches_list(struct api_request *req)
+{
+	const char *state = api_arg(req, "state");
+	struct list_ctx c;
+	cJSON *root;
+	unsigned limit;
+	int64_t cursor;
+	int more = 0, known = 0;
+	char next[32];
+
+	if (state) {
+		for (size_t i = 0; i < sizeof(batch_states) / sizeof(batch_states[0]); i++)
+			known |= strcmp(state, batch_states[i]) == 0;
+		if (!known)
+			return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+					 "state must be one of draft, queued, running, stopping, stopped,"
+					 " completed, failed", NULL);
+	}
+	if (api_limit(req, &limit) < 0)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "limit must be a whole number from 1 to 500", NULL);
+	if (parse_cursor(api_arg(req, "cursor"), &cursor) < 0)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "cursor must be a next_cursor value from an earlier answer", NULL);
+	if (!api_store(req))
+		return api_internal(req);
+	root = cJSON_CreateObject();
+	c.arr = cJSON_AddArrayToObject(root, "batches");
+	c.last_seq = 0;
+	c.now = util_now_ms();
+	if (store_batch_list(req->st, req->account.id, state, cursor, limit, list_one, &c,
+			     &more) != STORE_OK) {
+		cJSON_Delete(root);
+		return api_internal(req);
+	}
+	if (more) {
+		snprintf(next, sizeof(next), "%lld", (long long)c.last_seq);
+		cJSON_AddStringToObject(root, "next_cursor", next);
+	} else {
+		cJSON_AddNullToObject(root, "next_cursor");
+	}
+	cJSON_AddNumberToObject(root, "credits_available", (double)req->account.available);
+	return api_reply_json(req, MHD_HTTP_OK, root);
+}
+
+struct rows_ctx {
+	cJSON *arr;
+	cJSON *images;           /* of the row being written */
+	unsigned last_row;
+};
+
+static int rows_row(void *cls, const struct store_row *r)
+{
+	struct rows_ctx *c = cls;
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "row", r->row);
+	cJSON_AddStringToObject(o, "state", r->state);
+	cJSON_AddNumberToObject(o, "attempts", r->attempts);
+	if (r->error)
+		cJSON_AddStringToObject(o, "error", r->error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	cJSON_AddItemToObject(o, "fields", api_fields_json(&r->f));
+	c->images = cJSON_AddArrayToObject(o, "images");
+	cJSON_AddItemToArray(c->arr, o);
+	c->last_row = r->row;
+	return 0;
+}
+
+static int rows_image(void *cls, const struct store_image *img)
+{
+	struct rows_ctx *c = cls;
+	cJSON *o = cJSON_CreateObject();
+	char url[96];
+
+	cJSON_AddStringToObject(o, "id", img->id);
+	cJSON_AddNumberToObject(o, "index", img->idx);
+	cJSON_AddStringToObject(o, "state", img->state);
+	if (strcmp(img->state, "done") == 0) {
+		snprintf(url, sizeof(url), "/v1/images/%s/file", img->id);
+		cJSON_AddStringToObject(o, "url", url);
+		cJSON_AddNumberToObject(o, "seed", (double)img->seed);
+		cJSON_AddNumberToObject(o, "width", img->width);
+		cJSON_AddNumberToObject(o, "height", img->height);
+	} else {
+		cJSON_AddNullToObject(o, "url");
+	}
+	if (img->error)
+		cJSON_AddStringToObject(o, "error", img->error);
+	cJSON_AddItemToArray(c->images, o);
+	return 0;
+}
+
+enum MHD_Result api_batches_rows(struct api_request *req)
+{
+	const char *id = path_id(req);
+	struct store_batch b;
+	struct rows_ctx c;
+	cJSON *root;
+	unsigned limit;
+	int64_t cursor;
+	int more = 0, rc;
+	char next[32];
+
+	if (!id)
+		return not_found(req);
+	if (api_limit(req, &limit) < 0)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "limit must be a whole number from 1 to 500", NULL);
+	if (parse_cursor(api_arg(req, "cursor"), &cursor) < 0 || cursor > 0x7fffffff)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "cursor must be a next_cursor value from an earlier answer", NULL);
+	if (!api_store(req))
+		return api_internal(req);
+	rc = store_batch_get(req->st, req->account.id, id, &b);
+	if (rc == STORE_NOT_FOUND)
+		return not_found(req);
+	if (rc != STORE_OK)
+		return api_internal(req);
+	root = cJSON_CreateObject();
+	c.arr = cJSON_AddArrayToObject(root, "rows");
+	c.images = NULL;
+	c.last_row = 0;
+	rc = store_rows_page(req->st, b.seq, (unsigned)cursor, limit, rows_row, rows_image, &c, &more);
+	store_batch_free(&b);
+	if (rc != STORE_OK) {
+		cJSON_Delete(root);
+		return api_internal(req);
+	}
+	if (more) {
+		snprintf(next, sizeof(next), "%u", c.last_row);
+		cJSON_AddStringToObject(root, "next_cursor", next);
+	} else {
+		cJSON_AddNullToObject(root, "next_cursor");
+	}
+	return api_reply_json(req, MHD_HTTP_OK, root);
+}

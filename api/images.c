@@ -1,0 +1,217 @@
+/*
+ * images.c — /v1/images: the Creations.  The list (mine or public), one
+ * image's metadata, and its file.
+ *
+ * DESIGN
+ * An image is shown to its owner, to the admin, and — when its row's
+ * visibility is public — to every signed-in account; to anyone else it does
+ * not exist (404).  Files are immutable once done, so the file answer
+ * carries a strong ETag (the image's id and CRC) and a year of caching, and
+ * is sent from the file descriptor without copying it into memory.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "daemon/kiln.h"
+#include "daemon/util.h"
+
+static cJSON *image_json(const struct store_image *img)
+{
+	cJSON *o = cJSON_CreateObject();
+	char url[96];
+
+	cJSON_AddStringToObject(o, "id", img->id);
+	cJSON_AddStringToObject(o, "batch_id", img->batch_id);
+	cJSON_AddNumberToObject(o, "row", img->row);
+	cJSON_AddNumberToObject(o, "index", img->idx);
+	cJSON_AddStringToObject(o, "state", img->state);
+	cJSON_AddItemToObject(o, "fields", api_fields_json(&img->f));
+	cJSON_AddStringToObject(o, "visibility", img->f.visibility);
+	if (img->seed >= 0)
+		cJSON_AddNumberToObject(o, "seed", (double)img->seed);
+	else
+		cJSON_AddNullToObject(o, "seed");
+	cJSON_AddNumberToObject(o, "width", img->width);
+	cJSON_AddNumberToObject(o, "height", img->height);
+	cJSON_AddStringToObject(o, "engine", img->engine);
+	if (img->mime[0])
+		cJSON_AddStringToObject(o, "mime", img->mime);
+	if (img->ignored)
+		cJSON_AddStringToObject(o, "ignored", img->ignored);
+	if (img->error)
+		cJSON_AddStringToObject(o, "error", img->error);
+	cJSON_AddItemToObject(o, "created_at", api_time(img->created_at));
+	if (strcmp(img->state, "done") == 0) {
+		snprintf(url, sizeof(url), "/v1/images/%s/file", img->id);
+		cJSON_AddStringToObject(o, "url", url);
+	}
+	return o;
+}
+
+struct one_ctx {
+	const struct kiln *k;
+	const struct store_account *caller;
+	int visible;
+	int done;
+	cJSON *json;
+	char path[1500];
+	char mime[32];
+	char etag[64];
+};
+
+/* store_image_get()'s callback: keeps what the answer needs if the caller may see it. */
+static int one_image(void *cls, const struct store_image *img)
+{
+	struct one_ctx *c = cls;
+
+	c->visible = c->caller->is_admin || strcmp(img->account_id, c->caller->id) == 0 ||
+		     strcmp(img->f.visibility, "public") == 0;
+	if (!c->visible)
+		return 0;
+	c->json = image_json(img);
+	c->done = strcmp(img->state, "done") == 0;
+	snprintf(c->mime, sizeof(c->mime), "%s", img->mime[0] ? img->mime : "image/png");
+	snprintf(c->etag, sizeof(c->etag), "\"%s-%08x\"", img->id, (unsigned)img->crc32);
+	if (c->done && kiln_image_path(c->k, img->batch_id, img->id, img->ext, c->path,
+				       sizeof(c->path)) < 0)
+		c->done = 0;
+	return 0;
+}
+
+/* Looks the path's image up for the caller; STORE_NOT_FOUND when it may not see it. */
+static int find(struct api_request *req, struct one_ctx *c)
+{
+	const char *id = req->params[0];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->k = req->k;
+	c->caller = &req->account;
+	if (!util_is_hex(id, 24))
+		return STORE_NOT_FOUND;
+	if (!api_store(req))
+		return STORE_ERROR;
+	rc = store_image_get(req->st, NULL, id, one_image, c);
+	if (rc == STORE_OK && !c->visible)
+		rc = STORE_NOT_FOUND;
+	if (rc != STORE_OK) {
+		cJSON_Delete(c->json);
+		c->json = NULL;
+	}
+	return rc;
+}
+
+enum MHD_Result api_images_get(struct api_request *req)
+{
+	struct one_ctx c;
+	int rc = find(req, &c);
+
+	if (rc == STORE_NOT_FOUND)
+		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such image", NULL);
+	if (rc != STORE_OK)
+		return api_internal(req);
+	return api_reply_json(req, MHD_HTTP_OK, c.json);
+}
+
+enum MHD_Result api_images_file(struct api_request *req)
+{
+	struct MHD_Response *resp;
+	const char *inm;
+	struct one_ctx c;
+	struct stat sb;
+	int rc = find(req, &c), fd;
+
+	cJSON_Delete(c.json);
+	if (rc == STORE_NOT_FOUND)
+		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such image", NULL);
+	if (rc != STORE_OK)
+		return api_internal(req);
+	if (!c.done)
+		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+				 "this image is not made yet; its row's state says when it is", NULL);
+	inm = api_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm && strstr(inm, c.etag)) {
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, c.etag);
+		return api_queue(req, MHD_HTTP_NOT_MODIFIED, resp);
+	}
+	fd = open(c.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return api_internal(req);
+	}
+	resp = MHD_create_response_from_fd64((uint64_t)sb.st_size, fd);
+	if (!resp) {
+		close(fd);
+		return api_internal(req);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, c.mime);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, c.etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=31536000, immutable");
+	return api_queue(req, MHD_HTTP_OK, resp);
+}
+
+struct list_ctx {
+	cJSON *arr;
+	int64_t last_seq;
+};
+
+static int list_one(void *cls, const struct store_image *img)
+{
+	struct list_ctx *c = cls;
+
+	cJSON_AddItemToArray(c->arr, image_json(img));
+	c->last_seq = img->seq;
+	return 0;
+}
+
+enum MHD_Result api_images_list(struct api_request *req)
+{
+	const char *scope = api_arg(req, "scope");
+	const char *cur = api_arg(req, "cursor");
+	struct list_ctx c;
+	cJSON *root;
+	unsigned limit;
+	long long cursor = 0;
+	char next[32], *end;
+	int more = 0, pub;
+
+	if (scope && strcmp(scope, "mine") != 0 && strcmp(scope, "public") != 0)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "scope must be mine or public", NULL);
+	pub = scope && strcmp(scope, "public") == 0;
+	if (api_limit(req, &limit) < 0)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "limit must be a whole number from 1 to 500", NULL);
+	if (cur) {
+		cursor = strtoll(cur, &end, 10);
+		if (*cur == '\0' || *end || cursor < 0)
+			return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+					 "cursor must be a next_cursor value from an earlier answer", NULL);
+	}
+	if (!api_store(req))
+		return api_internal(req);
+	root = cJSON_CreateObject();
+	c.arr = cJSON_AddArrayToObject(root, "images");
+	c.last_seq = 0;
+	if (store_images_list(req->st, pub ? NULL : req->account.id, cursor, limit, list_one, &c,
+			      &more) != STORE_OK) {
+		cJSON_Delete(root);
+		return api_internal(req);
+	}
+	if (more) {
+		snprintf(next, sizeof(next), "%lld", (long long)c.last_seq);
+		cJSON_AddStringToObject(root, "next_cursor", next);
+	} else {
+		cJSON_AddNullToObject(root, "next_cursor");
+	}
+	return api_reply_json(req, MHD_HTTP_OK, root);
+}

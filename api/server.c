@@ -1,0 +1,542 @@
+/*
+ * server.c — libmicrohttpd set-up, the routing table, authentication, bodies.
+ *
+ * DESIGN
+ * MHD calls on_request() several times per request: once when the headers
+ * are in (we find the route, check the token and the declared size, and may
+ * answer at once: 401, 404, 405, 413), once per piece of body (appended to
+ * req->body, or fed to MHD's multipart post processor which hands us the
+ * `file` part), and once more with no data, when the handler runs.  The
+ * request's state is a struct api_request, freed in on_completed() together
+ * with the store connection it may have borrowed.  Nothing a client sends is
+ * used as a path: ids in the URL must be kilnd's own 24-hex-digit ids, or
+ * the answer is 404.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "api/api.h"
+#include "daemon/kiln.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
+
+#define API_JSON_MAX (64 * 1024)
+#define API_MULTIPART_SLACK (64 * 1024)
+
+struct api_server {
+	struct kiln *k;
+	struct MHD_Daemon *d;
+	unsigned port;
+};
+
+static const struct api_route api_routes[] = {
+	{ "GET", "/healthz", api_service_health, API_PUBLIC },
+	{ "GET", "/v1/templates/:name", api_service_template, API_PUBLIC },
+	{ "GET", "/v1/account", api_service_account, 0 },
+	{ "POST", "/v1/batches", api_batches_upload, API_UPLOAD },
+	{ "GET", "/v1/batches", api_batches_list, 0 },
+	{ "GET", "/v1/batches/:id", api_batches_get, 0 },
+	{ "DELETE", "/v1/batches/:id", api_batches_delete, 0 },
+	{ "PUT", "/v1/batches/:id/spreadsheet", api_batches_replace, API_UPLOAD },
+	{ "POST", "/v1/batches/:id/start", api_batches_start, API_JSON },
+	{ "POST", "/v1/batches/:id/stop", api_batches_stop, API_JSON },
+	{ "POST", "/v1/batches/:id/resume", api_batches_resume, API_JSON },
+	{ "GET", "/v1/batches/:id/rows", api_batches_rows, 0 },
+	{ "GET", "/v1/batches/:id/archive", api_archive_get, 0 },
+	{ "GET", "/v1/images", api_images_list, 0 },
+	{ "GET", "/v1/images/:id", api_images_get, 0 },
+	{ "GET", "/v1/images/:id/file", api_images_file, 0 },
+};
+
+/*
+ * Matches a path against a pattern, copying the :name segments into params.
+ * Returns 1 on a match.
+ */
+static int match(const char *pattern, const char *path, char params[][64])
+{
+	unsigned np = 0;
+
+	while (*pattern && *path) {
+		if (*pattern == ':') {
+			const char *end = strchr(path, '/');
+			size_t n = end ? (size_t)(end - path) : strlen(path);
+
+			if (n == 0 || n >= 64 || np >= API_MAX_PARAMS)
+				return 0;
+			memcpy(params[np], path, n);
+			params[np][n] = '\0';
+			np++;
+			path += n;
+			while (*pattern && *pattern != '/')
+				pattern++;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+struct store *api_store(struct api_request *req)
+{
+	if (!req->st)
+		req->st = store_pool_get(req->k->pool);
+	return req->st;
+}
+
+enum MHD_Result api_queue(struct api_request *req, unsigned status, struct MHD_Response *resp)
+{
+	enum MHD_Result r;
+
+	if (!resp)
+		return MHD_NO;
+	req->status = status;
+	r = MHD_queue_response(req->conn, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+enum MHD_Result api_reply_data(struct api_request *req, unsigned status, const char *type,
+			       const void *data, size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	return api_queue(req, status, resp);
+}
+
+enum MHD_Result api_reply_json(struct api_request *req, unsigned status, cJSON *obj)
+{
+	struct MHD_Response *resp;
+	char *text;
+	size_t len;
+
+	text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+	cJSON_Delete(obj);
+	if (!text)
+		return MHD_NO;
+	len = strlen(text);
+	text[len] = '\n';          /* replaces the NUL: cJSON allocated it */
+	resp = MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return api_queue(req, status, resp);
+}
+
+enum MHD_Result api_error(struct api_request *req, unsigned status, const char *code,
+			  const char *message, cJSON *details)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *err = cJSON_AddObjectToObject(root, "error");
+
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", message);
+	if (details)
+		cJSON_AddItemToObject(err, "details", details);
+	return api_reply_json(req, status, root);
+}
+
+enum MHD_Result api_internal(struct api_request *req)
+{
+	return api_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			 "kilnd could not complete the request; it is logged — try again", NULL);
+}
+
+const char *api_arg(struct api_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *api_header(struct api_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+int api_limit(struct api_request *req, unsigned *limit)
+{
+	const char *v = api_arg(req, "limit");
+	char *end;
+	long n;
+
+	*limit = 50;
+	if (!v)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end || n < 1 || n > 500)
+		return -1;
+	*limit = (unsigned)n;
+	return 0;
+}
+
+cJSON *api_time(int64_t ms)
+{
+	char buf[32];
+
+	if (ms <= 0)
+		return cJSON_CreateNull();
+	util_time_rfc3339(ms, buf, sizeof(buf));
+	return cJSON_CreateString(buf);
+}
+
+cJSON *api_fields_json(const struct sheet_fields *f)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "prompt", f->prompt ? f->prompt : "");
+	cJSON_AddStringToObject(o, "visibility", f->visibility);
+	cJSON_AddStringToObject(o, "aspect_ratio", f->aspect_ratio);
+	cJSON_AddStringToObject(o, "magic_prompt", f->magic_prompt);
+	cJSON_AddStringToObject(o, "model", f->model);
+	if (f->seed >= 0)
+		cJSON_AddNumberToObject(o, "seed_number", (double)f->seed);
+	else
+		cJSON_AddNullToObject(o, "seed_number");
+	cJSON_AddStringToObject(o, "rendering", f->rendering);
+	cJSON_AddStringToObject(o, "negative_prompt", f->negative_prompt ? f->negative_prompt : "");
+	cJSON_AddStringToObject(o, "style", f->style);
+	if (f->color_palette)
+		cJSON_AddStringToObject(o, "color_palette", f->color_palette);
+	else
+		cJSON_AddNullToObject(o, "color_palette");
+	cJSON_AddNumberToObject(o, "num_images", f->num_images);
+	return o;
+}
+
+/* Appends body bytes within limit; sets too_big past it. */
+static void body_append(struct api_request *req, const char *data, size_t size, size_t limit)
+{
+	if (req->too_big)
+		return;
+	if (req->body_len + size > limit) {
+		req->too_big = 1;
+		free(req->body);
+		req->body = NULL;
+		req->body_len = req->body_cap = 0;
+		return;
+	}
+	if (req->body_len + size + 1 > req->body_cap) {
+		size_t cap = req->body_cap ? req->body_cap : 16384;
+		char *nb;
+
+		while (cap < req->body_len + size + 1)
+			cap *= 2;
+		if (cap > limit + 1)
+			cap = limit + 1;
+		nb = realloc(req->body, cap);
+		if (!nb) {
+			req->too_big = 1;
+			return;
+		}
+		req->body = nb;
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, size);
+	req->body_len += size;
+	req->body[req->body_len] = '\0';
+}
+
+/* MHD's multipart iterator: keeps the part named "file". */
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *filename, const char *content_type,
+				 const char *transfer_encoding, const char *data,
+				 uint64_t off, size_t size)
+{
+	struct api_request *req = cls;
+
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	(void)off;
+	if (!key || strcmp(key, "file") != 0)
+		return MHD_YES;
+	if (filename && !req->file_name)
+		req->file_name = strdup(filename);
+	if (size > 0)
+		body_append(req, data, size, req->k->cfg.max_upload_bytes);
+	else if (!req->body)
+		body_append(req, "", 0, req->k->cfg.max_upload_bytes);
+	return MHD_YES;
+}
+
+/* Authenticates the caller into req->account; 0, or -1 with the 401 queued. */
+static int authenticate(struct api_request *req, enum MHD_Result *ret)
+{
+	const char *h = api_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	struct store *st;
+	char hash[65];
+	int rc;
+
+	st = api_store(req);
+	if (!st) {
+		*ret = api_internal(req);
+		return -1;
+	}
+	if (req->k->cfg.auth == CONFIG_AUTH_NONE) {
+		if (store_account_get(st, req->k->admin_id, &req->account) == STORE_OK)
+			return 0;
+		*ret = api_internal(req);
+		return -1;
+	}
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+		*ret = api_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				 "send the header Authorization: Bearer <token> (the admin's token is"
+				 " in <data_dir>/admin.token)", NULL);
+		return -1;
+	}
+	util_sha256_hex(h + 7, strlen(h + 7), hash);
+	rc = store_account_by_token(st, hash, &req->account);
+	if (rc == STORE_OK)
+		return 0;
+	if (rc == STORE_NOT_FOUND)
+		*ret = api_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				 "this token is not valid; check KILN_TOKEN or admin.token", NULL);
+	else
+		*ret = api_internal(req);
+	return -1;
+}
+
+/* First call of a request: route, authenticate, look at the declared body. */
+static enum MHD_Result begin(struct api_request *req, const char *url, const char *method,
+			     int *answered)
+{
+	const char *lookup = strcmp(method, "HEAD") == 0 ? "GET" : method;
+	const char *type, *len;
+	int path_known = 0;
+	enum MHD_Result ret = MHD_YES;
+
+	*answered = 1;
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		char params[API_MAX_PARAMS][64];
+
+		if (!match(api_routes[i].pattern, url, params))
+			continue;
+		path_known = 1;
+		if (strcmp(api_routes[i].method, lookup) != 0)
+			continue;
+		req->route = &api_routes[i];
+		memcpy(req->params, params, sizeof(params));
+		break;
+	}
+	if (!req->route) {
+		if (path_known)
+			return api_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+					 "this path does not take that method; see the API reference",
+					 NULL);
+		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such path", NULL);
+	}
+	if (!(req->route->flags & API_PUBLIC) && authenticate(req, &ret) < 0)
+		return ret;
+	len = api_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (req->route->flags & API_UPLOAD) {
+		uint64_t max = req->k->cfg.max_upload_bytes;
+
+		type = api_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (len && strtoull(len, NULL, 10) > max + API_MULTIPART_SLACK) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg), "the upload is larger than the limit of %llu bytes"
+				 " (max_upload_bytes)", (unsigned long long)max);
+			return api_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", msg, NULL);
+		}
+		if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
+			req->pp = MHD_create_post_processor(req->conn, 64 * 1024, post_iter, req);
+			if (!req->pp)
+				return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+						 "the multipart body has no boundary", NULL);
+		}
+	} else if (len && strtoull(len, NULL, 10) > API_JSON_MAX) {
+		return api_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+				 "request bodies here are at most 64 KiB", NULL);
+	}
+	*answered = 0;
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct kiln *k = cls;
+	struct api_request *req = *con_cls;
+	int answered;
+
+	(void)version;
+	if (!req) {
+		enum MHD_Result r;
+
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		req->k = k;
+		req->conn = conn;
+		req->method = method;
+		req->url = url;
+		*con_cls = req;
+		r = begin(req, url, method, &answered);
+		if (answered)
+			req->route = NULL;
+		return r;
+	}
+	if (!req->route)
+		return MHD_YES;            /* answered already; drain */
+	if (*upload_data_size > 0) {
+		size_t limit = API_JSON_MAX;
+
+		if (req->route->flags & API_UPLOAD)
+			limit = (size_t)req->k->cfg.max_upload_bytes;
+		if (req->pp) {
+			if (MHD_post_process(req->pp, upload_data, *upload_data_size) != MHD_YES)
+				req->bad_body = 1;
+		} else {
+			body_append(req, upload_data, *upload_data_size, limit);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->too_big) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "the upload is larger than the limit of %llu bytes"
+			 " (max_upload_bytes)", (unsigned long long)req->k->cfg.max_upload_bytes);
+		return api_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", msg, NULL);
+	}
+	if (req->bad_body)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "the multipart body could not be read", NULL);
+	return req->route->handler(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct kiln *k = cls;
+	struct api_request *req = *con_cls;
+
+	(void)conn;
+	if (!req)
+		return;
+	if (req->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		log_warn("%s %s -> %u%s", req->method, req->url, req->status,
+			 toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (connection ended early)" : "");
+	else
+		log_debug("%s %s -> %u", req->method, req->url, req->status);
+	if (req->pp)
+		MHD_destroy_post_processor(req->pp);
+	if (req->st)
+		store_pool_put(k->pool, req->st);
+	free(req->body);
+	free(req->file_name);
+	free(req);
+	*con_cls = NULL;
+}
+
+/* Parses "host:port" ("[::1]:5456" too) into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[128];
+	const char *colon = strrchr(listen, ':');
+	size_t n;
+	long port;
+
+	if (!colon)
+		return -1;
+	n = (size_t)(colon - listen);
+	if (n >= sizeof(host))
+		return -1;
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port < 0 || port > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		host[n - 1] = '\0';
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return -1;
+		*sl = sizeof(*a6);
+		return 0;
+	}
+	{
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (strcmp(host, "localhost") == 0)
+			strcpy(host, "127.0.0.1");
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -1;
+		*sl = sizeof(*a4);
+	}
+	return 0;
+}
+
+struct api_server *api_start(struct kiln *k, char *err, size_t errlen)
+{
+	struct api_server *srv;
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (parse_listen(k->cfg.listen, &ss, &sl) < 0) {
+		snprintf(err, errlen, "listen: \"%s\" is not an IP address and port (e.g. 127.0.0.1:5456)",
+			 k->cfg.listen);
+		return NULL;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->k = k;
+	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, k,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)k->cfg.http_threads,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, k,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)0,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+				  MHD_OPTION_END);
+	if (!srv->d) {
+		snprintf(err, errlen, "cannot listen on %s (is the port in use?)", k->cfg.listen);
+		free(srv);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : 0;
+	return srv;
+}
+
+unsigned api_port(const struct api_server *srv)
+{
+	return srv->port;
+}
+
+void api_stop(struct api_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->d);
+	free(srv);
+}

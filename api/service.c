@@ -1,0 +1,66 @@
+/*
+ * service.c — the routes around the batches: /healthz, the CSV templates
+ * and /v1/account.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "daemon/kiln.h"
+#include "daemon/util.h"
+
+enum MHD_Result api_service_health(struct api_request *req)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct store *st = api_store(req);
+
+	if (!st) {
+		cJSON_Delete(o);
+		return api_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				 "the store cannot be opened", NULL);
+	}
+	cJSON_AddStringToObject(o, "status", "ok");
+	cJSON_AddStringToObject(o, "engine", req->k->engine.ops->name);
+	cJSON_AddNumberToObject(o, "workers", req->k->cfg.workers);
+	cJSON_AddNumberToObject(o, "uptime_seconds",
+				(double)((util_now_ms() - req->k->started_at) / 1000));
+	return api_reply_json(req, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result api_service_template(struct api_request *req)
+{
+	const char *name = req->params[0];
+	const char *csv = NULL;
+	struct MHD_Response *resp;
+	char cd[128];
+
+	if (strcmp(name, "simple.csv") == 0 || strcmp(name, "full.csv") == 0) {
+		char base[16];
+
+		snprintf(base, sizeof(base), "%.*s", (int)(strlen(name) - 4), name);
+		csv = sheet_template_csv(base);
+	}
+	if (!csv)
+		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+				 "templates are simple.csv and full.csv", NULL);
+	resp = MHD_create_response_from_buffer(strlen(csv), (void *)csv, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	snprintf(cd, sizeof(cd), "attachment; filename=\"kiln-%s\"", name);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/csv; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
+	return api_queue(req, MHD_HTTP_OK, resp);
+}
+
+enum MHD_Result api_service_account(struct api_request *req)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", req->account.id);
+	cJSON_AddStringToObject(o, "name", req->account.name);
+	cJSON_AddBoolToObject(o, "admin", req->account.is_admin);
+	cJSON_AddNumberToObject(o, "credits_available", (double)req->account.available);
+	cJSON_AddNumberToObject(o, "credits_reserved", (double)req->account.reserved);
+	cJSON_AddNumberToObject(o, "credits_charged", (double)req->account.charged);
+	return api_reply_json(req, MHD_HTTP_OK, o);
+}

@@ -1,0 +1,270 @@
+/*
+ * config.c — see config.h.
+ *
+ * DESIGN
+ * A static table maps each key to its kind (string, unsigned, int64, size,
+ * enum) and its place in struct config (offsetof), with bounds; the file
+ * reader and the command-line flags both go through config_set(), so a value
+ * is checked the same way wherever it comes from.  Sizes accept the
+ * suffixes K, M and G (powers of 1024).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+
+enum config_kind { CK_STRING, CK_UINT, CK_INT64, CK_SIZE, CK_AUTH, CK_LISTEN };
+
+struct config_key {
+	const char *name;
+	enum config_kind kind;
+	size_t offset;
+	size_t size;             /* CK_STRING: buffer size */
+	long long min, max;      /* numeric bounds */
+};
+
+#define STR(field) CK_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field)
+#define NUM(kind, field) kind, offsetof(struct config, field), 0
+
+static const struct config_key config_keys[] = {
+	{ "listen", CK_LISTEN, offsetof(struct config, listen), sizeof(((struct config *)0)->listen), 0, 0 },
+	{ "data_dir", STR(data_dir), 0, 0 },
+	{ "workers", NUM(CK_UINT, workers), 1, 256 },
+	{ "engine", STR(engine), 0, 0 },
+	{ "auth", NUM(CK_AUTH, auth), 0, 0 },
+	{ "max_upload_bytes", NUM(CK_SIZE, max_upload_bytes), 1024, 1LL << 32 },
+	{ "max_rows", NUM(CK_UINT, max_rows), 2, 100000 },
+	{ "http_threads", NUM(CK_UINT, http_threads), 1, 64 },
+	{ "max_attempts", NUM(CK_UINT, max_attempts), 1, 100 },
+	{ "admin_credits", NUM(CK_INT64, admin_credits), 0, 1000000000000LL },
+	{ "credits_per_image", NUM(CK_INT64, credits_per_image), 0, 1000000 },
+	{ "log_level", STR(log_level), 0, 0 },
+	{ "builtin.delay_ms", NUM(CK_UINT, builtin_delay_ms), 0, 3600000 },
+	{ "builtin.size", NUM(CK_UINT, builtin_size), 8, 4096 },
+	{ "builtin.compression", NUM(CK_UINT, builtin_compression), 0, 9 },
+	{ "builtin.call_log", STR(builtin_call_log), 0, 0 },
+};
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->listen, "127.0.0.1:5456");
+	strcpy(cfg->data_dir, "./kiln-data");
+	cfg->workers = 4;
+	strcpy(cfg->engine, "builtin");
+	cfg->auth = CONFIG_AUTH_TOKEN;
+	cfg->max_upload_bytes = 10 * 1024 * 1024;
+	cfg->max_rows = 1000;
+	cfg->http_threads = 4;
+	cfg->max_attempts = 3;
+	cfg->admin_credits = 100000;
+	cfg->credits_per_image = 2;
+	strcpy(cfg->log_level, "info");
+	cfg->builtin_delay_ms = 0;
+	cfg->builtin_size = 512;
+	cfg->builtin_compression = 6;
+}
+
+/* Parses a whole decimal number with an optional K/M/G suffix when size is set. */
+static int parse_number(const char *v, int size, long long *out)
+{
+	char *end;
+	long long n;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (size && *end) {
+		long long mul = 1;
+
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mul = 1024LL; break;
+		case 'M': mul = 1024LL * 1024; break;
+		case 'G': mul = 1024LL * 1024 * 1024; break;
+		default: return -1;
+		}
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (n > (1LL << 40))
+			return -1;
+		n *= mul;
+	}
+	if (*end)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Checks "host:port" (IPv4 name or [IPv6]) with a port in 0..65535. */
+static int valid_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	long long port;
+
+	if (!colon || colon == v)
+		return 0;
+	if (parse_number(colon + 1, 0, &port) < 0 || port > 65535)
+		return 0;
+	return 1;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value,
+	       char *err, size_t errlen)
+{
+	const struct config_key *k = NULL;
+	char *base = (char *)cfg;
+	long long n;
+
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		if (strcmp(config_keys[i].name, key) == 0) {
+			k = &config_keys[i];
+			break;
+		}
+	}
+	if (!k) {
+		snprintf(err, errlen, "unknown key \"%s\"", key);
+		return -1;
+	}
+	if (strncmp(value, "env:", 4) == 0) {
+		const char *env = getenv(value + 4);
+
+		if (!env) {
+			snprintf(err, errlen, "%s: environment variable %s is not set", key, value + 4);
+			return -1;
+		}
+		value = env;
+	}
+	switch (k->kind) {
+	case CK_LISTEN:
+		if (!valid_listen(value)) {
+			snprintf(err, errlen, "%s: \"%s\" is not host:port (e.g. 127.0.0.1:5456)", key, value);
+			return -1;
+		}
+		/* fall through */
+	case CK_STRING:
+		if (strlen(value) >= k->size) {
+			snprintf(err, errlen, "%s: value is longer than %zu characters", key, k->size - 1);
+			return -1;
+		}
+		if (strcmp(key, "log_level") == 0 && log_level_parse(value) < 0) {
+			snprintf(err, errlen, "log_level: \"%s\" is not one of debug, info, warn, error", value);
+			return -1;
+		}
+		strcpy(base + k->offset, value);
+		return 0;
+	case CK_AUTH:
+		if (strcmp(value, "token") == 0) {
+			cfg->auth = CONFIG_AUTH_TOKEN;
+		} else if (strcmp(value, "none") == 0) {
+			cfg->auth = CONFIG_AUTH_NONE;
+		} else {
+			snprintf(err, errlen, "auth: \"%s\" is not one of token, none", value);
+			return -1;
+		}
+		return 0;
+	case CK_UINT:
+	case CK_INT64:
+	case CK_SIZE:
+		if (parse_number(value, k->kind == CK_SIZE, &n) < 0 || n < k->min || n > k->max) {
+			snprintf(err, errlen, "%s: \"%s\" is not a whole number from %lld to %lld%s",
+				 key, value, k->min, k->max,
+				 k->kind == CK_SIZE ? " (K, M, G suffixes allowed)" : "");
+			return -1;
+		}
+		if (k->kind == CK_UINT)
+			*(unsigned *)(base + k->offset) = (unsigned)n;
+		else if (k->kind == CK_INT64)
+			*(int64_t *)(base + k->offset) = (int64_t)n;
+		else
+			*(uint64_t *)(base + k->offset) = (uint64_t)n;
+		return 0;
+	}
+	return -1;
+}
+
+/* Strips leading and trailing white space in place; returns the new start. */
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	char line[2048], section[64] = "", key[160], msg[512];
+	unsigned lineno = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s, *eq, *k, *v;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line is longer than %zu characters",
+				 path, lineno, sizeof(line) - 2);
+			fclose(f);
+			return -1;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			if (!close || close[1] != '\0' || (size_t)(close - s - 1) >= sizeof(section)) {
+				snprintf(err, errlen, "%s:%u: a section is written [name]", path, lineno);
+				fclose(f);
+				return -1;
+			}
+			*close = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%u: expected key = value", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		*eq = '\0';
+		k = trim(s);
+		v = trim(eq + 1);
+		if (strlen(v) >= 2 && v[0] == '"' && v[strlen(v) - 1] == '"') {
+			v[strlen(v) - 1] = '\0';
+			v++;
+		}
+		if (section[0])
+			snprintf(key, sizeof(key), "%s.%s", section, k);
+		else
+			snprintf(key, sizeof(key), "%s", k);
+		if (config_set(cfg, key, v, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}

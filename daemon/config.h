@@ -1,0 +1,57 @@
+/*
+ * config.h — kilnd's configuration: the file, the flags, the environment.
+ *
+ * DESIGN
+ * One flat struct with every setting and its default (config_defaults()).
+ * config_load() reads a `key = value` file (comments with '#', sections
+ * `[builtin]` prefixing their keys as `builtin.key`) on top of the defaults;
+ * command-line flags are applied after it by main.c with config_set(), which
+ * checks values the same way.  A value written `env:NAME` is read from the
+ * environment variable NAME, so that secrets need not sit in the file.  An
+ * unknown key or a bad value is an error naming the file and the line.
+ */
+#ifndef KILN_CONFIG_H
+#define KILN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_auth { CONFIG_AUTH_TOKEN, CONFIG_AUTH_NONE };
+
+struct config {
+	char listen[128];          /* "127.0.0.1:5456" */
+	char data_dir[1024];       /* "./kiln-data" */
+	unsigned workers;          /* worker threads generating images (4) */
+	char engine[32];           /* "builtin" */
+	enum config_auth auth;     /* token | none */
+	uint64_t max_upload_bytes; /* 10 MiB */
+	unsigned max_rows;         /* 1000, header included */
+	unsigned http_threads;     /* libmicrohttpd thread pool (4) */
+	unsigned max_attempts;     /* engine attempts per image before it fails (3) */
+	int64_t admin_credits;     /* grant given to the admin account at creation (100000) */
+	int64_t credits_per_image; /* cost of one image (2) */
+	char log_level[8];         /* "debug" | "info" | "warn" | "error" */
+	/* [builtin] engine */
+	unsigned builtin_delay_ms; /* per-image delay, to watch progress (0) */
+	unsigned builtin_size;     /* long side of the image in pixels (512) */
+	int builtin_compression;   /* zlib level 0..9 for the PNG (6) */
+	char builtin_call_log[1024]; /* append "<image id>\n" per call, for tests ("") */
+};
+
+/* Fills *cfg with every default. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Reads the file at path over *cfg.  Returns 0, or -1 with a message
+ * "path:line: what is wrong" in err.
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Sets one key (as in the file) from text.  Returns 0, or -1 with a message
+ * in err (without file and line; the caller adds where it came from).
+ */
+int config_set(struct config *cfg, const char *key, const char *value,
+	       char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * kiln.h — the daemon context: everything kilnd's parts share, in one struct
+ * that main.c builds and passes explicitly to the scheduler and the API.
+ *
+ * DESIGN
+ * There are no hidden globals in kilnd: a module gets the context as its
+ * first argument and takes what it needs from it.  The context also owns
+ * the layout of the data dir, so that one function says where an image
+ * lives:
+ *
+ *   <data_dir>/kiln.db                   the store (WAL: kiln.db-wal, -shm)
+ *   <data_dir>/admin.token               the admin's token, mode 0600
+ *   <data_dir>/images/<batch>/<image>.png  finished images
+ */
+#ifndef KILN_KILN_H
+#define KILN_KILN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/config.h"
+#include "daemon/engine.h"
+#include "sheet/sheet.h"
+#include "store/store.h"
+
+struct sched;
+struct api_server;
+
+struct kiln {
+	struct config cfg;
+	struct sheet_limits limits;
+	struct store_pool *pool;     /* connections for the HTTP threads */
+	struct engine engine;
+	struct sched *sched;
+	struct api_server *api;
+	char db_path[1100];
+	char images_dir[1100];
+	char admin_id[33];
+	int64_t started_at;          /* ms, for /healthz */
+};
+
+/* <images_dir>/<batch_id> into buf; 0, or -1 if it does not fit. */
+int kiln_batch_dir(const struct kiln *k, const char *batch_id, char *buf, size_t len);
+
+/* <images_dir>/<batch_id>/<image_id>.<ext> into buf; 0 or -1. */
+int kiln_image_path(const struct kiln *k, const char *batch_id, const char *image_id,
+		    const char *ext, char *buf, size_t len);
+
+/* The temporary name of that file while it is written; 0 or -1. */
+int kiln_image_tmp_path(const struct kiln *k, const char *batch_id, const char *image_id,
+			const char *ext, char *buf, size_t len);
+
+/* Removes a batch's image directory and everything in it (after a delete). */
+void kiln_remove_batch_files(const struct kiln *k, const char *batch_id);
+
+#endif

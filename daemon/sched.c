@@ -1,0 +1,349 @@
+/*
+ * sched.c — the worker pool; see sched.h for the design.
+ *
+ * For the crash tests, KILN_CRASH_AT=stage:N (or rename:N) in the
+ * environment makes kilnd end abruptly, as kill -9 would, at that step of
+ * the Nth image made: after its file is staged, or after it is renamed but
+ * before it is marked done.  A restart must then finish that image without
+ * calling the engine again.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "daemon/engine.h"
+#include "daemon/kiln.h"
+#include "daemon/log.h"
+#include "daemon/sched.h"
+#include "daemon/util.h"
+#include "store/store.h"
+
+struct worker {
+	struct sched *s;
+	struct store *st;
+	pthread_t thread;
+	unsigned n;
+	int64_t batch_seq;       /* the batch it works on, 0 when idle (under s->mu) */
+	atomic_int cancel;
+};
+
+struct sched {
+	struct kiln *k;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int quit;                /* under mu */
+	int64_t rr_seq;          /* the batch claimed last: round-robin (under mu) */
+	unsigned nworkers;
+	struct worker *workers;
+	atomic_ullong made;
+	int crash_point;         /* KILN_CRASH_AT: 0 none, 1 after stage, 2 after rename */
+	unsigned crash_after;    /* ... at the Nth image */
+	atomic_uint crash_count;
+};
+
+enum { CRASH_NONE, CRASH_STAGE, CRASH_RENAME };
+
+/* Ends the process at once when KILN_CRASH_AT names this point and image. */
+static void crash_point(struct sched *s, int point)
+{
+	if (s->crash_point == point && atomic_fetch_add(&s->crash_count, 1) + 1 == s->crash_after) {
+		log_warn("KILN_CRASH_AT: ending the process now, as kill -9 would");
+		_exit(86);
+	}
+}
+
+/* The retry back-off after a transient engine fault: 1 s, 2 s, 4 s, ... at most 60 s. */
+static int64_t backoff_ms(unsigned attempts)
+{
+	int64_t ms = 1000;
+
+	for (unsigned i = 1; i < attempts && ms < 60000; i++)
+		ms *= 2;
+	return ms < 60000 ? ms : 60000;
+}
+
+/*
+ * Makes an engine's image durable and settles it (see sched.h).  Returns 0,
+ * or -1 with a message in err when the file could not be written.
+ */
+static int persist(struct worker *w, const struct store_job *job, const struct engine_image *img,
+		   char *state, char *err, size_t errlen)
+{
+	struct kiln *k = w->s->k;
+	char dir[1200], tmp[1500], dst[1500];
+	struct store_result r;
+	int rc;
+
+	if (kiln_batch_dir(k, job->batch_id, dir, sizeof(dir)) < 0 ||
+	    kiln_image_path(k, job->batch_id, job->image_id, img->ext, dst, sizeof(dst)) < 0 ||
+	    kiln_image_tmp_path(k, job->batch_id, job->image_id, img->ext, tmp, sizeof(tmp)) < 0) {
+		snprintf(err, errlen, "image path too long");
+		return -1;
+	}
+	if (util_mkdir_p(dir, 0750) < 0 || util_write_synced(tmp, img->data, img->len, 0640) < 0) {
+		snprintf(err, errlen, "cannot write the image: %s", strerror(errno));
+		return -1;
+	}
+	memset(&r, 0, sizeof(r));
+	r.seed = img->seed;
+	r.width = img->width;
+	r.height = img->height;
+	r.bytes = (int64_t)img->len;
+	r.crc32 = (uint32_t)crc32(0L, img->data, (uInt)img->len);
+	r.mime = img->mime;
+	r.ext = img->ext;
+	r.ignored = img->ignored;
+	if (store_image_stage(w->st, job->image_seq, &r) != STORE_OK) {
+		unlink(tmp);
+		snprintf(err, errlen, "cannot record the image");
+		return -1;
+	}
+	crash_point(w->s, CRASH_STAGE);
+	if (util_rename_durable(tmp, dst, dir) < 0) {
+		snprintf(err, errlen, "cannot move the image into place: %s", strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	crash_point(w->s, CRASH_RENAME);
+	rc = store_image_done(w->st, job->image_seq, util_now_ms(), state);
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "cannot mark the image done");
+		return -1;
+	}
+	return 0;
+}
+
+/* Generates one claimed image and settles it, whatever the engine says. */
+static void run_job(struct worker *w, struct store_job *job)
+{
+	struct kiln *k = w->s->k;
+	struct engine_request req;
+	struct engine_image img;
+	enum engine_status es;
+	char err[512] = "", state[12] = "";
+	int64_t now;
+
+	memset(&req, 0, sizeof(req));
+	memset(&img, 0, sizeof(img));
+	req.image_id = job->image_id;
+	req.fields = &job->f;
+	req.index = (int)job->idx;
+	req.seed = job->f.seed;
+	es = engine_generate(&k->engine, &req, &w->cancel, &img, err, sizeof(err));
+	if (es == ENGINE_OK && persist(w, job, &img, state, err, sizeof(err)) < 0)
+		es = ENGINE_RETRY;
+	now = util_now_ms();
+	switch (es) {
+	case ENGINE_OK:
+		atomic_fetch_add(&w->s->made, 1);
+		log_debug("image %s of batch %s row %u #%u done", job->image_id, job->batch_id,
+			  job->row, job->idx);
+		break;
+	case ENGINE_CANCELLED:
+		store_image_requeue(w->st, job->image_seq, now, state);
+		break;
+	case ENGINE_RETRY:
+		if (job->attempts < k->cfg.max_attempts) {
+			log_warn("image %s of batch %s: %s (attempt %u, will retry)", job->image_id,
+				 job->batch_id, err, job->attempts);
+			store_image_retry(w->st, job->image_seq, now + backoff_ms(job->attempts), err);
+			break;
+		}
+		/* out of attempts */
+		/* fall through */
+	case ENGINE_FAIL:
+		log_warn("image %s of batch %s failed: %s", job->image_id, job->batch_id, err);
+		store_image_fail(w->st, job->image_seq, err, now, state);
+		break;
+	case ENGINE_FATAL:
+		log_error("batch %s failed: the engine cannot work: %s", job->batch_id, err);
+		store_image_requeue(w->st, job->image_seq, now, state);
+		store_batch_fail(w->st, job->batch_seq, err, now);
+		strcpy(state, "failed");
+		break;
+	}
+	if (strcmp(state, "completed") == 0 || strcmp(state, "stopped") == 0 ||
+	    strcmp(state, "failed") == 0)
+		log_info("batch %s %s", job->batch_id, state);
+	engine_image_free(&img);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct sched *s = w->s;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->quit) {
+		struct store_job job;
+		struct timespec until;
+		int rc = store_claim(w->st, s->rr_seq, util_now_ms(), &job);
+
+		if (rc == STORE_OK) {
+			s->rr_seq = job.batch_seq;
+			w->batch_seq = job.batch_seq;
+			atomic_store(&w->cancel, 0);
+			pthread_mutex_unlock(&s->mu);
+			run_job(w, &job);
+			sheet_fields_free(&job.f);
+			pthread_mutex_lock(&s->mu);
+			w->batch_seq = 0;
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&s->cv, &s->mu, &until);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* store_recover()'s check: the staged file is at its name, or can be renamed there. */
+static int recover_file_ok(void *cls, const char *batch_id, const char *image_id,
+			   const char *ext, int64_t bytes)
+{
+	struct kiln *k = cls;
+	char dir[1200], tmp[1500], dst[1500];
+	struct stat sb;
+
+	if (kiln_batch_dir(k, batch_id, dir, sizeof(dir)) < 0 ||
+	    kiln_image_path(k, batch_id, image_id, ext, dst, sizeof(dst)) < 0 ||
+	    kiln_image_tmp_path(k, batch_id, image_id, ext, tmp, sizeof(tmp)) < 0)
+		return 0;
+	if (stat(dst, &sb) == 0)
+		return sb.st_size == bytes;
+	if (stat(tmp, &sb) == 0 && sb.st_size == bytes)
+		return util_rename_durable(tmp, dst, dir) == 0;
+	return 0;
+}
+
+int sched_recover(struct kiln *k, char *err, size_t errlen)
+{
+	struct store *st = store_pool_get(k->pool);
+	unsigned adopted = 0, requeued = 0;
+	int rc;
+
+	if (!st) {
+		snprintf(err, errlen, "cannot open the store");
+		return -1;
+	}
+	rc = store_recover(st, util_now_ms(), recover_file_ok, k, &adopted, &requeued);
+	store_pool_put(k->pool, st);
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "cannot recover the images left running");
+		return -1;
+	}
+	if (adopted || requeued)
+		log_info("recovered after an unclean stop: %u image(s) were finished, %u will be"
+			 " made again", adopted, requeued);
+	return 0;
+}
+
+struct sched *sched_start(struct kiln *k, char *err, size_t errlen)
+{
+	struct sched *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->k = k;
+	s->nworkers = k->cfg.workers;
+	{
+		const char *crash = getenv("KILN_CRASH_AT");
+
+		if (crash && strncmp(crash, "stage:", 6) == 0) {
+			s->crash_point = CRASH_STAGE;
+			s->crash_after = (unsigned)strtoul(crash + 6, NULL, 10);
+		} else if (crash && strncmp(crash, "rename:", 7) == 0) {
+			s->crash_point = CRASH_RENAME;
+			s->crash_after = (unsigned)strtoul(crash + 7, NULL, 10);
+		}
+	}
+	s->workers = calloc(s->nworkers, sizeof(*s->workers));
+	if (!s->workers) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+
+		w->s = s;
+		w->n = i;
+		if (store_open(k->db_path, &w->st, err, errlen) < 0)
+			goto fail;
+	}
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
+			snprintf(err, errlen, "cannot start worker %u", i);
+			pthread_mutex_lock(&s->mu);
+			s->quit = 1;
+			pthread_cond_broadcast(&s->cv);
+			pthread_mutex_unlock(&s->mu);
+			for (unsigned j = 0; j < i; j++)
+				pthread_join(s->workers[j].thread, NULL);
+			goto fail;
+		}
+	}
+	return s;
+fail:
+	for (unsigned i = 0; i < s->nworkers; i++)
+		store_close(s->workers[i].st);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->workers);
+	free(s);
+	return NULL;
+}
+
+void sched_wake(struct sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void sched_cancel_batch(struct sched *s, int64_t batch_seq)
+{
+	pthread_mutex_lock(&s->mu);
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		if (s->workers[i].batch_seq == batch_seq)
+			atomic_store(&s->workers[i].cancel, 1);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+uint64_t sched_images_made(struct sched *s)
+{
+	return atomic_load(&s->made);
+}
+
+void sched_stop(struct sched *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->quit = 1;
+	for (unsigned i = 0; i < s->nworkers; i++)
+		atomic_store(&s->workers[i].cancel, 1);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		pthread_join(s->workers[i].thread, NULL);
+		store_close(s->workers[i].st);
+	}
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->workers);
+	free(s);
+}

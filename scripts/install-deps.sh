@@ -1,0 +1,27 @@
+#!/bin/sh
+# install-deps.sh — installs the Debian packages kiln builds, runs and tests
+# with, and nothing else.  Idempotent: it asks apt only for what is missing,
+# so a second run costs a dpkg query.  Needs root (or sudo) when something is
+# missing; prints what it installs.
+set -eu
+
+PKGS="build-essential pkg-config
+libmicrohttpd-dev libcjson-dev libsqlite3-dev libzip-dev libpng-dev zlib1g-dev libssl-dev
+libcmocka-dev python3 python3-pytest sqlite3 curl unzip"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,610 @@
+/*
+ * store.c — the SQLite store: connections, migrations, accounts and credits.
+ *
+ * DESIGN
+ * Statements are named by an enum and prepared on first use with
+ * SQLITE_PREPARE_PERSISTENT; q() hands one out reset and unbound, so a
+ * function binds, steps and resets it (done()) and nothing is parsed twice.
+ * Every transaction is BEGIN IMMEDIATE: writers queue on SQLite's lock (with
+ * a 10 s busy timeout) instead of failing to upgrade a read lock.  The file
+ * runs in WAL mode with synchronous=NORMAL: a commit survives any crash of
+ * the process (kill -9); after a power cut the last commits may be lost, but
+ * never half-applied, and an image's file is fsynced before it is counted,
+ * so at worst an image is made again — never counted without its file.
+ *
+ * Every SQL text of kiln is in the table below.  The batch functions live
+ * in store_batches.c, the image and scheduler ones in store_images.c; they
+ * share this file's machinery through store_int.h.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "daemon/util.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+static const char *const store_sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_ACCOUNT_BY_TOKEN] =
+		"SELECT id, name, is_admin, credits_available, credits_reserved, credits_charged"
+		" FROM accounts WHERE token_hash = ?1",
+	[Q_ACCOUNT_BY_ID] =
+		"SELECT id, name, is_admin, credits_available, credits_reserved, credits_charged"
+		" FROM accounts WHERE id = ?1",
+	[Q_ADMIN_GET] =
+		"SELECT id, name, is_admin, credits_available, credits_reserved, credits_charged"
+		" FROM accounts WHERE is_admin = 1 ORDER BY created_at LIMIT 1",
+	[Q_ACCOUNT_INSERT] =
+		"INSERT INTO accounts (id, name, token_hash, is_admin, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_ACCOUNT_MOVE] =
+		"UPDATE accounts SET credits_available = credits_available + ?2,"
+		" credits_reserved = credits_reserved + ?3, credits_charged = credits_charged + ?4"
+		" WHERE id = ?1",
+	[Q_LEDGER_INSERT] =
+		"INSERT INTO ledger (account_id, kind, amount, batch_id, image_id, at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_LEDGER_CHECK] =
+		"SELECT count(*) FROM (SELECT a.id,"
+		" a.credits_available AS av, a.credits_reserved AS rs, a.credits_charged AS ch,"
+		" COALESCE(SUM(CASE l.kind WHEN 'grant' THEN l.amount WHEN 'reserve' THEN -l.amount"
+		"   WHEN 'release' THEN l.amount ELSE 0 END), 0) AS lav,"
+		" COALESCE(SUM(CASE l.kind WHEN 'reserve' THEN l.amount WHEN 'charge' THEN -l.amount"
+		"   WHEN 'release' THEN -l.amount ELSE 0 END), 0) AS lrs,"
+		" COALESCE(SUM(CASE l.kind WHEN 'charge' THEN l.amount ELSE 0 END), 0) AS lch"
+		" FROM accounts a LEFT JOIN ledger l ON l.account_id = a.id GROUP BY a.id)"
+		" WHERE av != lav OR rs != lrs OR ch != lch OR av < 0 OR rs < 0",
+	/* batches */
+#define ROW_FIELDS "r.prompt, r.visibility, r.aspect_ratio, r.magic_prompt, r.model, r.seed," \
+	" r.rendering, r.negative_prompt, r.style, r.color_palette, r.num_images"
+#define BATCH_COLS "SELECT b.seq, b.id, b.account_id, b.name, b.state, b.format, b.engine," \
+	" b.nrows, b.images_total, b.images_done, b.images_failed, b.cost_per_image," \
+	" b.credits_reserved, b.credits_charged, b.created_at, b.started_at, b.finished_at," \
+	" b.run_started_at, b.run_done_base, b.warnings, b.webhook_url, b.error," \
+	" (SELECT count(*) FROM images i WHERE i.batch_seq = b.seq AND i.state = 'running')" \
+	" FROM batches b"
+	[Q_BATCH_BY_ID] = BATCH_COLS " WHERE b.id = ?1 AND b.account_id = ?2",
+	[Q_BATCH_BY_ID_ANY] = BATCH_COLS " WHERE b.id = ?1",
+	[Q_BATCH_BY_SEQ] = BATCH_COLS " WHERE b.seq = ?1",
+	[Q_BATCH_BY_KEY] = "SELECT id FROM batches WHERE account_id = ?1 AND idempotency_key = ?2",
+	[Q_BATCH_LIST] = BATCH_COLS " WHERE b.account_id = ?1 AND (?2 IS NULL OR b.state = ?2)"
+		" AND (?3 = 0 OR b.seq < ?3) ORDER BY b.seq DESC LIMIT ?4",
+	[Q_BATCH_INSERT] =
+		"INSERT INTO batches (id, account_id, name, format, engine, nrows, images_total,"
+		" cost_per_image, warnings, idempotency_key, created_at, state)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'draft')",
+	[Q_BATCH_REPLACE] =
+		"UPDATE batches SET name = ?2, format = ?3, nrows = ?4, images_total = ?5,"
+		" warnings = ?6, cost_per_image = ?7, engine = ?8 WHERE seq = ?1",
+	[Q_BATCH_PREVIEW] = "SELECT r.row, " ROW_FIELDS " FROM batch_rows r"
+		" WHERE r.batch_seq = ?1 ORDER BY r.row LIMIT 1",
+	[Q_ROW_INSERT] =
+		"INSERT INTO batch_rows (batch_seq, row, prompt, visibility, aspect_ratio,"
+		" magic_prompt, model, seed, rendering, negative_prompt, style, color_palette,"
+		" num_images) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[Q_IMAGE_INSERT] =
+		"INSERT INTO images (id, batch_seq, row, idx, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
+	[Q_ROWS_DELETE] = "DELETE FROM batch_rows WHERE batch_seq = ?1",
+	[Q_IMAGES_DELETE] = "DELETE FROM images WHERE batch_seq = ?1",
+	[Q_BATCH_DELETE] = "DELETE FROM batches WHERE seq = ?1",
+	[Q_BATCH_SET_STATE] =
+		"UPDATE batches SET state = ?2, finished_at = CASE WHEN ?2 IN ('completed', 'failed')"
+		" THEN ?3 ELSE NULL END WHERE seq = ?1",
+	[Q_BATCH_START] =
+		"UPDATE batches SET state = 'queued', webhook_url = COALESCE(?2, webhook_url),"
+		" run_started_at = ?3, run_done_base = images_done + images_failed, finished_at = NULL"
+		" WHERE seq = ?1",
+	[Q_BATCH_RESERVE] = "UPDATE batches SET credits_reserved = credits_reserved + ?2 WHERE seq = ?1",
+	[Q_BATCH_COUNT_STATE] = "SELECT count(*) FROM images WHERE batch_seq = ?1 AND state = ?2",
+	[Q_BATCH_FAIL] =
+		"UPDATE batches SET state = 'failed', error = ?2, finished_at = ?3 WHERE seq = ?1",
+	[Q_BATCH_STATE_OF] = "SELECT state FROM batches WHERE seq = ?1",
+	/* rows and images */
+#define IMAGE_COLS "SELECT i.seq, i.id, b.id, b.account_id, i.batch_seq, i.row, i.idx, i.state," \
+	" i.attempts, i.error, i.seed, i.width, i.height, i.bytes, i.crc32, i.mime, i.ext," \
+	" i.ignored, i.created_at, b.engine, " ROW_FIELDS \
+	" FROM images i JOIN batches b ON b.seq = i.batch_seq" \
+	" JOIN batch_rows r ON r.batch_seq = i.batch_seq AND r.row = i.row"
+	[Q_ROWS_PAGE] = "SELECT r.row, " ROW_FIELDS " FROM batch_rows r"
+		" WHERE r.batch_seq = ?1 AND r.row > ?2 ORDER BY r.row LIMIT ?3",
+	[Q_ROW_IMAGES] = IMAGE_COLS " WHERE i.batch_seq = ?1 AND i.row = ?2 ORDER BY i.idx",
+	[Q_IMAGES_OF_BATCH] = IMAGE_COLS " WHERE i.batch_seq = ?1 ORDER BY i.row, i.idx",
+	[Q_IMAGE_BY_ID] = IMAGE_COLS " WHERE i.id = ?1 AND b.account_id = ?2",
+	[Q_IMAGE_BY_ID_ANY] = IMAGE_COLS " WHERE i.id = ?1",
+	[Q_IMAGES_LIST] = IMAGE_COLS " WHERE b.account_id = ?1 AND i.state = 'done'"
+		" AND (?2 = 0 OR i.seq < ?2) ORDER BY i.seq DESC LIMIT ?3",
+	[Q_IMAGES_PUBLIC] = IMAGE_COLS " WHERE i.state = 'done' AND r.visibility = 'public'"
+		" AND (?2 = 0 OR i.seq < ?2) ORDER BY i.seq DESC LIMIT ?3",
+	/* the scheduler */
+	[Q_CLAIM_BATCH] =
+		"SELECT b.seq, b.id FROM batches b WHERE b.state IN ('queued', 'running')"
+		" AND b.seq > ?1 AND EXISTS (SELECT 1 FROM images i WHERE i.batch_seq = b.seq"
+		" AND i.state = 'pending' AND i.not_before <= ?2) ORDER BY b.seq LIMIT 1",
+	[Q_CLAIM_IMAGE] =
+		"SELECT seq, id, row, idx, attempts FROM images WHERE batch_seq = ?1"
+		" AND state = 'pending' AND not_before <= ?2 ORDER BY row, idx LIMIT 1",
+	[Q_CLAIM_MARK] =
+		"UPDATE images SET state = 'running', attempts = attempts + 1, staged = 0 WHERE seq = ?1",
+	[Q_CLAIM_BATCH_RUN] =
+		"UPDATE batches SET state = 'running', started_at = COALESCE(started_at, ?2)"
+		" WHERE seq = ?1 AND state = 'queued'",
+	[Q_ROW_FIELDS] = "SELECT " ROW_FIELDS " FROM batch_rows r WHERE r.batch_seq = ?1 AND r.row = ?2",
+	[Q_IMAGE_STAGE] =
+		"UPDATE images SET staged = 1, seed = ?2, width = ?3, height = ?4, bytes = ?5,"
+		" crc32 = ?6, mime = ?7, ext = ?8, ignored = ?9 WHERE seq = ?1 AND state = 'running'",
+	[Q_IMAGE_CTX] =
+		"SELECT i.batch_seq, i.state, i.staged, b.cost_per_image, b.account_id, b.id, i.id,"
+		" b.state FROM images i JOIN batches b ON b.seq = i.batch_seq WHERE i.seq = ?1",
+	[Q_IMAGE_DONE] = "UPDATE images SET state = 'done', created_at = ?2, error = NULL WHERE seq = ?1",
+	[Q_IMAGE_FAIL] = "UPDATE images SET state = 'failed', error = ?2, created_at = ?3 WHERE seq = ?1",
+	[Q_IMAGE_PENDING] =
+		"UPDATE images SET state = 'pending', attempts = MAX(attempts + ?2, 0),"
+		" not_before = ?3, error = COALESCE(?4, error), staged = 0 WHERE seq = ?1",
+	[Q_BATCH_IMAGE_DONE] =
+		"UPDATE batches SET images_done = images_done + 1, credits_reserved = credits_reserved - ?2,"
+		" credits_charged = credits_charged + ?2 WHERE seq = ?1",
+	[Q_BATCH_IMAGE_FAIL] =
+		"UPDATE batches SET images_failed = images_failed + 1,"
+		" credits_reserved = credits_reserved - ?2 WHERE seq = ?1",
+	[Q_RUNNING_IMAGES] =
+		"SELECT i.seq, i.id, b.id, i.staged, i.ext, i.bytes FROM images i"
+		" JOIN batches b ON b.seq = i.batch_seq WHERE i.state = 'running'",
+	[Q_ACTIVE_BATCHES] = "SELECT seq FROM batches WHERE state IN ('queued', 'running', 'stopping')",
+};
+
+struct store_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *path;
+	unsigned max, opened, nidle;
+	struct store **idle;
+};
+
+int store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct store *st;
+	char *msg = NULL;
+	int rc;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = sqlite3_open_v2(path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		sqlite3_close(st->db);
+		free(st);
+		return -1;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	rc = sqlite3_exec(st->db,
+			  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+			  " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+			  NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		sqlite3_close(st->db);
+		free(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+sqlite3_stmt *store_q(struct store *st, enum store_q id)
+{
+	if (!st->stmt[id]) {
+		int rc = sqlite3_prepare_v3(st->db, store_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					    &st->stmt[id], NULL);
+
+		if (rc != SQLITE_OK) {
+			log_error("store: cannot prepare statement %d: %s", (int)id,
+				  sqlite3_errmsg(st->db));
+			return NULL;
+		}
+	}
+	return st->stmt[id];
+}
+
+void store_done(sqlite3_stmt *s)
+{
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+int store_fail(struct store *st, const char *what)
+{
+	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+	return STORE_ERROR;
+}
+
+int store_exec(struct store *st, enum store_q id)
+{
+	sqlite3_stmt *s = store_q(st, id);
+	int rc;
+
+	if (!s)
+		return STORE_ERROR;
+	rc = sqlite3_step(s);
+	store_done(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, store_sql[id]);
+	return STORE_OK;
+}
+
+int store_begin(struct store *st)
+{
+	return store_exec(st, Q_BEGIN);
+}
+
+int store_commit(struct store *st)
+{
+	if (store_exec(st, Q_COMMIT) != STORE_OK) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+void store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		store_exec(st, Q_ROLLBACK);
+}
+
+int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc;
+
+	if (!s)
+		return STORE_ERROR;
+	rc = sqlite3_step(s);
+	store_done(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, what);
+	return STORE_OK;
+}
+
+void store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+const char *store_col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+void store_col_copy(sqlite3_stmt *s, int i, char *dst, size_t len)
+{
+	const char *v = store_col_text(s, i);
+
+	snprintf(dst, len, "%s", v ? v : "");
+}
+
+char *store_col_dup(sqlite3_stmt *s, int i)
+{
+	const char *v = store_col_text(s, i);
+
+	return v ? strdup(v) : NULL;
+}
+
+/* ---- migrations ----------------------------------------------------------- */
+
+int store_migrate(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	char *msg = NULL;
+	int have = 0, latest = 0, rc;
+
+	for (unsigned i = 0; i < store_migrations_count; i++) {
+		if (store_migrations[i].version > latest)
+			latest = store_migrations[i].version;
+	}
+	rc = sqlite3_exec(st->db,
+			  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			  " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);"
+			  " BEGIN IMMEDIATE;", NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_prepare_v2(st->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
+		goto fail;
+	have = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (have > latest) {
+		snprintf(err, errlen, "the data dir was written by a newer kilnd (schema version %d;"
+			 " this kilnd knows up to %d): run that version, or restore a backup", have, latest);
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	rc = sqlite3_prepare_v2(st->db,
+				"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	for (unsigned i = 0; i < store_migrations_count; i++) {
+		const struct store_migration *m = &store_migrations[i];
+
+		if (m->version <= have)
+			continue;
+		rc = sqlite3_exec(st->db, m->sql, NULL, NULL, &msg);
+		if (rc != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_int(s, 1, m->version);
+		sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, util_now_ms());
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			goto fail;
+		log_info("store: applied migration %s", m->name);
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "migration failed: %s", msg ? msg : sqlite3_errmsg(st->db));
+	sqlite3_free(msg);
+	sqlite3_finalize(s);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int store_integrity_check(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK)
+		return store_fail(st, "integrity_check");
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		ok = v && strcmp(v, "ok") == 0;
+	}
+	sqlite3_finalize(s);
+	return ok ? STORE_OK : STORE_CONFLICT;
+}
+
+/* ---- the pool ------------------------------------------------------------- */
+
+struct store_pool *store_pool_new(const char *path, unsigned max)
+{
+	struct store_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->path = strdup(path);
+	p->idle = calloc(max ? max : 1, sizeof(*p->idle));
+	if (!p->path || !p->idle) {
+		free(p->path);
+		free(p->idle);
+		free(p);
+		return NULL;
+	}
+	p->max = max ? max : 1;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	return p;
+}
+
+struct store *store_pool_get(struct store_pool *p)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	pthread_mutex_lock(&p->mu);
+	while (p->nidle == 0 && p->opened >= p->max)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (p->nidle > 0) {
+		st = p->idle[--p->nidle];
+		pthread_mutex_unlock(&p->mu);
+		return st;
+	}
+	p->opened++;
+	pthread_mutex_unlock(&p->mu);
+	if (store_open(p->path, &st, err, sizeof(err)) < 0) {
+		log_error("store: %s", err);
+		pthread_mutex_lock(&p->mu);
+		p->opened--;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		return NULL;
+	}
+	return st;
+}
+
+void store_pool_put(struct store_pool *p, struct store *st)
+{
+	if (!st)
+		return;
+	store_rollback(st);
+	pthread_mutex_lock(&p->mu);
+	p->idle[p->nidle++] = st;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void store_pool_free(struct store_pool *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->nidle; i++)
+		store_close(p->idle[i]);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->idle);
+	free(p->path);
+	free(p);
+}
+
+/* ---- accounts and credits ------------------------------------------------- */
+
+static int account_row(struct store *st, sqlite3_stmt *s, struct store_account *out)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		store_col_copy(s, 0, out->id, sizeof(out->id));
+		store_col_copy(s, 1, out->name, sizeof(out->name));
+		out->is_admin = sqlite3_column_int(s, 2);
+		out->available = sqlite3_column_int64(s, 3);
+		out->reserved = sqlite3_column_int64(s, 4);
+		out->charged = sqlite3_column_int64(s, 5);
+		store_done(s);
+		return STORE_OK;
+	}
+	store_done(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOT_FOUND;
+	return store_fail(st, "account");
+}
+
+int store_account_by_token(struct store *st, const char *hash, struct store_account *out)
+{
+	sqlite3_stmt *s = store_q(st, Q_ACCOUNT_BY_TOKEN);
+
+	if (!s)
+		return STORE_ERROR;
+	store_bind_text(s, 1, hash);
+	return account_row(st, s, out);
+}
+
+int store_account_get(struct store *st, const char *id, struct store_account *out)
+{
+	sqlite3_stmt *s = store_q(st, Q_ACCOUNT_BY_ID);
+
+	if (!s)
+		return STORE_ERROR;
+	store_bind_text(s, 1, id);
+	return account_row(st, s, out);
+}
+
+int store_credit_move(struct store *st, const char *account_id, enum store_credit kind,
+		      int64_t amount, const char *batch_id, const char *image_id, int64_t now)
+{
+	static const char *const names[] = { "grant", "reserve", "charge", "release" };
+	int64_t av = 0, rs = 0, ch = 0;
+	sqlite3_stmt *s;
+
+	if (amount == 0)
+		return STORE_OK;
+	switch (kind) {
+	case STORE_GRANT: av = amount; break;
+	case STORE_RESERVE: av = -amount; rs = amount; break;
+	case STORE_CHARGE: rs = -amount; ch = amount; break;
+	case STORE_RELEASE: rs = -amount; av = amount; break;
+	}
+	s = store_q(st, Q_ACCOUNT_MOVE);
+	if (!s)
+		return STORE_ERROR;
+	store_bind_text(s, 1, account_id);
+	sqlite3_bind_int64(s, 2, av);
+	sqlite3_bind_int64(s, 3, rs);
+	sqlite3_bind_int64(s, 4, ch);
+	if (store_step_done(st, s, "credit move") != STORE_OK)
+		return STORE_ERROR;
+	s = store_q(st, Q_LEDGER_INSERT);
+	if (!s)
+		return STORE_ERROR;
+	store_bind_text(s, 1, account_id);
+	sqlite3_bind_text(s, 2, names[kind], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, amount);
+	store_bind_text(s, 4, batch_id);
+	store_bind_text(s, 5, image_id);
+	sqlite3_bind_int64(s, 6, now);
+	return store_step_done(st, s, "ledger insert");
+}
+
+int store_admin_ensure(struct store *st, const char *token_hash, int64_t credits,
+		       struct store_account *out, int *created)
+{
+	sqlite3_stmt *s;
+	char id[33];
+	int rc;
+
+	*created = 0;
+	if (store_begin(st) != STORE_OK)
+		return STORE_ERROR;
+	s = store_q(st, Q_ADMIN_GET);
+	if (!s)
+		goto fail;
+	rc = account_row(st, s, out);
+	if (rc == STORE_OK)
+		return store_commit(st);
+	if (rc != STORE_NOT_FOUND)
+		goto fail;
+	if (util_random_hex(id, 12) < 0)
+		goto fail;
+	s = store_q(st, Q_ACCOUNT_INSERT);
+	if (!s)
+		goto fail;
+	store_bind_text(s, 1, id);
+	store_bind_text(s, 2, "admin");
+	store_bind_text(s, 3, token_hash);
+	sqlite3_bind_int(s, 4, 1);
+	sqlite3_bind_int64(s, 5, util_now_ms());
+	if (store_step_done(st, s, "admin insert") != STORE_OK)
+		goto fail;
+	if (store_credit_move(st, id, STORE_GRANT, credits, NULL, NULL, util_now_ms()) != STORE_OK)
+		goto fail;
+	s = store_q(st, Q_ACCOUNT_BY_ID);
+	if (!s)
+		goto fail;
+	store_bind_text(s, 1, id);
+	if (account_row(st, s, out) != STORE_OK)
+		goto fail;
+	*created = 1;
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return STORE_ERROR;
+}
+
+int store_ledger_check(struct store *st)
+{
+	sqlite3_stmt *s = store_q(st, Q_LEDGER_CHECK);
+	int bad;
+
+	if (!s)
+		return STORE_ERROR;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		store_done(s);
+		return store_fail(st, "ledger check");
+	}
+	bad = sqlite3_column_int(s, 0);
+	store_done(s);
+	return bad == 0 ? STORE_OK : STORE_CONFLICT;
+}

@@ -1,0 +1,77 @@
+/*
+ * store_int.h — what the files of store/ share and nobody else sees: the
+ * connection struct, the statement ids and the small step/bind helpers.
+ * Every SQL text is in the one table of store.c, indexed by enum store_q.
+ */
+#ifndef KILN_STORE_INT_H
+#define KILN_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+enum store_q {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_ACCOUNT_BY_TOKEN, Q_ACCOUNT_BY_ID, Q_ADMIN_GET, Q_ACCOUNT_INSERT, Q_ACCOUNT_MOVE,
+	Q_LEDGER_INSERT, Q_LEDGER_CHECK,
+	/* batches */
+	Q_BATCH_BY_ID, Q_BATCH_BY_ID_ANY, Q_BATCH_BY_SEQ, Q_BATCH_BY_KEY, Q_BATCH_LIST,
+	Q_BATCH_INSERT, Q_BATCH_REPLACE, Q_BATCH_PREVIEW, Q_ROW_INSERT, Q_IMAGE_INSERT,
+	Q_ROWS_DELETE, Q_IMAGES_DELETE, Q_BATCH_DELETE, Q_BATCH_SET_STATE, Q_BATCH_START,
+	Q_BATCH_RESERVE, Q_BATCH_COUNT_STATE, Q_BATCH_FAIL, Q_BATCH_STATE_OF,
+	/* rows and images */
+	Q_ROWS_PAGE, Q_ROW_IMAGES, Q_IMAGES_OF_BATCH, Q_IMAGE_BY_ID, Q_IMAGE_BY_ID_ANY,
+	Q_IMAGES_LIST, Q_IMAGES_PUBLIC,
+	/* the scheduler */
+	Q_CLAIM_BATCH, Q_CLAIM_IMAGE, Q_CLAIM_MARK, Q_CLAIM_BATCH_RUN, Q_ROW_FIELDS,
+	Q_IMAGE_STAGE, Q_IMAGE_CTX, Q_IMAGE_DONE, Q_IMAGE_FAIL, Q_IMAGE_PENDING,
+	Q_BATCH_IMAGE_DONE, Q_BATCH_IMAGE_FAIL, Q_RUNNING_IMAGES, Q_ACTIVE_BATCHES,
+	Q_COUNT
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[Q_COUNT];
+};
+
+enum store_credit { STORE_GRANT, STORE_RESERVE, STORE_CHARGE, STORE_RELEASE };
+
+/* The statement id, reset and unbound; NULL (logged) if it cannot be prepared. */
+sqlite3_stmt *store_q(struct store *st, enum store_q id);
+/* Resets and unbinds a statement after use. */
+void store_done(sqlite3_stmt *s);
+/* Logs the connection's last error with what failed; returns STORE_ERROR. */
+int store_fail(struct store *st, const char *what);
+/* Steps a statement that returns no row, then store_done(); STORE_OK or STORE_ERROR. */
+int store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+const char *store_col_text(sqlite3_stmt *s, int i);
+void store_col_copy(sqlite3_stmt *s, int i, char *dst, size_t len);
+char *store_col_dup(sqlite3_stmt *s, int i);
+
+/*
+ * Moves credits of an account and writes the ledger line, inside the
+ * caller's transaction.  amount 0 does nothing.
+ */
+int store_credit_move(struct store *st, const char *account_id, enum store_credit kind,
+		      int64_t amount, const char *batch_id, const char *image_id, int64_t now);
+
+/*
+ * Reads the 11 row-field columns starting at column col into f.  With copy,
+ * strings are malloc'd (free with sheet_fields_free()); without, they point
+ * into the statement's row and live until its next step or reset.
+ */
+int store_read_fields(sqlite3_stmt *s, int col, struct sheet_fields *f, int copy);
+
+/*
+ * Completes or stops a batch that has nothing left to do: active with no
+ * image pending or running → completed; stopping with none running →
+ * stopped.  Inside the caller's transaction; the state after goes to
+ * state_out (12 bytes) when not NULL.
+ */
+int store_settle_batch(struct store *st, int64_t batch_seq, int64_t now, char *state_out);
+
+#endif

@@ -1,0 +1,248 @@
+"""
+conftest.py — the end-to-end harness: a real kilnd on a free port with a
+temporary data dir, driven over real HTTP.
+
+Each test that takes the `kiln` fixture gets its own daemon (start-up takes a
+few milliseconds), so tests never see each other's batches.  `Kilnd` can be
+stopped, killed with SIGKILL and started again on the same data dir, which is
+how the crash tests work.  Only the standard library is used (http.client,
+json, zipfile), so the tests need nothing beyond Debian's python3-pytest.
+
+The binary is $KILND (the Makefile sets it; the sanitizer build runs the
+same tests), else ./build/kilnd.
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KILND = os.environ.get("KILND", os.path.join(ROOT, "build", "kilnd"))
+CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.body[:300])
+
+
+class Kilnd:
+    """One kilnd process on its own data dir and port."""
+
+    def __init__(self, data_dir, args=(), env=None):
+        self.data_dir = str(data_dir)
+        self.args = list(args)
+        self.env = env
+        self.proc = None
+        self.port = None
+        self.token = None
+        self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+        self.call_log = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".calls")
+
+    def start(self, extra=()):
+        os.makedirs(self.data_dir, exist_ok=True)
+        for attempt in range(5):
+            self.port = free_port()
+            cmd = [KILND, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data_dir,
+                   "--set", "builtin.call_log=" + self.call_log] + self.args + list(extra)
+            env = dict(os.environ)
+            env.update(self.env or {})
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+            log.close()
+            if self.wait_ready():
+                break
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        else:
+            raise RuntimeError("kilnd did not start:\n" + self.log())
+        with open(os.path.join(self.data_dir, "admin.token")) as f:
+            self.token = f.read().strip()
+        return self
+
+    def wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                r = self.request("GET", "/healthz", auth=False, timeout=2)
+                if r.status == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.02)
+        return False
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("kilnd did not stop within %ss" % timeout)
+        rc = self.proc.returncode if self.proc else 0
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def request(self, method, path, body=None, headers=None, auth=True, timeout=30,
+                token=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if auth:
+            h["Authorization"] = "Bearer " + (token or self.token)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, r.getheaders(), data)
+        finally:
+            conn.close()
+
+    # -- the API, one helper per route ------------------------------------------
+
+    def upload(self, data, name="batch.csv", multipart=True, headers=None,
+               content_type="text/csv", path="/v1/batches", method="POST"):
+        if multipart:
+            boundary = "kiln" + uuid.uuid4().hex
+            body = (("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                     "Content-Type: %s\r\n\r\n") % (boundary, name, content_type)).encode()
+            body += data + ("\r\n--%s--\r\n" % boundary).encode()
+            h = {"Content-Type": "multipart/form-data; boundary=" + boundary}
+            h.update(headers or {})
+            return self.request(method, path, body=body, headers=h)
+        h = {"Content-Type": content_type}
+        h.update(headers or {})
+        sep = "&" if "?" in path else "?"
+        return self.request(method, path + sep + "name=" + name, body=data, headers=h)
+
+    def upload_ok(self, data, name="batch.csv", **kw):
+        r = self.upload(data, name, **kw)
+        assert r.status == 201, r
+        return r.json()
+
+    def batch(self, bid):
+        r = self.request("GET", "/v1/batches/" + bid)
+        assert r.status == 200, r
+        return r.json()
+
+    def start_batch(self, bid, body=None):
+        return self.request("POST", "/v1/batches/%s/start" % bid, body=body)
+
+    def stop_batch(self, bid):
+        return self.request("POST", "/v1/batches/%s/stop" % bid)
+
+    def resume_batch(self, bid):
+        return self.request("POST", "/v1/batches/%s/resume" % bid)
+
+    def wait_state(self, bid, states, timeout=60):
+        if isinstance(states, str):
+            states = (states,)
+        deadline = time.monotonic() + timeout
+        b = None
+        while time.monotonic() < deadline:
+            b = self.batch(bid)
+            if b["state"] in states:
+                return b
+            time.sleep(0.05)
+        raise AssertionError("batch %s still %s after %ss, wanted %s" %
+                             (bid, b and b["state"], timeout, states))
+
+    def calls(self):
+        """Engine calls per image id, from the built-in engine's call log."""
+        counts = {}
+        try:
+            with open(self.call_log) as f:
+                for line in f:
+                    line = line.strip()
+                    if line:
+                        counts[line] = counts.get(line, 0) + 1
+        except FileNotFoundError:
+            pass
+        return counts
+
+
+@pytest.fixture
+def make_kiln(tmp_path):
+    """Factory: make_kiln(args=[...]) starts a kilnd; all are stopped at the end."""
+    started = []
+
+    def make(args=(), env=None, name=None):
+        d = tmp_path / (name or ("data%d" % len(started)))
+        k = Kilnd(d, args, env)
+        started.append(k)
+        return k.start()
+
+    yield make
+    for k in started:
+        if k.proc and k.proc.poll() is None:
+            rc = k.stop()
+            assert rc == 0, "kilnd exited with %s on SIGTERM:\n%s" % (rc, k.log())
+        log = k.log()
+        # the sanitizer build reports to the log; any report fails the test
+        assert "Sanitizer:" not in log, log
+        assert "runtime error:" not in log, log
+
+
+@pytest.fixture
+def kiln(make_kiln):
+    """A kilnd with the built-in engine at a small image size and no delay."""
+    return make_kiln(["--set", "builtin.size=64", "--workers", "2"])
+
+
+def stickers_csv():
+    with open(os.path.join(EXAMPLES, "stickers.csv"), "rb") as f:
+        return f.read()
+
+
+def corpus_path(*parts):
+    """A file of ../shared/corpus, or a skip naming it when the corpus is not there."""
+    p = os.path.join(CORPUS, *parts)
+    if not os.path.exists(p):
+        pytest.skip("shared corpus not present (%s); skipped" % os.path.join(*parts))
+    return p
