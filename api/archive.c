@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "api/zipstream.h"
 #include "daemon/kiln.h"
+#include "daemon/log.h"
 #include "daemon/util.h"
 
 struct archive_item {
@@ -191,7 +192,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 	n = zipstream_read(a->z, buf, max);
 	if (n > 0)
 		return n;
-	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	log_error("archive: %s", zipstream_error(a->z));
+	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 static void archive_free(void *cls)

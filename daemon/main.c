@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	store_close(st);
-	k.pool = store_pool_new(k.db_path, k.cfg.http_threads + 2);
+	k.pool = store_pool_new(k.db_path, k.cfg.http_threads + k.cfg.workers + 2);
 	if (!k.pool) {
 		fprintf(stderr, "kilnd: out of memory\n");
 		return 2;

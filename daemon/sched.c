@@ -280,8 +280,11 @@ struct sched *sched_start(struct kiln *k, char *err, size_t errlen)
 
 		w->s = s;
 		w->n = i;
-		if (store_open(k->db_path, &w->st, err, errlen) < 0)
+		w->st = store_pool_get(k->pool);
+		if (!w->st) {
+			snprintf(err, errlen, "cannot open the store for worker %u", i);
 			goto fail;
+		}
 	}
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
@@ -298,7 +301,7 @@ struct sched *sched_start(struct kiln *k, char *err, size_t errlen)
 	return s;
 fail:
 	for (unsigned i = 0; i < s->nworkers; i++)
-		store_close(s->workers[i].st);
+		store_pool_put(k->pool, s->workers[i].st);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->workers);
@@ -340,7 +343,7 @@ void sched_stop(struct sched *s)
 	pthread_mutex_unlock(&s->mu);
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		pthread_join(s->workers[i].thread, NULL);
-		store_close(s->workers[i].st);
+		store_pool_put(s->k->pool, s->workers[i].st);
 	}
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

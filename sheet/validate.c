@@ -102,20 +102,20 @@ static const char *const presets[] = {
 	"ultramarine", NULL
 };
 
-/* Names people write for a column, after folding (see suggest()). */
+/*
+ * Names people write for a column, after folding (see suggest()), that
+ * neither a part of the name ("seed", "palette") nor a typo explains.
+ */
 static const struct {
 	const char *from;
 	enum col to;
 } aliases[] = {
-	{ "seed", COL_SEED }, { "ratio", COL_ASPECT }, { "aspect", COL_ASPECT },
-	{ "size", COL_ASPECT }, { "palette", COL_PALETTE }, { "colors", COL_PALETTE },
-	{ "colours", COL_PALETTE }, { "colour", COL_PALETTE }, { "color", COL_PALETTE },
-	{ "negative", COL_NEGATIVE }, { "negative_prompts", COL_NEGATIVE },
-	{ "magic", COL_MAGIC }, { "images", COL_NUM_IMAGES },
-	{ "number_of_images", COL_NUM_IMAGES }, { "count", COL_NUM_IMAGES },
-	{ "privacy", COL_VISIBILITY }, { "text", COL_PROMPT },
-	{ "description", COL_PROMPT }, { "version", COL_MODEL },
-	{ "quality", COL_RENDERING }, { "speed", COL_RENDERING },
+	{ "size", COL_ASPECT }, { "colour", COL_PALETTE }, { "colors", COL_PALETTE },
+	{ "colours", COL_PALETTE }, { "number_of_images", COL_NUM_IMAGES },
+	{ "count", COL_NUM_IMAGES }, { "privacy", COL_VISIBILITY },
+	{ "text", COL_PROMPT }, { "description", COL_PROMPT },
+	{ "version", COL_MODEL }, { "quality", COL_RENDERING },
+	{ "speed", COL_RENDERING },
 };
 
 /*

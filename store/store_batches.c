@@ -369,10 +369,10 @@ fail:
 	return STORE_ERROR;
 }
 
-/* Counts the images of a batch in a state. */
-static int64_t count_images(struct store *st, int64_t seq, const char *state)
+/* Counts the images of a batch in a state (or, with any, 1 if there is one). */
+static int64_t count_or_any(struct store *st, int64_t seq, const char *state, int any)
 {
-	sqlite3_stmt *s = store_q(st, Q_BATCH_COUNT_STATE);
+	sqlite3_stmt *s = store_q(st, any ? Q_BATCH_HAS_STATE : Q_BATCH_COUNT_STATE);
 	int64_t n = -1;
 
 	if (!s)
@@ -383,6 +383,11 @@ static int64_t count_images(struct store *st, int64_t seq, const char *state)
 		n = sqlite3_column_int64(s, 0);
 	store_done(s);
 	return n;
+}
+
+static int64_t count_images(struct store *st, int64_t seq, const char *state)
+{
+	return count_or_any(st, seq, state, 0);
 }
 
 /* Sets a batch's state (and finished_at for the terminal ones). */
@@ -429,8 +434,9 @@ int store_settle_batch(struct store *st, int64_t batch_seq, int64_t now, char *s
 	if (sqlite3_step(s) == SQLITE_ROW)
 		store_col_copy(s, 0, state, sizeof(state));
 	store_done(s);
-	running = count_images(st, batch_seq, "running");
-	pending = count_images(st, batch_seq, "pending");
+	/* settling runs after every image: ask whether there are any, not how many */
+	running = count_or_any(st, batch_seq, "running", 1);
+	pending = count_or_any(st, batch_seq, "pending", 1);
 	if (running < 0 || pending < 0)
 		return STORE_ERROR;
 	if ((strcmp(state, "queued") == 0 || strcmp(state, "running") == 0) &&

@@ -6,6 +6,7 @@
 #ifndef KILN_STORE_INT_H
 #define KILN_STORE_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -18,7 +19,7 @@ enum store_q {
 	Q_BATCH_BY_ID, Q_BATCH_BY_ID_ANY, Q_BATCH_BY_SEQ, Q_BATCH_BY_KEY, Q_BATCH_LIST,
 	Q_BATCH_INSERT, Q_BATCH_REPLACE, Q_BATCH_PREVIEW, Q_ROW_INSERT, Q_IMAGE_INSERT,
 	Q_ROWS_DELETE, Q_IMAGES_DELETE, Q_BATCH_DELETE, Q_BATCH_SET_STATE, Q_BATCH_START,
-	Q_BATCH_RESERVE, Q_BATCH_COUNT_STATE, Q_BATCH_FAIL, Q_BATCH_STATE_OF,
+	Q_BATCH_RESERVE, Q_BATCH_COUNT_STATE, Q_BATCH_HAS_STATE, Q_BATCH_FAIL, Q_BATCH_STATE_OF,
 	/* rows and images */
 	Q_ROWS_PAGE, Q_ROW_IMAGES, Q_IMAGES_OF_BATCH, Q_IMAGE_BY_ID, Q_IMAGE_BY_ID_ANY,
 	Q_IMAGES_LIST, Q_IMAGES_PUBLIC,
@@ -32,6 +33,8 @@ enum store_q {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[Q_COUNT];
+	pthread_mutex_t *wlock;  /* the pool's writer lock, or NULL for a lone connection */
+	int locked;              /* this connection holds *wlock */
 };
 
 enum store_credit { STORE_GRANT, STORE_RESERVE, STORE_CHARGE, STORE_RELEASE };

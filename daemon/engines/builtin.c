@@ -825,14 +825,12 @@ static void blend_span(unsigned char *row, int xa, int xb, struct rgb c, unsigne
 }
 
 /* Paints shape s's pixels in row y. */
-static void draw_shape(const struct scene *sc, const struct shape *s, int y,
-		       unsigned char *row)
+static void draw_shape(const struct shape *s, int y, unsigned char *row)
 {
 	int64_t dy2 = (int64_t)(y - s->cy) * (y - s->cy);
 	int64_t half, inner;
 	int x, xa, xb;
 
-	(void)sc;
 	switch(s->kind) {
 	case SHAPE_RECT:
 		blend_span(row, s->x0, s->x1 - 1, s->c, s->alpha);
@@ -922,7 +920,7 @@ static void render_row(const struct scene *sc, int y, unsigned char *row)
 		const struct shape *s = &sc->shapes[i];
 
 		if(y >= s->y0 && y < s->y1)
-			draw_shape(sc, s, y, row);
+			draw_shape(s, y, row);
 	}
 	if(y >= sc->mark && y < 2 * sc->mark) {
 		static const struct rgb black = { 0, 0, 0 }, white = { 255, 255, 255 };
