@@ -13,8 +13,8 @@ BUILD   ?= build
 SAN     ?=
 PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl
 
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+OPT     ?= -O2 -g
+CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wno-missing-field-initializers -pthread -MMD -MP
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -38,7 +38,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all deps demo check check-unit check-e2e check-asan bench clean
+.PHONY: all deps demo check check-style check-unit check-e2e check-asan bench clean
 
 all: $(BUILD)/kilnd
 ifeq ($(BUILD),build)
@@ -86,9 +86,13 @@ check-e2e: $(BUILD)/kilnd
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 check-asan:
-	$(MAKE) BUILD=build/asan SAN=1 CFLAGS="-O1 -g" check-unit check-e2e
+	$(MAKE) BUILD=build/asan SAN=1 OPT="-O1 -g" check-unit check-e2e
+
+check-style:
+	sh scripts/check-style.sh
 
 check: deps
+	sh scripts/check-style.sh
 	$(MAKE) all
 	$(MAKE) check-unit check-e2e
 	$(MAKE) check-asan

@@ -177,7 +177,8 @@ static enum MHD_Result upload(struct api_request *req, const char *replace_id)
 		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such batch", NULL);
 	if (!req->body || req->body_len == 0)
 		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
-				 req->pp ? "the form has no file: send the spreadsheet in a part named \"file\""
+				 req->pp ? "the form has no file: send the spreadsheet in a part"
+					   " named \"file\""
 					 : "the upload is empty: send the spreadsheet as the body, or as a"
 					   " multipart part named \"file\"", NULL);
 	if (key && (strlen(key) == 0 || strlen(key) > 200))

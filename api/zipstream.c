@@ -130,13 +130,13 @@ static ssize_t fail(struct zipstream *z, const char *fmt, ...)
 {
 	va_list ap;
 
-	if(z->st != ZS_ERROR) {
+	if (z->st != ZS_ERROR) {
 		va_start(ap, fmt);
 		vsnprintf(z->err, sizeof(z->err), fmt, ap);
 		va_end(ap);
 		z->st = ZS_ERROR;
 	}
-	if(z->fd >= 0) {
+	if (z->fd >= 0) {
 		close(z->fd);
 		z->fd = -1;
 	}
@@ -179,12 +179,12 @@ static void dos_datetime(time_t t, uint16_t *dtime, uint16_t *ddate)
 {
 	struct tm lt;
 
-	if(!localtime_r(&t, &lt) || lt.tm_year < 80) {
+	if (!localtime_r(&t, &lt) || lt.tm_year < 80) {
 		*dtime = 0;
 		*ddate = (uint16_t)((1 << 5) | 1);               /* 1980-01-01 00:00:00 */
 		return;
 	}
-	if(lt.tm_year > 207) {
+	if (lt.tm_year > 207) {
 		*dtime = (uint16_t)((23 << 11) | (59 << 5) | 29); /* 2107-12-31 23:59:58 */
 		*ddate = (uint16_t)((127 << 9) | (12 << 5) | 31);
 		return;
@@ -201,14 +201,14 @@ static int name_ok(const char *name, size_t len)
 {
 	size_t i = 0;
 
-	if(!len || name[0] == '/' || memchr(name, '\\', len))
+	if (!len || name[0] == '/' || memchr(name, '\\', len))
 		return 0;
-	while(i < len) {
+	while (i < len) {
 		size_t j = i;
 
-		while(j < len && name[j] != '/')
+		while (j < len && name[j] != '/')
 			j++;
-		if(j - i == 2 && name[i] == '.' && name[i + 1] == '.')
+		if (j - i == 2 && name[i] == '.' && name[i + 1] == '.')
 			return 0;
 		i = j + 1;
 	}
@@ -227,29 +227,29 @@ static int file_crc(struct zipstream *z, uint32_t *crc)
 	uLong c = crc32(0L, Z_NULL, 0);
 	uint64_t total = 0;
 
-	if(!z->scratch) {
+	if (!z->scratch) {
 		z->scratch = malloc(SCRATCH_LEN);
-		if(!z->scratch)
+		if (!z->scratch)
 			return (int)fail(z, "out of memory computing the CRC of %s", z->path);
 	}
-	for(;;) {
+	for (;;) {
 		ssize_t n = read(z->fd, z->scratch, SCRATCH_LEN);
 
-		if(n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if(n < 0)
+		if (n < 0)
 			return (int)fail(z, "cannot read %s: %s", z->path, strerror(errno));
-		if(n == 0)
+		if (n == 0)
 			break;
 		c = crc32_z(c, z->scratch, (z_size_t)n);
 		total += (uint64_t)n;
-		if(total > z->size)
+		if (total > z->size)
 			break;
 	}
-	if(total != z->size)
+	if (total != z->size)
 		return (int)fail(z, "%s changed size while being read (%llu bytes expected)",
 				 z->path, (unsigned long long)z->size);
-	if(lseek(z->fd, 0, SEEK_SET) != 0)
+	if (lseek(z->fd, 0, SEEK_SET) != 0)
 		return (int)fail(z, "cannot rewind %s: %s", z->path, strerror(errno));
 	*crc = (uint32_t)c;
 	return 0;
@@ -260,7 +260,7 @@ static uint32_t mem_crc(const unsigned char *p, uint64_t len)
 {
 	uLong c = crc32(0L, Z_NULL, 0);
 
-	if(len)
+	if (len)
 		c = crc32_z(c, p, (z_size_t)len);
 	return (uint32_t)c;
 }
@@ -285,13 +285,13 @@ static void queue_local(struct zipstream *z, const struct zs_entry *ent)
 	p = put16(p, extra);
 	memcpy(p, ent->name, ent->namelen);
 	p += ent->namelen;
-	if(zip64) {
+	if (zip64) {
 		p = put16(p, EXTRA_ZIP64);
 		p = put16(p, 16);
 		p = put64(p, ent->size);         /* uncompressed */
 		p = put64(p, ent->size);         /* compressed */
 	}
-	if(ent->has_ut) {
+	if (ent->has_ut) {
 		p = put16(p, EXTRA_UT);
 		p = put16(p, 5);
 		*p++ = 1;                        /* modification time present */
@@ -328,17 +328,17 @@ static void queue_central(struct zipstream *z, const struct zs_entry *ent)
 	p = put32(p, clamp32(ent->offset));
 	memcpy(p, ent->name, ent->namelen);
 	p += ent->namelen;
-	if(z64len) {
+	if (z64len) {
 		p = put16(p, EXTRA_ZIP64);
 		p = put16(p, z64len);
-		if(big_size) {
+		if (big_size) {
 			p = put64(p, ent->size);
 			p = put64(p, ent->size);
 		}
-		if(big_off)
+		if (big_off)
 			p = put64(p, ent->offset);
 	}
-	if(ent->has_ut) {
+	if (ent->has_ut) {
 		p = put16(p, EXTRA_UT);
 		p = put16(p, 5);
 		*p++ = 1;
@@ -356,7 +356,7 @@ static void queue_end(struct zipstream *z)
 	int zip64 = n >= MAX16 || cd_size >= MAX32 || z->cd_start >= MAX32;
 	unsigned char *p = z->pend;
 
-	if(zip64) {
+	if (zip64) {
 		uint64_t end64 = z->offset;
 
 		p = put32(p, SIG_END64);
@@ -404,28 +404,28 @@ static int begin_entry(struct zipstream *z)
 
 	memset(&e, 0, sizeof(e));
 	r = z->next(z->cls, &e);
-	if(r < 0)
+	if (r < 0)
 		return (int)fail(z, "the list of entries failed after %llu entries",
 				 (unsigned long long)z->done);
-	if(r == 0) {
+	if (r == 0) {
 		z->cd_start = z->offset;
 		z->cd_next = 0;
 		z->st = ZS_CENTRAL;
 		return 0;
 	}
 	namelen = strnlen(e.name, sizeof(e.name));
-	if(namelen == sizeof(e.name))
+	if (namelen == sizeof(e.name))
 		return (int)fail(z, "an entry name is not terminated");
-	if(!name_ok(e.name, namelen))
+	if (!name_ok(e.name, namelen))
 		return (int)fail(z, "bad entry name \"%s\" (empty, absolute, '..' or '\\')", e.name);
-	if(!e.path && !e.data && e.size)
+	if (!e.path && !e.data && e.size)
 		return (int)fail(z, "%s: %llu bytes announced but no file or data given", e.name,
 				 (unsigned long long)e.size);
-	if(z->nents == z->cap) {
+	if (z->nents == z->cap) {
 		size_t cap = z->cap ? z->cap * 2 : 64;
 		struct zs_entry *v = realloc(z->ents, cap * sizeof(*v));
 
-		if(!v)
+		if (!v)
 			return (int)fail(z, "out of memory after %zu entries", z->nents);
 		z->ents = v;
 		z->cap = cap;
@@ -437,33 +437,33 @@ static int begin_entry(struct zipstream *z)
 	z->size = e.size;
 	z->left = e.size;
 	crc = e.crc32;
-	if(e.path) {
+	if (e.path) {
 		z->path = strdup(e.path);
-		if(!z->path)
+		if (!z->path)
 			return (int)fail(z, "out of memory");
 		z->fd = open(e.path, O_RDONLY | O_CLOEXEC);
-		if(z->fd < 0)
+		if (z->fd < 0)
 			return (int)fail(z, "cannot open %s for %s: %s", e.path, e.name, strerror(errno));
-		if(fstat(z->fd, &st))
+		if (fstat(z->fd, &st))
 			return (int)fail(z, "cannot stat %s: %s", e.path, strerror(errno));
-		if(!S_ISREG(st.st_mode))
+		if (!S_ISREG(st.st_mode))
 			return (int)fail(z, "%s is not a regular file", e.path);
-		if((uint64_t)st.st_size != e.size)
+		if ((uint64_t)st.st_size != e.size)
 			return (int)fail(z, "%s has %llu bytes, %llu expected", e.path,
 					 (unsigned long long)st.st_size, (unsigned long long)e.size);
-		if(!e.has_crc && file_crc(z, &crc))
+		if (!e.has_crc && file_crc(z, &crc))
 			return -1;
 	}
 	else {
 		z->mem = e.data;
-		if(!e.has_crc)
+		if (!e.has_crc)
 			crc = mem_crc(e.data, e.size);
 	}
 
 	ent = &z->ents[z->nents];
 	memset(ent, 0, sizeof(*ent));
 	ent->name = malloc(namelen + 1);
-	if(!ent->name)
+	if (!ent->name)
 		return (int)fail(z, "out of memory");
 	memcpy(ent->name, e.name, namelen + 1);
 	ent->namelen = namelen;
@@ -471,7 +471,7 @@ static int begin_entry(struct zipstream *z)
 	ent->offset = z->offset;
 	ent->crc = crc;
 	dos_datetime(e.mtime, &ent->dos_time, &ent->dos_date);
-	if(e.mtime >= 0 && (uint64_t)e.mtime <= 0x7FFFFFFFu) {
+	if (e.mtime >= 0 && (uint64_t)e.mtime <= 0x7FFFFFFFu) {
 		ent->has_ut = 1;
 		ent->ut = (uint32_t)e.mtime;
 	}
@@ -489,10 +489,10 @@ static int end_entry(struct zipstream *z)
 {
 	struct stat st;
 
-	if(z->fd >= 0) {
-		if(fstat(z->fd, &st))
+	if (z->fd >= 0) {
+		if (fstat(z->fd, &st))
 			return (int)fail(z, "cannot stat %s: %s", z->path, strerror(errno));
-		if((uint64_t)st.st_size != z->size)
+		if ((uint64_t)st.st_size != z->size)
 			return (int)fail(z, "%s changed size while being sent (%llu bytes, %llu expected)",
 					 z->path, (unsigned long long)st.st_size,
 					 (unsigned long long)z->size);
@@ -517,17 +517,17 @@ static ssize_t copy_data(struct zipstream *z, char *dst, size_t room)
 	size_t want = z->left < room ? (size_t)z->left : room;
 	ssize_t n;
 
-	if(!z->path) {
+	if (!z->path) {
 		memcpy(dst, z->mem + (z->size - z->left), want);
 		z->left -= want;
 		return (ssize_t)want;
 	}
 	do
 		n = read(z->fd, dst, want);
-	while(n < 0 && errno == EINTR);
-	if(n < 0)
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
 		return fail(z, "cannot read %s: %s", z->path, strerror(errno));
-	if(n == 0)
+	if (n == 0)
 		return fail(z, "%s ended after %llu of %llu bytes (it changed while being sent)",
 			    z->path, (unsigned long long)(z->size - z->left),
 			    (unsigned long long)z->size);
@@ -545,10 +545,10 @@ struct zipstream *zipstream_new(zipstream_next_fn next, void *cls)
 {
 	struct zipstream *z;
 
-	if(!next)
+	if (!next)
 		return NULL;
 	z = calloc(1, sizeof(*z));
-	if(!z)
+	if (!z)
 		return NULL;
 	z->next = next;
 	z->cls = cls;
@@ -567,19 +567,19 @@ ssize_t zipstream_read(struct zipstream *z, char *buf, size_t max)
 {
 	size_t filled = 0;
 
-	if(!z || !buf)
+	if (!z || !buf)
 		return -1;
-	if(z->st == ZS_ERROR)
+	if (z->st == ZS_ERROR)
 		return -1;
-	if(max > SSIZE_MAX)
+	if (max > SSIZE_MAX)
 		max = SSIZE_MAX;
-	if(!max)
+	if (!max)
 		return -1;              /* 0 would read as the end of the archive */
-	while(filled < max) {
-		if(z->pend_pos < z->pend_len) {
+	while (filled < max) {
+		if (z->pend_pos < z->pend_len) {
 			size_t n = z->pend_len - z->pend_pos;
 
-			if(n > max - filled)
+			if (n > max - filled)
 				n = max - filled;
 			memcpy(buf + filled, z->pend + z->pend_pos, n);
 			z->pend_pos += n;
@@ -587,27 +587,27 @@ ssize_t zipstream_read(struct zipstream *z, char *buf, size_t max)
 			z->offset += n;
 			continue;
 		}
-		switch(z->st) {
+		switch (z->st) {
 		case ZS_NEXT:
-			if(begin_entry(z))
+			if (begin_entry(z))
 				return -1;
 			break;
 		case ZS_DATA:
-			if(!z->left) {
-				if(end_entry(z))
+			if (!z->left) {
+				if (end_entry(z))
 					return -1;
 			}
 			else {
 				ssize_t n = copy_data(z, buf + filled, max - filled);
 
-				if(n < 0)
+				if (n < 0)
 					return -1;
 				filled += (size_t)n;
 				z->offset += (uint64_t)n;
 			}
 			break;
 		case ZS_CENTRAL:
-			if(z->cd_next < z->nents) {
+			if (z->cd_next < z->nents) {
 				queue_central(z, &z->ents[z->cd_next]);
 				z->cd_next++;
 			}
@@ -642,11 +642,11 @@ void zipstream_free(struct zipstream *z)
 {
 	size_t i;
 
-	if(!z)
+	if (!z)
 		return;
-	if(z->fd >= 0)
+	if (z->fd >= 0)
 		close(z->fd);
-	for(i = 0; i < z->nents; i++)
+	for (i = 0; i < z->nents; i++)
 		free(z->ents[i].name);
 	free(z->ents);
 	free(z->path);

@@ -29,7 +29,7 @@
 struct zipstream_entry {
 	char name[256];          /* path inside the archive, UTF-8 */
 	const char *path;        /* file to copy, or NULL for data below */
-	const unsigned char *data; /* in-memory bytes (kept alive by the caller until the next call to next()) */
+	const unsigned char *data; /* in-memory bytes, alive until the next call to next() */
 	uint64_t size;           /* bytes of the file or of data */
 	uint32_t crc32;          /* CRC-32 of those bytes; computed here when has_crc is 0 */
 	int has_crc;

@@ -36,7 +36,8 @@ static char *make_csv(size_t *len)
 			      "seed_number,rendering,negative_prompt,style,color_palette,num_images\r\n");
 	for (int i = 0; i < 999; i++) {
 		n += (size_t)snprintf(buf + n, cap - n,
-				      "\"Crème brûlée sticker number %d, with \"\"quotes\"\" and a comma\","
+				      "\"Crème brûlée sticker number %d,"
+				      " with \"\"quotes\"\" and a comma\","
 				      "%s,%s,%s,2.0,%d,turbo,\"blurry, low resolution, text\",%s,%s,4\r\n",
 				      i, i % 2 ? "public" : "Private", ratios[i % 6], i % 3 ? "on" : "off",
 				      i * 7919, styles[i % 6],

@@ -148,7 +148,8 @@ int config_set(struct config *cfg, const char *key, const char *value,
 	switch (k->kind) {
 	case CK_LISTEN:
 		if (!valid_listen(value)) {
-			snprintf(err, errlen, "%s: \"%s\" is not host:port (e.g. 127.0.0.1:5456)", key, value);
+			snprintf(err, errlen, "%s: \"%s\" is not host:port (e.g. 127.0.0.1:5456)",
+				 key, value);
 			return -1;
 		}
 		/* fall through */
@@ -158,7 +159,8 @@ int config_set(struct config *cfg, const char *key, const char *value,
 			return -1;
 		}
 		if (strcmp(key, "log_level") == 0 && log_level_parse(value) < 0) {
-			snprintf(err, errlen, "log_level: \"%s\" is not one of debug, info, warn, error", value);
+			snprintf(err, errlen, "log_level: \"%s\" is not one of debug, info, warn, error",
+				 value);
 			return -1;
 		}
 		strcpy(base + k->offset, value);

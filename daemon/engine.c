@@ -44,13 +44,13 @@ static void known_engines(char *buf, size_t len)
 	size_t used = 0;
 	size_t i;
 
-	if(!len)
+	if (!len)
 		return;
 	buf[0] = '\0';
-	for(i = 0; i < ENGINE_KINDS; i++) {
+	for (i = 0; i < ENGINE_KINDS; i++) {
 		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
 				 engine_kinds[i].name);
-		if(n < 0 || (size_t)n >= len - used)
+		if (n < 0 || (size_t)n >= len - used)
 			return;
 		used += (size_t)n;
 	}
@@ -69,11 +69,11 @@ int engine_create(struct engine *e, const struct config *cfg, char *err, size_t 
 	assert(e);
 	assert(cfg);
 	memset(e, 0, sizeof(*e));
-	if(errlen)
+	if (errlen)
 		err[0] = '\0';
-	for(i = 0; i < ENGINE_KINDS; i++) {
-		if(!strcmp(cfg->engine, engine_kinds[i].name)) {
-			if(engine_kinds[i].create(e, cfg, err, errlen)) {
+	for (i = 0; i < ENGINE_KINDS; i++) {
+		if (!strcmp(cfg->engine, engine_kinds[i].name)) {
+			if (engine_kinds[i].create(e, cfg, err, errlen)) {
 				memset(e, 0, sizeof(*e));
 				return -1;
 			}
@@ -82,7 +82,7 @@ int engine_create(struct engine *e, const struct config *cfg, char *err, size_t 
 		}
 	}
 	known_engines(names, sizeof(names));
-	if(errlen)
+	if (errlen)
 		snprintf(err, errlen, "unknown engine \"%s\"; the known engines are: %s",
 			 cfg->engine, names);
 	return -1;
@@ -106,10 +106,10 @@ enum engine_status engine_generate(struct engine *e, const struct engine_request
 	assert(req->seed >= -1);
 	assert(out);
 	memset(out, 0, sizeof(*out));
-	if(errlen)
+	if (errlen)
 		err[0] = '\0';
 	st = e->ops->generate(e->state, req, cancel, out, err, errlen);
-	if(st != ENGINE_OK)
+	if (st != ENGINE_OK)
 		engine_image_free(out);
 	return st;
 }
@@ -117,9 +117,9 @@ enum engine_status engine_generate(struct engine *e, const struct engine_request
 /* Releases the engine's state; safe on a zeroed or already destroyed engine. */
 void engine_destroy(struct engine *e)
 {
-	if(!e)
+	if (!e)
 		return;
-	if(e->ops && e->ops->destroy)
+	if (e->ops && e->ops->destroy)
 		e->ops->destroy(e->state);
 	memset(e, 0, sizeof(*e));
 }
@@ -127,7 +127,7 @@ void engine_destroy(struct engine *e)
 /* Frees the image bytes; safe to call twice. */
 void engine_image_free(struct engine_image *img)
 {
-	if(!img)
+	if (!img)
 		return;
 	free(img->data);
 	img->data = NULL;
@@ -157,9 +157,9 @@ static unsigned short_side(unsigned long_side, unsigned small, unsigned big)
 	uint64_t eights = (num + (uint64_t)big * 4) / ((uint64_t)big * 8);
 	uint64_t s = eights * 8;
 
-	if(s < 8)
+	if (s < 8)
 		s = 8;
-	if(s > long_side)
+	if (s > long_side)
 		s = long_side;
 	return (unsigned)s;
 }
@@ -177,16 +177,16 @@ void engine_size_for_ratio(const char *ratio, unsigned long_side,
 	size_t i;
 
 	assert(width && height);
-	if(long_side < 8)
+	if (long_side < 8)
 		long_side = 8;
-	for(i = 0; ratio && i < sizeof(ratios) / sizeof(ratios[0]); i++) {
-		if(!strcmp(ratio, ratios[i].name)) {
+	for (i = 0; ratio && i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+		if (!strcmp(ratio, ratios[i].name)) {
 			rw = ratios[i].w;
 			rh = ratios[i].h;
 			break;
 		}
 	}
-	if(rw >= rh) {
+	if (rw >= rh) {
 		*width = long_side;
 		*height = rw == rh ? long_side : short_side(long_side, rh, rw);
 	}

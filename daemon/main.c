@@ -206,8 +206,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (snprintf(k.db_path, sizeof(k.db_path), "%s/kiln.db", k.cfg.data_dir) >= (int)sizeof(k.db_path) ||
-	    snprintf(k.images_dir, sizeof(k.images_dir), "%s/images", k.cfg.data_dir) >= (int)sizeof(k.images_dir)) {
+	if (snprintf(k.db_path, sizeof(k.db_path), "%s/kiln.db", k.cfg.data_dir) >=
+	    (int)sizeof(k.db_path) ||
+	    snprintf(k.images_dir, sizeof(k.images_dir), "%s/images", k.cfg.data_dir) >=
+	    (int)sizeof(k.images_dir)) {
 		fprintf(stderr, "kilnd: data_dir is too long\n");
 		return 2;
 	}

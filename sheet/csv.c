@@ -30,6 +30,9 @@
  * first max_rows non-blank ones are parsed but not stored: they only add to
  * grid->nrows, so the validator can report the file's length cheaply.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* memmem(), strndup(), strcasecmp() even under -std=c11 */
+#endif
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,39 +86,39 @@ static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 
-	while(i < n) {
+	while (i < n) {
 		unsigned char c = s[i];
 		unsigned char lo = 0x80, hi = 0xBF;
 		size_t need, k;
 
-		if(c < 0x80) {
+		if (c < 0x80) {
 			i++;
 			continue;
 		}
-		if(c >= 0xC2 && c <= 0xDF)
+		if (c >= 0xC2 && c <= 0xDF)
 			need = 1;
-		else if(c >= 0xE0 && c <= 0xEF) {
+		else if (c >= 0xE0 && c <= 0xEF) {
 			need = 2;
-			if(c == 0xE0)
+			if (c == 0xE0)
 				lo = 0xA0;
-			else if(c == 0xED)
+			else if (c == 0xED)
 				hi = 0x9F;
 		}
-		else if(c >= 0xF0 && c <= 0xF4) {
+		else if (c >= 0xF0 && c <= 0xF4) {
 			need = 3;
-			if(c == 0xF0)
+			if (c == 0xF0)
 				lo = 0x90;
-			else if(c == 0xF4)
+			else if (c == 0xF4)
 				hi = 0x8F;
 		}
 		else
 			return i;
-		if(n - i <= need)
+		if (n - i <= need)
 			return i;
-		if(s[i + 1] < lo || s[i + 1] > hi)
+		if (s[i + 1] < lo || s[i + 1] > hi)
 			return i;
-		for(k = 2; k <= need; k++)
-			if((s[i + k] & 0xC0) != 0x80)
+		for (k = 2; k <= need; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
 				return i;
 		i += need + 1;
 	}
@@ -125,16 +128,16 @@ static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
 /* Writes code point cp as UTF-8 at o; returns the bytes written (1 to 4). */
 static size_t utf8_put(char *o, uint32_t cp)
 {
-	if(cp < 0x80) {
+	if (cp < 0x80) {
 		o[0] = (char)cp;
 		return 1;
 	}
-	if(cp < 0x800) {
+	if (cp < 0x800) {
 		o[0] = (char)(0xC0 | cp >> 6);
 		o[1] = (char)(0x80 | (cp & 0x3F));
 		return 2;
 	}
-	if(cp < 0x10000) {
+	if (cp < 0x10000) {
 		o[0] = (char)(0xE0 | cp >> 12);
 		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
 		o[2] = (char)(0x80 | (cp & 0x3F));
@@ -153,15 +156,15 @@ static int decode_cp1252(const unsigned char *s, size_t n, struct text *t)
 	char *o;
 	size_t i, k = 0;
 
-	if(n > (SIZE_MAX - 1) / 3)
+	if (n > (SIZE_MAX - 1) / 3)
 		return -1;
 	o = malloc(n * 3 + 1);
-	if(!o)
+	if (!o)
 		return -1;
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		uint32_t cp = s[i];
 
-		if(cp >= 0x80 && cp < 0xA0)
+		if (cp >= 0x80 && cp < 0xA0)
 			cp = cp1252_c1[cp - 0x80];
 		k += utf8_put(o + k, cp);
 	}
@@ -184,29 +187,29 @@ static enum sheet_status decode_utf16(const unsigned char *s, size_t n, int big_
 	char *o;
 	size_t i, k = 0;
 
-	if(n % 2) {
+	if (n % 2) {
 		snprintf(err, errlen, "The file starts with a UTF-16 byte-order mark "
 			 "but ends in the middle of a character: it is damaged. Save "
 			 "it again as CSV (UTF-8) and upload that.");
 		return SHEET_UNREADABLE;
 	}
 	o = malloc(n / 2 * 3 + 1);
-	if(!o)
+	if (!o)
 		return SHEET_NOMEM;
-	for(i = 0; i < n; i += 2) {
+	for (i = 0; i < n; i += 2) {
 		uint32_t u = big_endian ? (uint32_t)s[i] << 8 | s[i + 1] :
 					  (uint32_t)s[i + 1] << 8 | s[i];
 
-		if(u >= 0xD800 && u <= 0xDBFF && i + 3 < n) {
+		if (u >= 0xD800 && u <= 0xDBFF && i + 3 < n) {
 			uint32_t v = big_endian ? (uint32_t)s[i + 2] << 8 | s[i + 3] :
 						  (uint32_t)s[i + 3] << 8 | s[i + 2];
 
-			if(v >= 0xDC00 && v <= 0xDFFF) {
+			if (v >= 0xDC00 && v <= 0xDFFF) {
 				u = 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00);
 				i += 2;
 			}
 		}
-		if(u >= 0xD800 && u <= 0xDFFF) {
+		if (u >= 0xD800 && u <= 0xDFFF) {
 			free(o);
 			snprintf(err, errlen, "The file starts with a UTF-16 byte-order "
 				 "mark but holds an invalid UTF-16 sequence at byte %zu: it "
@@ -230,17 +233,17 @@ static enum sheet_status decode(const unsigned char *buf, size_t len, struct tex
 	size_t ok, bom = 0;
 
 	memset(t, 0, sizeof(*t));
-	if(len >= 2 && buf[0] == 0xFF && buf[1] == 0xFE)
+	if (len >= 2 && buf[0] == 0xFF && buf[1] == 0xFE)
 		return decode_utf16(buf + 2, len - 2, 0, t, err, errlen);
-	if(len >= 2 && buf[0] == 0xFE && buf[1] == 0xFF)
+	if (len >= 2 && buf[0] == 0xFE && buf[1] == 0xFF)
 		return decode_utf16(buf + 2, len - 2, 1, t, err, errlen);
-	if(len >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF) {
+	if (len >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF) {
 		buf += 3;
 		len -= 3;
 		bom = 3;
 	}
 	ok = utf8_valid_prefix(buf, len);
-	if(ok == len) {
+	if (ok == len) {
 		t->p = (const char *)buf;
 		t->n = len;
 		return SHEET_OK;
@@ -263,56 +266,56 @@ static char detect_delim(const char *p, size_t n)
 	unsigned best_score = 0;
 
 	memset(cnt, 0, sizeof(cnt));
-	while(i < end && r < SNIFF_RECORDS) {
+	while (i < end && r < SNIFF_RECORDS) {
 		char ch = p[i++];
 
 		any = 1;
-		if(inq) {
-			if(ch == '"') {
-				if(i < end && p[i] == '"')
+		if (inq) {
+			if (ch == '"') {
+				if (i < end && p[i] == '"')
 					i++;
 				else
 					inq = 0;
 			}
 			continue;
 		}
-		if(ch == '"' && field_start) {
+		if (ch == '"' && field_start) {
 			inq = 1;
 			field_start = 0;
 			continue;
 		}
 		field_start = 0;
-		if(ch == '\r' || ch == '\n') {
-			if(ch == '\r' && i < end && p[i] == '\n')
+		if (ch == '\r' || ch == '\n') {
+			if (ch == '\r' && i < end && p[i] == '\n')
 				i++;
 			r++;
 			any = 0;
 			field_start = 1;
 			continue;
 		}
-		for(k = 0; k < 3; k++) {
-			if(ch == cand[k]) {
+		for (k = 0; k < 3; k++) {
+			if (ch == cand[k]) {
 				cnt[r][k]++;
 				field_start = 1;
 			}
 		}
 	}
 	nrec = r + (any && r < SNIFF_RECORDS);
-	for(first = 0; first < nrec; first++)
-		if(cnt[first][0] || cnt[first][1] || cnt[first][2])
+	for (first = 0; first < nrec; first++)
+		if (cnt[first][0] || cnt[first][1] || cnt[first][2])
 			break;
-	if(first == nrec)
+	if (first == nrec)
 		return ',';
-	for(k = 0; k < 3; k++) {
+	for (k = 0; k < 3; k++) {
 		unsigned score = 0;
 
-		if(!cnt[first][k])
+		if (!cnt[first][k])
 			continue;
-		for(j = first; j < nrec; j++)
-			if(cnt[j][k] == cnt[first][k])
+		for (j = first; j < nrec; j++)
+			if (cnt[j][k] == cnt[first][k])
 				score++;
-		if(best < 0 || score > best_score ||
-		   (score == best_score && cnt[first][k] > cnt[first][best])) {
+		if (best < 0 || score > best_score ||
+		    (score == best_score && cnt[first][k] > cnt[first][best])) {
 			best = k;
 			best_score = score;
 		}
@@ -333,20 +336,20 @@ static void here(const struct csv *c, char *ref)
  */
 static int put(struct csv *c, char ch)
 {
-	if(!c->store) {
+	if (!c->store) {
 		c->len++;
 		return 0;
 	}
-	if(c->len >= c->lim->max_cell_bytes)
+	if (c->len >= c->lim->max_cell_bytes)
 		return -1;
-	if(c->len + 1 >= c->cap) {
+	if (c->len + 1 >= c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 256;
 		char *v;
 
-		if(cap > c->lim->max_cell_bytes + 1)
+		if (cap > c->lim->max_cell_bytes + 1)
 			cap = c->lim->max_cell_bytes + 1;
 		v = realloc(c->cell, cap);
-		if(!v) {
+		if (!v) {
 			c->nomem = 1;
 			return -1;
 		}
@@ -362,7 +365,7 @@ static enum sheet_status put_failed(struct csv *c, int quoted, size_t start_line
 {
 	char ref[16];
 
-	if(c->nomem)
+	if (c->nomem)
 		return SHEET_NOMEM;
 	here(c, ref);
 	snprintf(c->err, c->errlen, "Cell %s (line %zu) holds more than %zu bytes; "
@@ -390,23 +393,23 @@ static enum sheet_status finish_field(struct csv *c, size_t start_line)
 	struct sheet_cell cell;
 	char ref[16];
 
-	if(!c->len)
+	if (!c->len)
 		return SHEET_OK;
-	if(!c->counted) {
+	if (!c->counted) {
 		c->counted = 1;
-		if(!c->store && c->grid->nrows < UINT_MAX)
+		if (!c->store && c->grid->nrows < UINT_MAX)
 			c->grid->nrows++;
 	}
-	if(!c->store)
+	if (!c->store)
 		return SHEET_OK;
-	if(c->col > c->lim->max_cols) {
+	if (c->col > c->lim->max_cols) {
 		here(c, ref);
 		snprintf(c->err, c->errlen, "Cell %s (line %zu) holds a value in column "
 			 "%u; kiln reads at most %u columns. Remove what lies right of "
 			 "the batch's columns.", ref, start_line, c->col, c->lim->max_cols);
 		return SHEET_UNREADABLE;
 	}
-	if(c->grid->ncells >= c->lim->max_cells) {
+	if (c->grid->ncells >= c->lim->max_cells) {
 		here(c, ref);
 		snprintf(c->err, c->errlen, "The file holds more than %zu non-blank cells "
 			 "(the limit is reached at %s, line %zu); kiln reads at most that "
@@ -433,13 +436,13 @@ static enum sheet_status read_field(struct csv *c)
 	char ref[16];
 
 	c->len = 0;
-	if(c->i < c->n && c->p[c->i] == '"') {
+	if (c->i < c->n && c->p[c->i] == '"') {
 		quoted = 1;
 		c->i++;
-		for(;;) {
+		for (;;) {
 			char ch;
 
-			if(c->i >= c->n) {
+			if (c->i >= c->n) {
 				here(c, ref);
 				snprintf(c->err, c->errlen, "The quoted cell %s that starts on "
 					 "line %zu has no closing quote (\"): the file is damaged "
@@ -447,9 +450,9 @@ static enum sheet_status read_field(struct csv *c)
 				return SHEET_UNREADABLE;
 			}
 			ch = c->p[c->i];
-			if(ch == '"') {
-				if(c->i + 1 < c->n && c->p[c->i + 1] == '"') {
-					if(put(c, '"'))
+			if (ch == '"') {
+				if (c->i + 1 < c->n && c->p[c->i + 1] == '"') {
+					if (put(c, '"'))
 						return put_failed(c, quoted, start_line);
 					c->i += 2;
 					continue;
@@ -457,24 +460,24 @@ static enum sheet_status read_field(struct csv *c)
 				c->i++;
 				break;
 			}
-			if(ch == '\0')
+			if (ch == '\0')
 				return nul_byte(c);
-			if(ch == '\n' || (ch == '\r' && (c->i + 1 >= c->n || c->p[c->i + 1] != '\n')))
+			if (ch == '\n' || (ch == '\r' && (c->i + 1 >= c->n || c->p[c->i + 1] != '\n')))
 				c->line++;
-			if(put(c, ch))
+			if (put(c, ch))
 				return put_failed(c, quoted, start_line);
 			c->i++;
 		}
 	}
 	/* an unquoted field, or what follows a closing quote */
-	while(c->i < c->n) {
+	while (c->i < c->n) {
 		char ch = c->p[c->i];
 
-		if(ch == c->delim || ch == '\n' || ch == '\r')
+		if (ch == c->delim || ch == '\n' || ch == '\r')
 			break;
-		if(ch == '\0')
+		if (ch == '\0')
 			return nul_byte(c);
-		if(put(c, ch))
+		if (put(c, ch))
 			return put_failed(c, quoted, start_line);
 		c->i++;
 	}
@@ -489,13 +492,13 @@ static size_t sep_line(const char *p, size_t n, char *delim)
 {
 	size_t k = 5;
 
-	if(n < 5 || strncmp(p, "sep=", 4) || p[4] == '"' || p[4] == '\r' || p[4] == '\n')
+	if (n < 5 || strncmp(p, "sep=", 4) || p[4] == '"' || p[4] == '\r' || p[4] == '\n')
 		return 0;
-	if(k < n && p[k] == '\r')
+	if (k < n && p[k] == '\r')
 		k++;
-	if(k < n && p[k] == '\n')
+	if (k < n && p[k] == '\n')
 		k++;
-	if(k == 5 && k < n)
+	if (k == 5 && k < n)
 		return 0;
 	*delim = p[4];
 	return k;
@@ -506,31 +509,31 @@ static enum sheet_status parse(struct csv *c)
 {
 	enum sheet_status st;
 
-	while(c->i < c->n) {
+	while (c->i < c->n) {
 		c->col = 1;
 		c->counted = 0;
 		c->store = c->grid->nrows < c->lim->max_rows;
-		for(;;) {
+		for (;;) {
 			st = read_field(c);
-			if(st != SHEET_OK)
+			if (st != SHEET_OK)
 				return st;
-			if(c->i >= c->n)
+			if (c->i >= c->n)
 				break;
-			if(c->p[c->i] == c->delim) {
+			if (c->p[c->i] == c->delim) {
 				c->i++;
-				if(c->col < UINT_MAX)
+				if (c->col < UINT_MAX)
 					c->col++;
-				if(c->i >= c->n)
+				if (c->i >= c->n)
 					break;
 				continue;
 			}
-			if(c->p[c->i] == '\r' && c->i + 1 < c->n && c->p[c->i + 1] == '\n')
+			if (c->p[c->i] == '\r' && c->i + 1 < c->n && c->p[c->i + 1] == '\n')
 				c->i++;
 			c->i++;
 			c->line++;
 			break;
 		}
-		if(c->row == UINT_MAX) {
+		if (c->row == UINT_MAX) {
 			snprintf(c->err, c->errlen, "The file has more lines than kiln can count.");
 			return SHEET_UNREADABLE;
 		}
@@ -551,17 +554,17 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 	size_t skip;
 
 	memset(grid, 0, sizeof(*grid));
-	if(!err || !errlen) {
+	if (!err || !errlen) {
 		err = dummy;
 		errlen = sizeof(dummy);
 	}
 	err[0] = '\0';
-	if(!lim) {
+	if (!lim) {
 		sheet_limits_default(&deflim);
 		lim = &deflim;
 	}
 	st = decode(buf ? buf : (const unsigned char *)"", buf ? len : 0, &t, err, errlen);
-	if(st != SHEET_OK)
+	if (st != SHEET_OK)
 		return st;
 
 	memset(&c, 0, sizeof(c));
@@ -574,7 +577,7 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 	c.err = err;
 	c.errlen = errlen;
 	skip = sep_line(t.p, t.n, &c.delim);
-	if(skip) {
+	if (skip) {
 		c.i = skip;
 		c.line = 2;
 	}
@@ -582,13 +585,13 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 		c.delim = detect_delim(t.p, t.n);
 
 	st = parse(&c);
-	if(st == SHEET_OK && t.cp1252) {
+	if (st == SHEET_OK && t.cp1252) {
 		size_t line = 1, k;
 
-		for(k = 0; k < t.bad_at && k < len; k++)
-			if(buf[k] == '\n')
+		for (k = 0; k < t.bad_at && k < len; k++)
+			if (buf[k] == '\n')
 				line++;
-		if(sheet_msgs_add(&grid->warnings, 0, NULL, NULL, NULL,
+		if (sheet_msgs_add(&grid->warnings, 0, NULL, NULL, NULL,
 				  "Save the file as CSV (UTF-8) so that every character "
 				  "is read as intended.",
 				  "The file is not valid UTF-8 (first on line %zu); it was "
@@ -596,9 +599,9 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 				  "accented letters look right.", line))
 			st = SHEET_NOMEM;
 	}
-	if(st == SHEET_NOMEM)
+	if (st == SHEET_NOMEM)
 		snprintf(err, errlen, "Out of memory while reading the file.");
-	if(st != SHEET_OK)
+	if (st != SHEET_OK)
 		sheet_grid_free(grid);
 	free(c.cell);
 	free(t.owned);

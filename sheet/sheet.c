@@ -24,6 +24,9 @@
  * validator; they copy what they are given, so a caller never has to think
  * about who owns a string.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* memmem(), strndup(), strcasecmp() even under -std=c11 */
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +59,7 @@ void sheet_limits_default(struct sheet_limits *lim)
 
 const char *sheet_format_name(enum sheet_format fmt)
 {
-	switch(fmt) {
+	switch (fmt) {
 	case SHEET_FMT_CSV:
 		return "csv";
 	case SHEET_FMT_XLS:
@@ -103,10 +106,10 @@ static size_t ole_sector(const struct ole *o, uint32_t sec)
 {
 	size_t off;
 
-	if(sec >= 0xFFFFFFFAu)
+	if (sec >= 0xFFFFFFFAu)
 		return 0;
 	off = ((size_t)sec + 1) * o->ssz;
-	if(off >= o->len)
+	if (off >= o->len)
 		return 0;
 	return off;
 }
@@ -121,10 +124,10 @@ static uint32_t ole_next(const struct ole *o, uint32_t sec)
 	size_t idx = sec / per;
 	size_t off;
 
-	if(idx >= 109)
+	if (idx >= 109)
 		return 0xFFFFFFFEu;
 	off = ole_sector(o, rd32(o->buf + 76 + 4 * idx));
-	if(!off || off + (sec % per) * 4 + 4 > o->len)
+	if (!off || off + (sec % per) * 4 + 4 > o->len)
 		return 0xFFFFFFFEu;
 	return rd32(o->buf + off + (sec % per) * 4);
 }
@@ -135,11 +138,11 @@ static int ole_name_is(const unsigned char *d, unsigned nbytes, const char *s)
 	size_t n = strlen(s);
 	size_t i;
 
-	if(nbytes != (n + 1) * 2)
+	if (nbytes != (n + 1) * 2)
 		return 0;
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		unsigned ch = rd16(d + 2 * i);
-		if(ch > 127 || (ch | 0x20) != ((unsigned)s[i] | 0x20))
+		if (ch > 127 || (ch | 0x20) != ((unsigned)s[i] | 0x20))
 			return 0;
 	}
 	return 1;
@@ -155,33 +158,33 @@ static void ole_scan_dir(struct ole *o)
 	uint32_t sec = rd32(o->buf + 48);
 	unsigned n;
 
-	for(n = 0; n < 4096 && sec < 0xFFFFFFFAu; n++) {
+	for (n = 0; n < 4096 && sec < 0xFFFFFFFAu; n++) {
 		size_t off = ole_sector(o, sec);
 		size_t e;
 
-		if(!off)
+		if (!off)
 			break;
-		for(e = 0; e + 128 <= o->ssz && off + e + 128 <= o->len; e += 128) {
+		for (e = 0; e + 128 <= o->ssz && off + e + 128 <= o->len; e += 128) {
 			const unsigned char *d = o->buf + off + e;
 			unsigned nl = rd16(d + 64);
 			unsigned type = d[66];
 
-			if(nl < 2 || nl > 64)
+			if (nl < 2 || nl > 64)
 				continue;
-			if(type == 5) {
+			if (type == 5) {
 				o->root_start = rd32(d + 116);
 				continue;
 			}
-			if(type != 2)
+			if (type != 2)
 				continue;
-			if(ole_name_is(d, nl, "Workbook") ||
-			   (ole_name_is(d, nl, "Book") && !o->workbook)) {
+			if (ole_name_is(d, nl, "Workbook") ||
+			    (ole_name_is(d, nl, "Book") && !o->workbook)) {
 				o->workbook = ole_name_is(d, nl, "Book") ? 5 : 8;
 				o->wb_start = rd32(d + 116);
 				o->wb_size = rd32(d + 120);
 			}
-			else if(ole_name_is(d, nl, "EncryptedPackage") ||
-				ole_name_is(d, nl, "EncryptionInfo"))
+			else if (ole_name_is(d, nl, "EncryptedPackage") ||
+				 ole_name_is(d, nl, "EncryptionInfo"))
 				o->encrypted_package = 1;
 		}
 		sec = ole_next(o, sec);
@@ -198,7 +201,7 @@ static int ole_filepass(const struct ole *o)
 	size_t off, avail, pos;
 	unsigned nrec;
 
-	if(o->wb_size >= o->mini_cutoff) {
+	if (o->wb_size >= o->mini_cutoff) {
 		off = ole_sector(o, o->wb_start);
 		avail = o->ssz;
 	}
@@ -208,26 +211,26 @@ static int ole_filepass(const struct ole *o)
 		uint32_t sec = o->root_start;
 		size_t k;
 
-		for(k = o->wb_start / per; k > 0 && sec < 0xFFFFFFFAu; k--)
+		for (k = o->wb_start / per; k > 0 && sec < 0xFFFFFFFAu; k--)
 			sec = ole_next(o, sec);
 		off = ole_sector(o, sec);
-		if(off)
+		if (off)
 			off += (o->wb_start % per) * o->msz;
 		avail = o->msz;
 	}
-	if(!off || off >= o->len)
+	if (!off || off >= o->len)
 		return 0;
-	if(avail > o->len - off)
+	if (avail > o->len - off)
 		avail = o->len - off;
-	if(avail > o->wb_size)
+	if (avail > o->wb_size)
 		avail = o->wb_size;
-	if(avail < 4 || (rd16(o->buf + off) & 0xFF) != 0x09)
+	if (avail < 4 || (rd16(o->buf + off) & 0xFF) != 0x09)
 		return 0;               /* not a BOF record */
 	pos = 0;
-	for(nrec = 0; nrec < 32 && pos + 4 <= avail; nrec++) {
+	for (nrec = 0; nrec < 32 && pos + 4 <= avail; nrec++) {
 		unsigned id = rd16(o->buf + off + pos);
 
-		if(id == 0x002F)
+		if (id == 0x002F)
 			return 1;
 		pos += 4 + rd16(o->buf + off + pos + 2);
 	}
@@ -242,11 +245,11 @@ static void sniff_ole(const unsigned char *buf, size_t len, struct sniff *s)
 
 	memset(&o, 0, sizeof(o));
 	s->what = "an Office 97-2003 file that holds no workbook (a Word or PowerPoint document?)";
-	if(len < 512)
+	if (len < 512)
 		goto damaged;
 	shift = rd16(buf + 30);
 	mshift = rd16(buf + 32);
-	if((shift != 9 && shift != 12) || mshift < 6 || mshift >= shift)
+	if ((shift != 9 && shift != 12) || mshift < 6 || mshift >= shift)
 		goto damaged;
 	o.buf = buf;
 	o.len = len;
@@ -255,17 +258,17 @@ static void sniff_ole(const unsigned char *buf, size_t len, struct sniff *s)
 	o.mini_cutoff = rd32(buf + 56);
 	o.root_start = 0xFFFFFFFEu;
 	ole_scan_dir(&o);
-	if(o.encrypted_package) {
+	if (o.encrypted_package) {
 		s->fmt = SHEET_FMT_XLSX;
 		s->what = "a password-protected Excel workbook (an encrypted .xlsx)";
 		s->encrypted = 1;
 		return;
 	}
-	if(o.workbook) {
+	if (o.workbook) {
 		s->fmt = SHEET_FMT_XLS;
 		s->what = o.workbook == 5 ? "an Excel 5.0/95 workbook (.xls)" :
 					    "an Excel 97-2003 workbook (.xls)";
-		if(ole_filepass(&o)) {
+		if (ole_filepass(&o)) {
 			s->what = "a password-protected Excel 97-2003 workbook (.xls)";
 			s->encrypted = 1;
 		}
@@ -290,14 +293,14 @@ static long zip_member(zip_t *za, const char *name, char *out, size_t max, int *
 	zip_int64_t n;
 
 	zf = zip_fopen(za, name, 0);
-	if(!zf) {
-		if(zip_error_code_zip(zip_get_error(za)) == ZIP_ER_NOPASSWD)
+	if (!zf) {
+		if (zip_error_code_zip(zip_get_error(za)) == ZIP_ER_NOPASSWD)
 			*nopass = 1;
 		return -1;
 	}
 	n = zip_fread(zf, out, max - 1);
 	zip_fclose(zf);
-	if(n < 0)
+	if (n < 0)
 		return -1;
 	out[n] = '\0';
 	return (long)n;
@@ -321,67 +324,68 @@ static void sniff_zip(const unsigned char *buf, size_t len, struct sniff *s)
 	zip_error_init(&ze);
 	src = zip_source_buffer_create(buf, len, 0, &ze);
 	za = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
-	if(!za) {
+	if (!za) {
 		s->what = "a zip archive (an .xlsx or .ods is one)";
 		s->damaged = 1;
 		snprintf(s->detail, sizeof(s->detail), "%s", zip_error_strerror(&ze));
-		if(src)
+		if (src)
 			zip_source_free(src);
 		zip_error_fini(&ze);
 		return;
 	}
 	zip_error_fini(&ze);
 	tmp = malloc(ZIP_MEMBER_MAX);
-	if(!tmp) {
+	if (!tmp) {
 		s->damaged = 1;
 		snprintf(s->detail, sizeof(s->detail), "out of memory");
 		zip_discard(za);
 		return;
 	}
-	if(zip_has(za, "xl/workbook.bin")) {
+	if (zip_has(za, "xl/workbook.bin")) {
 		s->what = "an Excel binary workbook (.xlsb)";
 	}
-	else if(zip_has(za, "xl/workbook.xml")) {
+	else if (zip_has(za, "xl/workbook.xml")) {
 		s->fmt = SHEET_FMT_XLSX;
 		s->what = zip_has(za, "xl/vbaProject.bin") ?
 			  "an Excel macro-enabled workbook (.xlsm)" :
 			  "an Excel workbook (.xlsx)";
 	}
-	else if(zip_member(za, "mimetype", tmp, 128, &nopass) >= 0) {
-		if(!strncmp(tmp, "application/vnd.oasis.opendocument.spreadsheet", 46)) {
+	else if (zip_member(za, "mimetype", tmp, 128, &nopass) >= 0) {
+		if (!strncmp(tmp, "application/vnd.oasis.opendocument.spreadsheet", 46)) {
 			s->fmt = SHEET_FMT_ODS;
 			s->what = "an OpenDocument spreadsheet (.ods)";
-			if(zip_member(za, "META-INF/manifest.xml", tmp, ZIP_MEMBER_MAX,
+			if (zip_member(za, "META-INF/manifest.xml", tmp, ZIP_MEMBER_MAX,
 				      &nopass) > 0 &&
-			   strstr(tmp, "encryption-data")) {
+			    strstr(tmp, "encryption-data")) {
 				s->what = "a password-protected OpenDocument spreadsheet (.ods)";
 				s->encrypted = 1;
 			}
 		}
-		else if(!strncmp(tmp, "application/vnd.oasis.opendocument.", 35))
-			s->what = "an OpenDocument file that is not a spreadsheet (a text or presentation document?)";
+		else if (!strncmp(tmp, "application/vnd.oasis.opendocument.", 35))
+			s->what = "an OpenDocument file that is not a spreadsheet "
+				  "(a text or presentation document?)";
 	}
-	else if(zip_member(za, "[Content_Types].xml", tmp, ZIP_MEMBER_MAX, &nopass) >= 0) {
+	else if (zip_member(za, "[Content_Types].xml", tmp, ZIP_MEMBER_MAX, &nopass) >= 0) {
 		/* an .xlsx may declare the .xlsb type for *.bin parts: look for it last */
-		if(strstr(tmp, "spreadsheetml.sheet.main") ||
-		   strstr(tmp, "spreadsheetml.template.main") ||
-		   strstr(tmp, "ms-excel.sheet.macroEnabled.main")) {
+		if (strstr(tmp, "spreadsheetml.sheet.main") ||
+		    strstr(tmp, "spreadsheetml.template.main") ||
+		    strstr(tmp, "ms-excel.sheet.macroEnabled.main")) {
 			s->fmt = SHEET_FMT_XLSX;
 			s->what = "an Excel workbook (.xlsx)";
 		}
-		else if(strstr(tmp, "sheet.binary.macroEnabled.main"))
+		else if (strstr(tmp, "sheet.binary.macroEnabled.main"))
 			s->what = "an Excel binary workbook (.xlsb)";
-		else if(strstr(tmp, "wordprocessingml"))
+		else if (strstr(tmp, "wordprocessingml"))
 			s->what = "a Word document (.docx)";
-		else if(strstr(tmp, "presentationml"))
+		else if (strstr(tmp, "presentationml"))
 			s->what = "a PowerPoint presentation (.pptx)";
 		else
 			s->what = "an Office Open XML package that holds no workbook";
 	}
-	else if(zip_has(za, "Index/Document.iwa") || zip_has(za, "Index.zip")) {
+	else if (zip_has(za, "Index/Document.iwa") || zip_has(za, "Index.zip")) {
 		s->what = "an Apple Numbers document";
 	}
-	if(nopass && s->fmt == SHEET_FMT_UNKNOWN) {
+	if (nopass && s->fmt == SHEET_FMT_UNKNOWN) {
 		s->what = "a password-protected zip archive";
 		s->encrypted = 1;
 	}
@@ -437,59 +441,59 @@ static void sniff_text(const unsigned char *buf, size_t len, struct sniff *s)
 	const unsigned char *p = buf;
 	size_t n = len, i, sample, nul = 0, nul_odd = 0, nul_even = 0, ctrl = 0;
 
-	if(n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+	if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
 		p += 3;
 		n -= 3;
 	}
-	else if(n >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF))) {
+	else if (n >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF))) {
 		s->fmt = SHEET_FMT_CSV;
 		s->what = "a UTF-16 text file";
 		return;
 	}
-	while(n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+	while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
 		p++;
 		n--;
 	}
-	if(starts_with_ci(p, n, "<?xml")) {
+	if (starts_with_ci(p, n, "<?xml")) {
 		size_t look = n < SNIFF_TEXT_SAMPLE ? n : SNIFF_TEXT_SAMPLE;
 
-		if(memmem(p, look, "office:document", 15))
+		if (memmem(p, look, "office:document", 15))
 			s->what = "a flat OpenDocument file (.fods); save it as .ods or CSV (UTF-8)";
-		else if(memmem(p, look, "urn:schemas-microsoft-com:office:spreadsheet", 44))
+		else if (memmem(p, look, "urn:schemas-microsoft-com:office:spreadsheet", 44))
 			s->what = "an Excel 2003 XML spreadsheet; save it as .xlsx or CSV (UTF-8)";
 		else
 			s->what = "an XML document";
 		return;
 	}
-	if(starts_with_ci(p, n, "<!doctype html") || starts_with_ci(p, n, "<html") ||
-	   starts_with_ci(p, n, "<table")) {
+	if (starts_with_ci(p, n, "<!doctype html") || starts_with_ci(p, n, "<html") ||
+	    starts_with_ci(p, n, "<table")) {
 		s->what = "an HTML page (some programs save those as .xls); save it as .xlsx or CSV (UTF-8)";
 		return;
 	}
 	sample = len < SNIFF_TEXT_SAMPLE ? len : SNIFF_TEXT_SAMPLE;
-	for(i = 0; i < sample; i++) {
+	for (i = 0; i < sample; i++) {
 		unsigned char c = buf[i];
 
-		if(c == 0) {
+		if (c == 0) {
 			nul++;
-			if(i & 1)
+			if (i & 1)
 				nul_odd++;
 			else
 				nul_even++;
 		}
-		else if((c < 0x20 && c != '\t' && c != '\n' && c != '\r' &&
-			 c != '\f' && c != '\v' && c != 0x1A) || c == 0x7F)
+		else if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r' &&
+			  c != '\f' && c != '\v' && c != 0x1A) || c == 0x7F)
 			ctrl++;
 	}
-	if(nul) {
-		if((nul_even == 0 && nul_odd * 4 >= sample) ||
-		   (nul_odd == 0 && nul_even * 4 >= sample))
+	if (nul) {
+		if ((nul_even == 0 && nul_odd * 4 >= sample) ||
+		    (nul_odd == 0 && nul_even * 4 >= sample))
 			s->what = "UTF-16 text without a byte-order mark; save it as CSV (UTF-8)";
 		else
 			s->what = "binary data";
 		return;
 	}
-	if(ctrl * 100 > sample) {
+	if (ctrl * 100 > sample) {
 		s->what = "binary data";
 		return;
 	}
@@ -505,27 +509,27 @@ static void sniff(const unsigned char *buf, size_t len, struct sniff *s)
 	memset(s, 0, sizeof(*s));
 	s->fmt = SHEET_FMT_UNKNOWN;
 	s->what = "binary data";
-	if(!buf || !len) {
+	if (!buf || !len) {
 		s->fmt = SHEET_FMT_CSV;
 		s->what = "an empty file";
 		return;
 	}
-	if(len >= 8 && !memcmp(buf, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8)) {
+	if (len >= 8 && !memcmp(buf, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8)) {
 		sniff_ole(buf, len, s);
 		return;
 	}
-	if(len >= 4 && (!memcmp(buf, "PK\x03\x04", 4) || !memcmp(buf, "PK\x05\x06", 4) ||
+	if (len >= 4 && (!memcmp(buf, "PK\x03\x04", 4) || !memcmp(buf, "PK\x05\x06", 4) ||
 			!memcmp(buf, "PK\x07\x08", 4))) {
 		sniff_zip(buf, len, s);
 		return;
 	}
-	for(i = 0; i < sizeof(magics) / sizeof(magics[0]); i++) {
-		if(len >= magics[i].n && !memcmp(buf, magics[i].bytes, magics[i].n)) {
+	for (i = 0; i < sizeof(magics) / sizeof(magics[0]); i++) {
+		if (len >= magics[i].n && !memcmp(buf, magics[i].bytes, magics[i].n)) {
 			s->what = magics[i].what;
 			return;
 		}
 	}
-	if(len >= 12 && !memcmp(buf, "RIFF", 4) && !memcmp(buf + 8, "WEBP", 4)) {
+	if (len >= 12 && !memcmp(buf, "RIFF", 4) && !memcmp(buf + 8, "WEBP", 4)) {
 		s->what = "a WebP image";
 		return;
 	}
@@ -537,7 +541,7 @@ enum sheet_format sheet_sniff(const unsigned char *buf, size_t len, const char *
 	struct sniff s;
 
 	sniff(buf, len, &s);
-	if(what)
+	if (what)
 		*what = s.what;
 	return s.fmt;
 }
@@ -550,26 +554,26 @@ enum sheet_status sheet_read(const unsigned char *buf, size_t len,
 	char dummy[1];
 
 	memset(grid, 0, sizeof(*grid));
-	if(!err || !errlen) {
+	if (!err || !errlen) {
 		err = dummy;
 		errlen = sizeof(dummy);
 	}
 	err[0] = '\0';
 	sniff(buf, len, &s);
-	if(s.damaged) {
+	if (s.damaged) {
 		snprintf(err, errlen, "This file looks like %s, but it is damaged and "
 			 "cannot be opened (%s). Save it again from your spreadsheet "
 			 "program, or save it as CSV (UTF-8), and upload that.",
 			 s.what, s.detail);
 		return SHEET_UNREADABLE;
 	}
-	if(s.encrypted) {
+	if (s.encrypted) {
 		snprintf(err, errlen, "This file is %s: kiln cannot open "
 			 "password-protected files. Save a copy without the password "
 			 "(or as CSV, UTF-8) and upload that.", s.what);
 		return SHEET_UNREADABLE;
 	}
-	switch(s.fmt) {
+	switch (s.fmt) {
 	case SHEET_FMT_CSV:
 		return sheet_read_csv(buf, len, lim, grid, err, errlen);
 	case SHEET_FMT_XLS:
@@ -594,33 +598,33 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 {
 	struct sheet_cell c = *cell;
 
-	if(grid->ncells == grid->cap) {
+	if (grid->ncells == grid->cap) {
 		size_t cap = grid->cap ? grid->cap * 2 : 64;
 		struct sheet_cell *v;
 
-		if(cap > SIZE_MAX / sizeof(*v))
+		if (cap > SIZE_MAX / sizeof(*v))
 			return -1;
 		v = realloc(grid->cells, cap * sizeof(*v));
-		if(!v)
+		if (!v)
 			return -1;
 		grid->cells = v;
 		grid->cap = cap;
 	}
 	c.text = NULL;
 	c.format = NULL;
-	if(cell->text) {
+	if (cell->text) {
 		c.text = strdup(cell->text);
-		if(!c.text)
+		if (!c.text)
 			return -1;
 	}
-	if(cell->format) {
+	if (cell->format) {
 		c.format = strdup(cell->format);
-		if(!c.format) {
+		if (!c.format) {
 			free(c.text);
 			return -1;
 		}
 	}
-	if(!grid->ncells || grid->cells[grid->ncells - 1].row != c.row)
+	if (!grid->ncells || grid->cells[grid->ncells - 1].row != c.row)
 		grid->nrows++;
 	grid->cells[grid->ncells++] = c;
 	return 0;
@@ -630,9 +634,9 @@ void sheet_grid_free(struct sheet_grid *grid)
 {
 	size_t i;
 
-	if(!grid)
+	if (!grid)
 		return;
-	for(i = 0; i < grid->ncells; i++) {
+	for (i = 0; i < grid->ncells; i++) {
 		free(grid->cells[i].text);
 		free(grid->cells[i].format);
 	}
@@ -647,14 +651,14 @@ void sheet_cell_ref(unsigned row, unsigned col, char *buf, size_t len)
 	char letters[8];
 	int n = 0, i;
 
-	if(!buf || !len)
+	if (!buf || !len)
 		return;
-	while(col > 0 && n < (int)sizeof(letters)) {
+	while (col > 0 && n < (int)sizeof(letters)) {
 		col--;
 		letters[n++] = (char)('A' + col % 26);
 		col /= 26;
 	}
-	for(i = 0; i < n / 2; i++) {
+	for (i = 0; i < n / 2; i++) {
 		char t = letters[i];
 
 		letters[i] = letters[n - 1 - i];
@@ -670,10 +674,10 @@ static char *dup_or_null(const char *s, int *fail)
 {
 	char *d;
 
-	if(!s)
+	if (!s)
 		return NULL;
 	d = strdup(s);
-	if(!d)
+	if (!d)
 		*fail = 1;
 	return d;
 }
@@ -686,11 +690,11 @@ int sheet_msgs_add(struct sheet_msgs *m, unsigned row, const char *column,
 	va_list ap;
 	int n, fail = 0;
 
-	if(m->n == m->cap) {
+	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 8;
 		struct sheet_msg *v = realloc(m->v, cap * sizeof(*v));
 
-		if(!v)
+		if (!v)
 			return -1;
 		m->v = v;
 		m->cap = cap;
@@ -700,10 +704,10 @@ int sheet_msgs_add(struct sheet_msgs *m, unsigned row, const char *column,
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if(n < 0)
+	if (n < 0)
 		return -1;
 	msg.message = malloc((size_t)n + 1);
-	if(!msg.message)
+	if (!msg.message)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(msg.message, (size_t)n + 1, fmt, ap);
@@ -712,7 +716,7 @@ int sheet_msgs_add(struct sheet_msgs *m, unsigned row, const char *column,
 	msg.cell = dup_or_null(cell, &fail);
 	msg.value = dup_or_null(value, &fail);
 	msg.hint = dup_or_null(hint, &fail);
-	if(fail) {
+	if (fail) {
 		free(msg.message);
 		free(msg.column);
 		free(msg.cell);
@@ -728,9 +732,9 @@ void sheet_msgs_free(struct sheet_msgs *m)
 {
 	size_t i;
 
-	if(!m)
+	if (!m)
 		return;
-	for(i = 0; i < m->n; i++) {
+	for (i = 0; i < m->n; i++) {
 		free(m->v[i].column);
 		free(m->v[i].cell);
 		free(m->v[i].value);
@@ -745,7 +749,7 @@ void sheet_msgs_free(struct sheet_msgs *m)
 
 void sheet_fields_free(struct sheet_fields *f)
 {
-	if(!f)
+	if (!f)
 		return;
 	free(f->prompt);
 	free(f->negative_prompt);
@@ -763,7 +767,7 @@ int sheet_fields_copy(struct sheet_fields *dst, const struct sheet_fields *src)
 	dst->prompt = dup_or_null(src->prompt, &fail);
 	dst->negative_prompt = dup_or_null(src->negative_prompt, &fail);
 	dst->color_palette = dup_or_null(src->color_palette, &fail);
-	if(fail) {
+	if (fail) {
 		sheet_fields_free(dst);
 		return -1;
 	}
@@ -774,9 +778,9 @@ void sheet_batch_free(struct sheet_batch *b)
 {
 	size_t i;
 
-	if(!b)
+	if (!b)
 		return;
-	for(i = 0; i < b->nrows; i++)
+	for (i = 0; i < b->nrows; i++)
 		sheet_fields_free(&b->rows[i].f);
 	free(b->rows);
 	sheet_msgs_free(&b->errors);
@@ -810,11 +814,11 @@ static const char template_full[] =
 
 const char *sheet_template_csv(const char *name)
 {
-	if(!name)
+	if (!name)
 		return NULL;
-	if(!strcmp(name, "simple.csv") || !strcmp(name, "simple"))
+	if (!strcmp(name, "simple.csv") || !strcmp(name, "simple"))
 		return template_simple;
-	if(!strcmp(name, "full.csv") || !strcmp(name, "full"))
+	if (!strcmp(name, "full.csv") || !strcmp(name, "full"))
 		return template_full;
 	return NULL;
 }

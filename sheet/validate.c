@@ -29,6 +29,9 @@
  * hint saying what is accepted.  Running out of memory sets v->nomem; the
  * walk goes on harmlessly and sheet_validate() returns -1.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* memmem(), strndup(), strcasecmp() even under -std=c11 */
+#endif
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +45,7 @@
 #define SEED_MAX 2147483647.0
 #define VALUE_MAX_BYTES 1024    /* "value" of a message is cut past this */
 #define QUOTE_MAX_BYTES 64      /* a value quoted inside a message is cut past this */
+#define COLS_MAX 16384          /* columns looked at, whatever lim->max_cols says */
 
 enum col {
 	COL_PROMPT, COL_VISIBILITY, COL_ASPECT, COL_MAGIC, COL_MODEL, COL_SEED,
@@ -151,11 +155,11 @@ static int is_space_at(const char *s, size_t n, size_t i, size_t *w)
 {
 	unsigned char c = (unsigned char)s[i];
 
-	if(c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f') {
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f') {
 		*w = 1;
 		return 1;
 	}
-	if(c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
+	if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
 		*w = 2;             /* U+00A0 NO-BREAK SPACE */
 		return 1;
 	}
@@ -167,15 +171,15 @@ static const char *trim(const char *s, size_t *n)
 {
 	size_t len = strlen(s), w;
 
-	while(len && is_space_at(s, len, 0, &w)) {
+	while (len && is_space_at(s, len, 0, &w)) {
 		s += w;
 		len -= w;
 	}
-	for(;;) {
-		if(len && strchr(" \t\r\n\v\f", s[len - 1]))
+	for (;;) {
+		if (len && strchr(" \t\r\n\v\f", s[len - 1]))
 			len--;
-		else if(len >= 2 && (unsigned char)s[len - 2] == 0xC2 &&
-			(unsigned char)s[len - 1] == 0xA0)
+		else if (len >= 2 && (unsigned char)s[len - 2] == 0xC2 &&
+			 (unsigned char)s[len - 1] == 0xA0)
 			len -= 2;
 		else
 			break;
@@ -194,9 +198,9 @@ static int lower_trim(const char *s, char *out, size_t outlen)
 	size_t n, i;
 	const char *t = trim(s, &n);
 
-	if(n >= outlen)
+	if (n >= outlen)
 		return -1;
-	for(i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 		out[i] = (char)((t[i] >= 'A' && t[i] <= 'Z') ? t[i] + 32 : t[i]);
 	out[n] = '\0';
 	return 0;
@@ -206,8 +210,8 @@ static int in_list(const char *s, const char *const *list)
 {
 	int i;
 
-	for(i = 0; list[i]; i++)
-		if(!strcmp(s, list[i]))
+	for (i = 0; list[i]; i++)
+		if (!strcmp(s, list[i]))
 			return i;
 	return -1;
 }
@@ -217,8 +221,8 @@ static size_t utf8_chars(const char *s, size_t n)
 {
 	size_t i, k = 0;
 
-	for(i = 0; i < n; i++)
-		if(((unsigned char)s[i] & 0xC0) != 0x80)
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
 			k++;
 	return k;
 }
@@ -228,12 +232,12 @@ static void cut(const char *s, char *out, size_t outlen)
 {
 	size_t n = strlen(s);
 
-	if(n < outlen) {
+	if (n < outlen) {
 		memcpy(out, s, n + 1);
 		return;
 	}
 	n = outlen - 4;
-	while(n && ((unsigned char)s[n] & 0xC0) == 0x80)
+	while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	memcpy(out, s, n);
 	memcpy(out + n, "\xE2\x80\xA6", 4);
@@ -244,24 +248,24 @@ static int is_date_format(const char *fmt)
 {
 	int inq = 0, inb = 0;
 
-	for(; *fmt; fmt++) {
+	for (; *fmt; fmt++) {
 		char ch = *fmt;
 
-		if(inq) {
+		if (inq) {
 			inq = ch != '"';
 			continue;
 		}
-		if(inb) {
+		if (inb) {
 			inb = ch != ']';
 			continue;
 		}
-		if(ch == '"')
+		if (ch == '"')
 			inq = 1;
-		else if(ch == '[')
+		else if (ch == '[')
 			inb = 1;
-		else if(ch == '\\' && fmt[1])
+		else if (ch == '\\' && fmt[1])
 			fmt++;
-		else if(ch == 'd' || ch == 'D' || ch == 'y' || ch == 'Y')
+		else if (ch == 'd' || ch == 'D' || ch == 'y' || ch == 'Y')
 			return 1;
 	}
 	return 0;
@@ -271,9 +275,9 @@ static int is_blank(const struct sheet_cell *c)
 {
 	size_t n;
 
-	if(c->type != SHEET_CELL_TEXT)
+	if (c->type != SHEET_CELL_TEXT)
 		return 0;
-	if(!c->text)
+	if (!c->text)
 		return 1;
 	trim(c->text, &n);
 	return n == 0;
@@ -281,9 +285,9 @@ static int is_blank(const struct sheet_cell *c)
 
 static enum kind kind_of(const struct sheet_cell *c)
 {
-	if(!c || is_blank(c))
+	if (!c || is_blank(c))
 		return K_EMPTY;
-	switch(c->type) {
+	switch (c->type) {
 	case SHEET_CELL_TEXT:
 		return K_TEXT;
 	case SHEET_CELL_NUMBER:
@@ -298,7 +302,7 @@ static enum kind kind_of(const struct sheet_cell *c)
 /* The value of a cell as read, as text: into buf for numbers and booleans. */
 static const char *shown(const struct sheet_cell *c, char *buf, size_t len)
 {
-	switch(c->type) {
+	switch (c->type) {
 	case SHEET_CELL_NUMBER:
 		snprintf(buf, len, "%.15g", c->number);
 		return buf;
@@ -326,20 +330,20 @@ static void emit(struct vctx *v, struct sheet_msgs *m, unsigned row, int id,
 	const char *val = NULL;
 	va_list ap;
 
-	if(v->nomem)
+	if (v->nomem)
 		return;
-	if(col)
+	if (col)
 		sheet_cell_ref(row, col, ref, sizeof(ref));
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if(c) {
+	if (c) {
 		cut(shown(c, num, sizeof(num)), value, sizeof(value));
 		val = value;
 	}
-	if(!hint && id >= 0)
+	if (!hint && id >= 0)
 		hint = cols[id].hint;
-	if(sheet_msgs_add(m, row, id >= 0 ? cols[id].name : NULL, col ? ref : NULL,
+	if (sheet_msgs_add(m, row, id >= 0 ? cols[id].name : NULL, col ? ref : NULL,
 			  val, hint, "%s%s%s", ref, col ? " " : "", text))
 		v->nomem = 1;
 }
@@ -363,7 +367,7 @@ static void wrong_kind(struct vctx *v, unsigned row, int id, unsigned col,
 	char q[QUOTE_MAX_BYTES];
 	const char *acc = cols[id].accepted;
 
-	switch(kind_of(c)) {
+	switch (kind_of(c)) {
 	case K_BOOL:
 		emit(v, &v->out->errors, row, id, col, c, NULL, "%s holds the boolean "
 		     "%s, not %s; format the column as text", cols[id].name,
@@ -397,35 +401,35 @@ static int parse_decimal(const char *s, double *out)
 	const char *t = trim(s, &n);
 	char buf[64], *end;
 
-	if(!n || n >= sizeof(buf))
+	if (!n || n >= sizeof(buf))
 		return -1;
 	memcpy(buf, t, n);
 	buf[n] = '\0';
-	if(buf[i] == '+')
+	if (buf[i] == '+')
 		i++;
-	while(buf[i] >= '0' && buf[i] <= '9') {
+	while (buf[i] >= '0' && buf[i] <= '9') {
 		i++;
 		digits++;
 	}
-	if(buf[i] == '.') {
+	if (buf[i] == '.') {
 		i++;
-		while(buf[i] >= '0' && buf[i] <= '9') {
+		while (buf[i] >= '0' && buf[i] <= '9') {
 			i++;
 			digits++;
 		}
 	}
-	if(!digits)
+	if (!digits)
 		return -1;
-	if(buf[i] == 'e' || buf[i] == 'E') {
+	if (buf[i] == 'e' || buf[i] == 'E') {
 		i++;
-		if(buf[i] == '+' || buf[i] == '-')
+		if (buf[i] == '+' || buf[i] == '-')
 			i++;
-		if(!(buf[i] >= '0' && buf[i] <= '9'))
+		if (!(buf[i] >= '0' && buf[i] <= '9'))
 			return -1;
-		while(buf[i] >= '0' && buf[i] <= '9')
+		while (buf[i] >= '0' && buf[i] <= '9')
 			i++;
 	}
-	if(buf[i])
+	if (buf[i])
 		return -1;
 	*out = strtod(buf, &end);
 	return *end || !isfinite(*out) ? -1 : 0;
@@ -439,11 +443,11 @@ static int whole_number(const struct sheet_cell *c, double *out)
 {
 	double d;
 
-	if(kind_of(c) == K_NUMBER)
+	if (kind_of(c) == K_NUMBER)
 		d = c->number;
-	else if(kind_of(c) != K_TEXT || parse_decimal(c->text, &d))
+	else if (kind_of(c) != K_TEXT || parse_decimal(c->text, &d))
 		return -1;
-	if(!isfinite(d) || floor(d) != d)
+	if (!isfinite(d) || floor(d) != d)
 		return -1;
 	*out = d;
 	return 0;
@@ -452,13 +456,13 @@ static int whole_number(const struct sheet_cell *c, double *out)
 /* The canonical model for a numeric value (2 is "2.0"), or NULL. */
 static const char *model_of_number(double d)
 {
-	if(fabs(d - 2) < 1e-9)
+	if (fabs(d - 2) < 1e-9)
 		return "2.0";
-	if(fabs(d - 1) < 1e-9)
+	if (fabs(d - 1) < 1e-9)
 		return "1.0";
-	if(fabs(d - 0.2) < 1e-9)
+	if (fabs(d - 0.2) < 1e-9)
 		return "0.2";
-	if(fabs(d - 3) < 1e-9)
+	if (fabs(d - 3) < 1e-9)
 		return "3.0";
 	return NULL;
 }
@@ -473,7 +477,7 @@ static int parse_model(const struct sheet_cell *c, const char **out)
 	double d;
 	int i;
 
-	switch(kind_of(c)) {
+	switch (kind_of(c)) {
 	case K_EMPTY:
 		*out = "2.0";
 		return 0;
@@ -481,14 +485,14 @@ static int parse_model(const struct sheet_cell *c, const char **out)
 		*out = model_of_number(c->number);
 		return *out ? 0 : -1;
 	case K_TEXT:
-		if(lower_trim(c->text, low, sizeof(low)))
+		if (lower_trim(c->text, low, sizeof(low)))
 			return -1;
 		i = in_list(low, models);
-		if(i >= 0) {
+		if (i >= 0) {
 			*out = models[i];
 			return 0;
 		}
-		if(parse_decimal(low, &d))
+		if (parse_decimal(low, &d))
 			return -1;
 		*out = model_of_number(d);
 		return *out ? 0 : -1;
@@ -508,39 +512,39 @@ static int parse_clock(const char *s, unsigned *h, unsigned *m, unsigned *sec)
 	int pm = -1;
 
 	*sec = 0;
-	while(*s >= '0' && *s <= '9' && nd < 3) {
+	while (*s >= '0' && *s <= '9' && nd < 3) {
 		hh = hh * 10 + (unsigned)(*s++ - '0');
 		nd++;
 	}
-	if(nd < 1 || nd > 2 || *s++ != ':')
+	if (nd < 1 || nd > 2 || *s++ != ':')
 		return -1;
-	if(!(s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9'))
+	if (!(s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9'))
 		return -1;
 	*m = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
 	s += 2;
-	if(*s == ':') {
-		if(!(s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'))
+	if (*s == ':') {
+		if (!(s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'))
 			return -1;
 		*sec = (unsigned)(s[1] - '0') * 10 + (unsigned)(s[2] - '0');
 		s += 3;
-		if(*s == '.') {
-			for(s++; *s >= '0' && *s <= '9'; s++)
-				if(*s != '0')
+		if (*s == '.') {
+			for (s++; *s >= '0' && *s <= '9'; s++)
+				if (*s != '0')
 					*sec = 60;      /* not a whole second: not a ratio */
 		}
 	}
-	while(*s == ' ')
+	while (*s == ' ')
 		s++;
-	if(!strcmp(s, "am") || !strcmp(s, "a.m."))
+	if (!strcmp(s, "am") || !strcmp(s, "a.m."))
 		pm = 0;
-	else if(!strcmp(s, "pm") || !strcmp(s, "p.m."))
+	else if (!strcmp(s, "pm") || !strcmp(s, "p.m."))
 		pm = 1;
-	else if(*s)
+	else if (*s)
 		return -1;
-	if(*m > 59 || *sec > 60)
+	if (*m > 59 || *sec > 60)
 		return -1;
-	if(pm >= 0) {
-		if(hh < 1 || hh > 12)
+	if (pm >= 0) {
+		if (hh < 1 || hh > 12)
 			return -1;
 		hh = hh % 12 + (pm ? 12 : 0);
 	}
@@ -554,7 +558,7 @@ static const char *ratio_of_time(unsigned h, unsigned m, unsigned sec)
 	char buf[32];
 	int i;
 
-	if(sec)
+	if (sec)
 		return NULL;
 	snprintf(buf, sizeof(buf), "%u:%u", h, m);
 	i = in_list(buf, ratios);
@@ -576,9 +580,9 @@ static void check_text(struct vctx *v, unsigned row, int id, unsigned col,
 	size_t n, chars;
 
 	*dst = NULL;
-	switch(kind_of(c)) {
+	switch (kind_of(c)) {
 	case K_EMPTY:
-		if(id == COL_PROMPT) {
+		if (id == COL_PROMPT) {
 			emit(v, &v->out->errors, row, id, col, c, NULL,
 			     "prompt is empty; every row needs a prompt");
 			return;
@@ -598,13 +602,13 @@ static void check_text(struct vctx *v, unsigned row, int id, unsigned col,
 		return;
 	}
 	chars = utf8_chars(t, n);
-	if(chars > PROMPT_MAX_CHARS) {
+	if (chars > PROMPT_MAX_CHARS) {
 		emit(v, &v->out->errors, row, id, col, c, NULL, "%s is %zu characters "
 		     "long; at most %d are allowed", cols[id].name, chars, PROMPT_MAX_CHARS);
 		return;
 	}
 	*dst = strndup(t, n);
-	if(!*dst)
+	if (!*dst)
 		v->nomem = 1;
 }
 
@@ -620,9 +624,9 @@ static void check_choice(struct vctx *v, unsigned row, int id, unsigned col,
 	char low[32], q[QUOTE_MAX_BYTES];
 	int i;
 
-	switch(kind_of(c)) {
+	switch (kind_of(c)) {
 	case K_EMPTY:
-		if(!dflt) {
+		if (!dflt) {
 			emit(v, &v->out->errors, row, id, col, c, NULL, "%s is empty; "
 			     "use %s", cols[id].name, cols[id].accepted);
 			return;
@@ -631,7 +635,7 @@ static void check_choice(struct vctx *v, unsigned row, int id, unsigned col,
 		return;
 	case K_TEXT:
 		i = lower_trim(c->text, low, sizeof(low)) ? -1 : in_list(low, list);
-		if(i < 0) {
+		if (i < 0) {
 			emit(v, &v->out->errors, row, id, col, c, NULL, "%s \"%s\" is not "
 			     "accepted; use %s", cols[id].name, quoted(c, q, sizeof(q)),
 			     cols[id].accepted);
@@ -669,21 +673,21 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 	unsigned h, m, sec;
 	int i;
 
-	switch(kind_of(c)) {
+	switch (kind_of(c)) {
 	case K_EMPTY:
 		snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "1:1");
 		return;
 	case K_TEXT:
-		if(lower_trim(c->text, low, sizeof(low))) {
+		if (lower_trim(c->text, low, sizeof(low))) {
 			bad_ratio(v, row, col, c);
 			return;
 		}
 		i = in_list(low, ratios);
-		if(i >= 0) {
+		if (i >= 0) {
 			snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "%s", ratios[i]);
 			return;
 		}
-		if(parse_clock(low, &h, &m, &sec)) {
+		if (parse_clock(low, &h, &m, &sec)) {
 			bad_ratio(v, row, col, c);
 			return;
 		}
@@ -693,19 +697,19 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 		double d = c->number, frac;
 		long long s;
 
-		if(!isfinite(d) || d < 0 || d >= 1e7) {
+		if (!isfinite(d) || d < 0 || d >= 1e7) {
 			wrong_kind(v, row, COL_ASPECT, col, c);
 			return;
 		}
 		frac = d - floor(d);
 		s = llround(frac * 86400.0);
-		if(s >= 86400)
+		if (s >= 86400)
 			s -= 86400;
 		h = (unsigned)(s / 3600);
 		m = (unsigned)(s / 60 % 60);
 		sec = (unsigned)(s % 60);
-		if(!ratio_of_time(h, m, sec) &&
-		   (!c->format || (is_date_format(c->format) && s == 0))) {
+		if (!ratio_of_time(h, m, sec) &&
+		    (!c->format || (is_date_format(c->format) && s == 0))) {
 			wrong_kind(v, row, COL_ASPECT, col, c);
 			return;
 		}
@@ -716,11 +720,11 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 		return;
 	}
 	r = ratio_of_time(h, m, sec);
-	if(sec)
+	if (sec)
 		snprintf(when, sizeof(when), "%02u:%02u:%02u", h, m, sec % 60);
 	else
 		snprintf(when, sizeof(when), "%02u:%02u", h, m);
-	if(!r) {
+	if (!r) {
 		emit(v, &v->out->errors, row, COL_ASPECT, col, c, NULL, "aspect_ratio "
 		     "was stored as the time %s by the spreadsheet, which is not an "
 		     "aspect ratio kiln knows; format the column as text and type the "
@@ -740,11 +744,11 @@ static void check_model(struct vctx *v, unsigned row, unsigned col,
 	char q[QUOTE_MAX_BYTES];
 	const char *m;
 
-	if(!parse_model(c, &m)) {
+	if (!parse_model(c, &m)) {
 		snprintf(f->model, sizeof(f->model), "%s", m);
 		return;
 	}
-	if(kind_of(c) == K_TEXT || kind_of(c) == K_NUMBER)
+	if (kind_of(c) == K_TEXT || kind_of(c) == K_NUMBER)
 		emit(v, &v->out->errors, row, COL_MODEL, col, c, NULL, "model \"%s\" is "
 		     "not a model kiln knows; use 2.0, 1.0, 0.2, 3.0 or 2a",
 		     quoted(c, q, sizeof(q)));
@@ -764,15 +768,15 @@ static void check_whole(struct vctx *v, unsigned row, int id, unsigned col,
 	enum kind k = kind_of(c);
 	double d;
 
-	if(k == K_EMPTY) {
+	if (k == K_EMPTY) {
 		*out = dflt;
 		return;
 	}
-	if(k != K_TEXT && k != K_NUMBER) {
+	if (k != K_TEXT && k != K_NUMBER) {
 		wrong_kind(v, row, id, col, c);
 		return;
 	}
-	if(whole_number(c, &d) || d < lo || d > hi) {
+	if (whole_number(c, &d) || d < lo || d > hi) {
 		emit(v, &v->out->errors, row, id, col, c, NULL, "%s \"%s\" must be a "
 		     "whole number from %.0f to %.0f", cols[id].name,
 		     quoted(c, q, sizeof(q)), lo, hi);
@@ -797,48 +801,48 @@ static char *parse_palette(const char *s, unsigned *ncolours, int *nomem)
 	char *r;
 
 	*ncolours = 0;
-	while(i < n) {
-		while(i < n && (t[i] == ' ' || t[i] == ',' || t[i] == '\t'))
+	while (i < n) {
+		while (i < n && (t[i] == ' ' || t[i] == ',' || t[i] == '\t'))
 			i++;
-		if(i >= n)
+		if (i >= n)
 			break;
-		for(w = 0; i < n && t[i] != ' ' && t[i] != ',' && t[i] != '\t'; i++)
-			if(w < sizeof(word) - 1)
+		for (w = 0; i < n && t[i] != ' ' && t[i] != ',' && t[i] != '\t'; i++)
+			if (w < sizeof(word) - 1)
 				word[w++] = (char)((t[i] >= 'A' && t[i] <= 'Z') ? t[i] + 32 : t[i]);
 			else
 				w = sizeof(word);       /* too long for anything */
-		if(w >= sizeof(word))
+		if (w >= sizeof(word))
 			return NULL;
 		word[w] = '\0';
 		count++;
-		if(preset >= 0)
+		if (preset >= 0)
 			return NULL;            /* a preset goes alone */
 		preset = in_list(word, presets);
-		if(preset >= 0) {
-			if(count > 1)
+		if (preset >= 0) {
+			if (count > 1)
 				return NULL;
 			continue;
 		}
-		if(word[0] == '#') {
+		if (word[0] == '#') {
 			memmove(word, word + 1, w);
 			w--;
 		}
-		if(w != 6 || strspn(word, "0123456789abcdef") != 6)
+		if (w != 6 || strspn(word, "0123456789abcdef") != 6)
 			return NULL;
-		if(count > 5)
+		if (count > 5)
 			continue;               /* counted, to say how many */
-		if(o)
+		if (o)
 			out[o++] = ' ';
 		out[o++] = '#';
-		for(w = 0; w < 6; w++)
+		for (w = 0; w < 6; w++)
 			out[o++] = (char)((word[w] >= 'a' && word[w] <= 'f') ? word[w] - 32 : word[w]);
 	}
 	*ncolours = count;
-	if(count > 5)
+	if (count > 5)
 		return NULL;
 	out[o] = '\0';
 	r = strdup(preset >= 0 ? presets[preset] : out);
-	if(!r)
+	if (!r)
 		*nomem = 1;
 	return r;
 }
@@ -852,7 +856,7 @@ static void check_palette(struct vctx *v, unsigned row, unsigned col,
 	unsigned ncol;
 	int nomem = 0;
 
-	switch(kind_of(c)) {
+	switch (kind_of(c)) {
 	case K_EMPTY:
 		return;
 	case K_TEXT:
@@ -861,7 +865,7 @@ static void check_palette(struct vctx *v, unsigned row, unsigned col,
 		wrong_kind(v, row, COL_PALETTE, col, c);
 		return;
 	}
-	if(model_ok && strcmp(model, "2.0") && strcmp(model, "3.0")) {
+	if (model_ok && strcmp(model, "2.0") && strcmp(model, "3.0")) {
 		emit(v, &v->out->errors, row, COL_PALETTE, col, c,
 		     "Use model 2.0 (or 3.0) in this row, or leave color_palette empty.",
 		     "color_palette is only available with model 2.0 (this row uses %s)",
@@ -869,11 +873,11 @@ static void check_palette(struct vctx *v, unsigned row, unsigned col,
 		return;
 	}
 	f->color_palette = parse_palette(c->text, &ncol, &nomem);
-	if(nomem)
+	if (nomem)
 		v->nomem = 1;
-	if(f->color_palette || nomem)
+	if (f->color_palette || nomem)
 		return;
-	if(ncol > 5)
+	if (ncol > 5)
 		emit(v, &v->out->errors, row, COL_PALETTE, col, c, NULL, "color_palette "
 		     "has %u colours; at most 5 are allowed", ncol);
 	else
@@ -891,23 +895,23 @@ static unsigned edit_distance(const char *a, const char *b)
 	unsigned d[33][33];
 	size_t la = strlen(a), lb = strlen(b), i, j;
 
-	if(la > 32 || lb > 32)
+	if (la > 32 || lb > 32)
 		return 99;
-	for(i = 0; i <= la; i++)
+	for (i = 0; i <= la; i++)
 		d[i][0] = (unsigned)i;
-	for(j = 0; j <= lb; j++)
+	for (j = 0; j <= lb; j++)
 		d[0][j] = (unsigned)j;
-	for(i = 1; i <= la; i++) {
-		for(j = 1; j <= lb; j++) {
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
 			unsigned cost = a[i - 1] != b[j - 1];
 			unsigned best = d[i - 1][j] + 1;
 
-			if(d[i][j - 1] + 1 < best)
+			if (d[i][j - 1] + 1 < best)
 				best = d[i][j - 1] + 1;
-			if(d[i - 1][j - 1] + cost < best)
+			if (d[i - 1][j - 1] + cost < best)
 				best = d[i - 1][j - 1] + cost;
-			if(i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			   d[i - 2][j - 2] + 1 < best)
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
 				best = d[i - 2][j - 2] + 1;
 			d[i][j] = best;
 		}
@@ -920,8 +924,8 @@ static void squeeze(const char *s, char *out)
 {
 	size_t o = 0;
 
-	for(; *s && o < 63; s++)
-		if(*s != '_')
+	for (; *s && o < 63; s++)
+		if (*s != '_')
 			out[o++] = *s;
 	out[o] = '\0';
 }
@@ -941,55 +945,55 @@ static int suggest(const char *name)
 	unsigned best = 99, d, limit;
 	int k, found = -1, hits = 0;
 
-	if(n >= sizeof(f))
+	if (n >= sizeof(f))
 		return -1;
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		char ch = t[i];
 
-		if(ch >= 'A' && ch <= 'Z')
+		if (ch >= 'A' && ch <= 'Z')
 			ch = (char)(ch + 32);
-		if(ch == ' ' || ch == '-' || ch == '.')
+		if (ch == ' ' || ch == '-' || ch == '.')
 			ch = '_';
-		if(ch == '_' && (o == 0 || f[o - 1] == '_'))
+		if (ch == '_' && (o == 0 || f[o - 1] == '_'))
 			continue;
 		f[o++] = ch;
 	}
-	while(o && f[o - 1] == '_')
+	while (o && f[o - 1] == '_')
 		o--;
 	f[o] = '\0';
-	if(!o)
+	if (!o)
 		return -1;
 	squeeze(f, sq);
-	for(k = 0; k < NCOLS; k++) {
+	for (k = 0; k < NCOLS; k++) {
 		squeeze(cols[k].name, sq2);
-		if(!strcmp(f, cols[k].name) || !strcmp(sq, sq2))
+		if (!strcmp(f, cols[k].name) || !strcmp(sq, sq2))
 			return k;
 	}
-	for(k = 0; k < (int)(sizeof(aliases) / sizeof(aliases[0])); k++)
-		if(!strcmp(f, aliases[k].from))
+	for (k = 0; k < (int)(sizeof(aliases) / sizeof(aliases[0])); k++)
+		if (!strcmp(f, aliases[k].from))
 			return aliases[k].to;
-	for(k = 0; k < NCOLS; k++) {
+	for (k = 0; k < NCOLS; k++) {
 		const char *p = cols[k].name;
 		size_t fl = strlen(f);
 
-		while(p) {
-			if(!strncmp(p, f, fl) && (p[fl] == '_' || p[fl] == '\0')) {
+		while (p) {
+			if (!strncmp(p, f, fl) && (p[fl] == '_' || p[fl] == '\0')) {
 				found = k;
 				hits++;
 				break;
 			}
 			p = strchr(p, '_');
-			if(p)
+			if (p)
 				p++;
 		}
 	}
-	if(hits == 1)
+	if (hits == 1)
 		return found;
 	limit = o <= 5 ? 1 : o <= 10 ? 2 : 3;
 	found = -1;
-	for(k = 0; k < NCOLS; k++) {
+	for (k = 0; k < NCOLS; k++) {
 		d = edit_distance(f, cols[k].name);
-		if(d < best) {
+		if (d < best) {
 			best = d;
 			found = k;
 		}
@@ -1024,30 +1028,30 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 
 	v->hmax = cells[to - 1].col;
 	v->map = malloc(((size_t)v->hmax + 1) * sizeof(*v->map));
-	if(!v->map)
+	if (!v->map)
 		return -1;
-	for(col = 0; col <= v->hmax; col++)
+	for (col = 0; col <= v->hmax; col++)
 		v->map[col] = MAP_NAMELESS;
-	for(k = from; k < to; k++) {
+	for (k = from; k < to; k++) {
 		const struct sheet_cell *c = &cells[k];
 		char q[QUOTE_MAX_BYTES], num[32], first[16];
 		const char *name;
 
-		if(is_blank(c))
+		if (is_blank(c))
 			continue;
 		v->map[c->col] = MAP_IGNORED;
 		name = c->type == SHEET_CELL_TEXT ? c->text : NULL;
-		for(id = 0; name && id < NCOLS; id++) {
+		for (id = 0; name && id < NCOLS; id++) {
 			const char *t = trim(name, &n);
 
-			if(n == strlen(cols[id].name) && !memcmp(t, cols[id].name, n))
+			if (n == strlen(cols[id].name) && !memcmp(t, cols[id].name, n))
 				break;
 		}
-		if(!name || id == NCOLS) {
+		if (!name || id == NCOLS) {
 			int s = c->type == SHEET_CELL_TEXT ? suggest(c->text) : -1;
 
 			cut(shown(c, num, sizeof(num)), q, sizeof(q));
-			if(s < 0)
+			if (s < 0)
 				emit(v, &v->out->errors, v->hrow, -1, c->col, c, names_hint,
 				     "unknown column \"%s\"", q);
 			else {
@@ -1063,7 +1067,7 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 			}
 			continue;
 		}
-		if(v->colof[id]) {
+		if (v->colof[id]) {
 			sheet_cell_ref(v->hrow, v->colof[id], first, sizeof(first));
 			emit(v, &v->out->errors, v->hrow, id, c->col, c,
 			     "Remove or rename one of the two columns.",
@@ -1073,7 +1077,7 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 		}
 		v->colof[id] = c->col;
 		v->map[c->col] = id;
-		if(strlen(c->text) != strlen(cols[id].name)) {
+		if (strlen(c->text) != strlen(cols[id].name)) {
 			cut(c->text, q, sizeof(q));
 			emit(v, &v->out->warnings, v->hrow, id, c->col, c,
 			     "Remove the spaces around the column name.",
@@ -1081,8 +1085,8 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 			     q, cols[id].name);
 		}
 	}
-	for(id = 0; id <= COL_VISIBILITY; id++) {
-		if(v->colof[id] || v->suggested[id])
+	for (id = 0; id <= COL_VISIBILITY; id++) {
+		if (v->colof[id] || v->suggested[id])
 			continue;
 		emit(v, &v->out->errors, v->hrow, id, 0, NULL, names_hint,
 		     "Row %u (the header) has no \"%s\" column; it is required",
@@ -1102,33 +1106,33 @@ static int nameless_values(struct vctx *v, size_t from)
 	unsigned maxcol = 0, col, *first, *count;
 	size_t k;
 
-	for(k = from; k < g->ncells; k++)
-		if(g->cells[k].col > maxcol)
+	for (k = from; k < g->ncells; k++)
+		if (g->cells[k].col > maxcol)
 			maxcol = g->cells[k].col;
 	first = calloc((size_t)maxcol + 1, sizeof(*first));
 	count = calloc((size_t)maxcol + 1, sizeof(*count));
-	if(!first || !count) {
+	if (!first || !count) {
 		free(first);
 		free(count);
 		return -1;
 	}
-	for(k = from; k < g->ncells; k++) {
+	for (k = from; k < g->ncells; k++) {
 		const struct sheet_cell *c = &g->cells[k];
 
-		if(is_blank(c) || (c->col <= v->hmax && v->map[c->col] != MAP_NAMELESS))
+		if (is_blank(c) || (c->col <= v->hmax && v->map[c->col] != MAP_NAMELESS))
 			continue;
-		if(!count[c->col]++)
+		if (!count[c->col]++)
 			first[c->col] = (unsigned)k;
 	}
-	for(col = 1; col <= maxcol; col++) {
+	for (col = 1; col <= maxcol; col++) {
 		const struct sheet_cell *c;
 		char letters[16], more[64] = "";
 
-		if(!count[col])
+		if (!count[col])
 			continue;
 		c = &g->cells[first[col]];
 		col_letters(col, letters);
-		if(count[col] > 1)
+		if (count[col] > 1)
 			snprintf(more, sizeof(more), " (and %u more cells of column %s)",
 				 count[col] - 1, letters);
 		emit(v, &v->out->errors, c->row, -1, col, c,
@@ -1146,11 +1150,11 @@ static int nameless_values(struct vctx *v, size_t from)
 /* Appends a valid row to out->rows, taking its fields.  Returns 0 or -1. */
 static int add_row(struct sheet_batch *out, unsigned row, struct sheet_fields *f, size_t *cap)
 {
-	if(out->nrows == *cap) {
+	if (out->nrows == *cap) {
 		size_t n = *cap ? *cap * 2 : 64;
 		struct sheet_row *r = realloc(out->rows, n * sizeof(*r));
 
-		if(!r)
+		if (!r)
 			return -1;
 		out->rows = r;
 		*cap = n;
@@ -1185,16 +1189,16 @@ static void check_row(struct vctx *v, unsigned row, const struct sheet_cell **rc
 	snprintf(f.style, sizeof(f.style), "auto");
 	f.seed = -1;
 	f.num_images = 4;
-	if(v->colof[COL_MODEL])
+	if (v->colof[COL_MODEL])
 		model_ok = !parse_model(rc[v->colof[COL_MODEL]], &model);
 
-	for(col = 1; col <= v->hmax; col++) {
+	for (col = 1; col <= v->hmax; col++) {
 		const struct sheet_cell *c = rc[col];
 
 		id = v->map[col];
-		if(id < 0)
+		if (id < 0)
 			continue;
-		switch(id) {
+		switch (id) {
 		case COL_PROMPT:
 			check_text(v, row, id, col, c, &f.prompt);
 			break;
@@ -1238,26 +1242,26 @@ static void check_row(struct vctx *v, unsigned row, const struct sheet_cell **rc
 			break;
 		}
 	}
-	if(v->out->errors.n != errors || !v->colof[COL_PROMPT] ||
-	   !v->colof[COL_VISIBILITY] || v->nomem) {
+	if (v->out->errors.n != errors || !v->colof[COL_PROMPT] ||
+	    !v->colof[COL_VISIBILITY] || v->nomem) {
 		sheet_fields_free(&f);
 		return;
 	}
-	if(!f.negative_prompt) {
+	if (!f.negative_prompt) {
 		f.negative_prompt = strdup("");
-		if(!f.negative_prompt) {
+		if (!f.negative_prompt) {
 			v->nomem = 1;
 			sheet_fields_free(&f);
 			return;
 		}
 	}
-	if(in_list(f.prompt, example_prompts) >= 0)
+	if (in_list(f.prompt, example_prompts) >= 0)
 		emit(v, &v->out->warnings, row, COL_PROMPT, v->colof[COL_PROMPT],
 		     rc[v->colof[COL_PROMPT]],
 		     "Delete the template's example rows before uploading.",
 		     "is an example row from the template; delete it, or it will be "
 		     "generated too");
-	if(add_row(v->out, row, &f, cap)) {
+	if (add_row(v->out, row, &f, cap)) {
 		v->nomem = 1;
 		sheet_fields_free(&f);
 	}
@@ -1275,28 +1279,28 @@ static unsigned check_rows(struct vctx *v, size_t from)
 	unsigned ndata = 0;
 
 	rc = calloc((size_t)v->hmax + 1, sizeof(*rc));
-	if(!rc) {
+	if (!rc) {
 		v->nomem = 1;
 		return 0;
 	}
-	while(k < g->ncells && !v->nomem) {
+	while (k < g->ncells && !v->nomem) {
 		unsigned row = g->cells[k].row;
 		int any = 0;
 
 		start = k;
-		while(k < g->ncells && g->cells[k].row == row) {
+		while (k < g->ncells && g->cells[k].row == row) {
 			any |= !is_blank(&g->cells[k]);
 			k++;
 		}
-		if(!any)
+		if (!any)
 			continue;
 		ndata++;
-		for(j = start; j < k; j++)
-			if(g->cells[j].col <= v->hmax)
+		for (j = start; j < k; j++)
+			if (g->cells[j].col <= v->hmax)
 				rc[g->cells[j].col] = &g->cells[j];
 		check_row(v, row, rc, &cap);
-		for(j = start; j < k; j++)
-			if(g->cells[j].col <= v->hmax)
+		for (j = start; j < k; j++)
+			if (g->cells[j].col <= v->hmax)
 				rc[g->cells[j].col] = NULL;
 	}
 	free(rc);
@@ -1308,10 +1312,10 @@ static int copy_warnings(const struct sheet_msgs *from, struct sheet_msgs *to)
 {
 	size_t i;
 
-	for(i = 0; i < from->n; i++) {
+	for (i = 0; i < from->n; i++) {
 		const struct sheet_msg *m = &from->v[i];
 
-		if(sheet_msgs_add(to, m->row, m->column, m->cell, m->value, m->hint,
+		if (sheet_msgs_add(to, m->row, m->column, m->cell, m->value, m->hint,
 				  "%s", m->message ? m->message : ""))
 			return -1;
 	}
@@ -1328,19 +1332,32 @@ int sheet_validate(const struct sheet_grid *grid, const struct sheet_limits *lim
 
 	memset(out, 0, sizeof(*out));
 	memset(&v, 0, sizeof(v));
-	if(!lim) {
+	if (!lim) {
 		sheet_limits_default(&deflim);
 		lim = &deflim;
 	}
 	v.g = grid;
 	v.lim = lim;
 	v.out = out;
-	if(copy_warnings(&grid->warnings, &out->warnings))
+	if (copy_warnings(&grid->warnings, &out->warnings))
 		return -1;
 
-	for(k = 0; k < grid->ncells && is_blank(&grid->cells[k]); k++)
+	/* readers keep columns within lim->max_cols; never size arrays by more */
+	for (k = 0; k < grid->ncells; k++) {
+		const struct sheet_cell *c = &grid->cells[k];
+
+		if (c->col > COLS_MAX || !c->col || !c->row) {
+			emit(&v, &out->errors, c->row, -1, c->col, c,
+			     "Remove what lies right of the batch's columns.",
+			     "holds a value in column %u; kiln reads at most %u columns",
+			     c->col, COLS_MAX);
+			goto done;
+		}
+	}
+
+	for (k = 0; k < grid->ncells && is_blank(&grid->cells[k]); k++)
 		;
-	if(k == grid->ncells) {
+	if (k == grid->ncells) {
 		emit(&v, &out->errors, 0, -1, 0, NULL,
 		     "Put the column names in the first row and one prompt per row "
 		     "below them; the templates show how.",
@@ -1348,22 +1365,22 @@ int sheet_validate(const struct sheet_grid *grid, const struct sheet_limits *lim
 		goto done;
 	}
 	v.hrow = grid->cells[k].row;
-	for(hstart = k; hstart > 0 && grid->cells[hstart - 1].row == v.hrow; hstart--)
+	for (hstart = k; hstart > 0 && grid->cells[hstart - 1].row == v.hrow; hstart--)
 		;
-	for(hend = k; hend < grid->ncells && grid->cells[hend].row == v.hrow; hend++)
+	for (hend = k; hend < grid->ncells && grid->cells[hend].row == v.hrow; hend++)
 		;
-	if(read_header(&v, hstart, hend))
+	if (read_header(&v, hstart, hend))
 		goto done;
 
-	for(k = hstart; k < grid->ncells; k++) {
-		if(grid->cells[k].row != last && !is_blank(&grid->cells[k])) {
+	for (k = hstart; k < grid->ncells; k++) {
+		if (grid->cells[k].row != last && !is_blank(&grid->cells[k])) {
 			rows++;
 			last = grid->cells[k].row;
 		}
 	}
-	if(grid->nrows > rows)
+	if (grid->nrows > rows)
 		rows = grid->nrows;
-	if(rows > lim->max_rows) {
+	if (rows > lim->max_rows) {
 		char hint[160];
 
 		snprintf(hint, sizeof(hint), "Split the prompts into files of at most "
@@ -1372,10 +1389,10 @@ int sheet_validate(const struct sheet_grid *grid, const struct sheet_limits *lim
 		emit(&v, &out->errors, 0, -1, 0, NULL, hint, "The file has %u rows; at "
 		     "most %u are allowed (header included)", rows, lim->max_rows);
 	}
-	if(nameless_values(&v, hend))
+	if (nameless_values(&v, hend))
 		goto done;
 	ndata = check_rows(&v, hend);
-	if(!ndata && !v.nomem)
+	if (!ndata && !v.nomem)
 		emit(&v, &out->errors, v.hrow, -1, 0, NULL,
 		     "Add one row per prompt below the header row.",
 		     "The file has a header row (row %u) but no prompts below it", v.hrow);

@@ -375,7 +375,8 @@ int store_migrate(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	rc = sqlite3_prepare_v2(st->db,
-				"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+				"INSERT INTO schema_migrations (version, name, applied_at)"
+				" VALUES (?1, ?2, ?3)",
 				-1, &s, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;

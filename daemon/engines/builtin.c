@@ -175,7 +175,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if(!err || !errlen)
+	if (!err || !errlen)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
@@ -188,7 +188,7 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 	const unsigned char *b = p;
 	size_t i;
 
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		h ^= b[i];
 		h *= FNV_PRIME;
 	}
@@ -200,7 +200,7 @@ static uint64_t fnv1a_str(uint64_t h, const char *s)
 {
 	static const unsigned char sep = 0xFF;
 
-	if(s)
+	if (s)
 		h = fnv1a(h, s, strlen(s));
 	return fnv1a(h, &sep, 1);
 }
@@ -211,7 +211,7 @@ static uint64_t fnv1a_u64(uint64_t h, uint64_t v)
 	unsigned char b[8];
 	int i;
 
-	for(i = 0; i < 8; i++)
+	for (i = 0; i < 8; i++)
 		b[i] = (unsigned char)(v >> (8 * i));
 	return fnv1a(h, b, sizeof(b));
 }
@@ -233,7 +233,7 @@ static int rrange(uint64_t *s, int lo, int hi)
 {
 	uint64_t v = splitmix64(s);
 
-	if(hi <= lo)
+	if (hi <= lo)
 		return lo;
 	return lo + (int)(v % (uint64_t)(hi - lo + 1));
 }
@@ -253,13 +253,13 @@ static int64_t isqrt64(int64_t v)
 {
 	uint64_t x, res = 0, bit = 1ULL << 62;
 
-	if(v <= 0)
+	if (v <= 0)
 		return 0;
 	x = (uint64_t)v;
-	while(bit > x)
+	while (bit > x)
 		bit >>= 2;
-	while(bit) {
-		if(x >= res + bit) {
+	while (bit) {
+		if (x >= res + bit) {
 			x -= res + bit;
 			res = (res >> 1) + bit;
 		}
@@ -317,7 +317,7 @@ static struct rgb hsv(int h, int s, int v)
 	int t = v * (255 - s * (255 - rem) / 255) / 255;
 	int r, g, b;
 
-	switch(region) {
+	switch (region) {
 	case 0: r = v; g = t; b = p; break;
 	case 1: r = q; g = v; b = p; break;
 	case 2: r = p; g = v; b = t; break;
@@ -334,11 +334,11 @@ static struct rgb hsv(int h, int s, int v)
 /* The value of one hex digit, or -1. */
 static int hexval(int ch)
 {
-	if(ch >= '0' && ch <= '9')
+	if (ch >= '0' && ch <= '9')
 		return ch - '0';
-	if(ch >= 'a' && ch <= 'f')
+	if (ch >= 'a' && ch <= 'f')
 		return ch - 'a' + 10;
-	if(ch >= 'A' && ch <= 'F')
+	if (ch >= 'A' && ch <= 'F')
 		return ch - 'A' + 10;
 	return -1;
 }
@@ -352,18 +352,18 @@ static int parse_hex(const char *s, size_t n, struct rgb *c)
 	int d[6];
 	size_t i;
 
-	if(n && s[0] == '#') {
+	if (n && s[0] == '#') {
 		s++;
 		n--;
 	}
-	if(n != 6 && n != 3)
+	if (n != 6 && n != 3)
 		return -1;
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		d[i] = hexval((unsigned char)s[i]);
-		if(d[i] < 0)
+		if (d[i] < 0)
 			return -1;
 	}
-	if(n == 3) {
+	if (n == 3) {
 		c->r = (unsigned char)(d[0] * 17);
 		c->g = (unsigned char)(d[1] * 17);
 		c->b = (unsigned char)(d[2] * 17);
@@ -392,31 +392,31 @@ static int read_palette(const char *s, struct rgb *out)
 	size_t n, i;
 	int count = 0;
 
-	if(!s)
+	if (!s)
 		return 0;
 	p = s;
-	while(*p && is_sep((unsigned char)*p))
+	while (*p && is_sep((unsigned char)*p))
 		p++;
 	e = p + strlen(p);
-	while(e > p && is_sep((unsigned char)e[-1]))
+	while (e > p && is_sep((unsigned char)e[-1]))
 		e--;
 	n = (size_t)(e - p);
-	for(i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
-		if(strlen(presets[i].name) == n && !strncasecmp(p, presets[i].name, n)) {
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
+		if (strlen(presets[i].name) == n && !strncasecmp(p, presets[i].name, n)) {
 			memcpy(out, presets[i].c, sizeof(presets[i].c));
 			return MAX_PAL;
 		}
 	}
-	while(p < e && count < MAX_PAL) {
+	while (p < e && count < MAX_PAL) {
 		const char *t = p;
 
-		while(t < e && !is_sep((unsigned char)*t))
+		while (t < e && !is_sep((unsigned char)*t))
 			t++;
-		if(parse_hex(p, (size_t)(t - p), &out[count]))
+		if (parse_hex(p, (size_t)(t - p), &out[count]))
 			return 0;
 		count++;
 		p = t;
-		while(p < e && is_sep((unsigned char)*p))
+		while (p < e && is_sep((unsigned char)*p))
 			p++;
 	}
 	return count;
@@ -430,7 +430,7 @@ static void derive_palette(const char *prompt, struct rgb *out)
 	int step = rrange(&s, 25, 70);
 	int i;
 
-	for(i = 0; i < MAX_PAL; i++) {
+	for (i = 0; i < MAX_PAL; i++) {
 		int h = base + (i & 1 ? 180 : 0) + (i / 2) * step;
 		int sat = rrange(&s, 110, 230);
 		int val = 70 + i * 40 + rrange(&s, 0, 25);
@@ -446,7 +446,7 @@ static void add_shape(struct scene *sc, const struct shape *s)
 {
 	struct shape *d;
 
-	if(sc->nshapes >= MAX_SHAPES)
+	if (sc->nshapes >= MAX_SHAPES)
 		return;
 	d = &sc->shapes[sc->nshapes];
 	*d = *s;
@@ -454,9 +454,9 @@ static void add_shape(struct scene *sc, const struct shape *s)
 	d->y0 = imax(d->y0, 0);
 	d->x1 = imin(d->x1, sc->w);
 	d->y1 = imin(d->y1, sc->h);
-	if(d->x0 >= d->x1 || d->y0 >= d->y1 || !d->alpha)
+	if (d->x0 >= d->x1 || d->y0 >= d->y1 || !d->alpha)
 		return;
-	if(d->alpha > 256)
+	if (d->alpha > 256)
 		d->alpha = 256;
 	sc->nshapes++;
 }
@@ -479,7 +479,7 @@ static void add_disc(struct scene *sc, enum shape_kind kind, int cx, int cy, int
 	s.x1 = cx + r + 1;
 	s.y0 = cy - r;
 	s.y1 = cy + r + 1;
-	if(kind == SHAPE_SPHERE) {
+	if (kind == SHAPE_SPHERE) {
 		int64_t far = (int64_t)(r + r / 3) * (r + r / 3) * 2;
 
 		s.hx = cx - r / 3;
@@ -568,8 +568,8 @@ static struct rgb extreme(const struct scene *sc, int dir)
 	struct rgb best = sc->pal[0];
 	int i;
 
-	for(i = 1; i < MAX_PAL; i++) {
-		if(dir > 0 ? luma(sc->pal[i]) > luma(best) : luma(sc->pal[i]) < luma(best))
+	for (i = 1; i < MAX_PAL; i++) {
+		if (dir > 0 ? luma(sc->pal[i]) > luma(best) : luma(sc->pal[i]) < luma(best))
 			best = sc->pal[i];
 	}
 	return best;
@@ -581,7 +581,7 @@ static void layout_general(struct scene *sc, uint64_t *s, int n)
 	int S = imin(sc->w, sc->h);
 	int i;
 
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		int kind = rrange(s, 0, 3);
 		int cx = rrange(s, 0, sc->w - 1);
 		int cy = rrange(s, 0, sc->h - 1);
@@ -589,7 +589,7 @@ static void layout_general(struct scene *sc, uint64_t *s, int n)
 		unsigned alpha = (unsigned)rrange(s, 150, 230);
 		struct rgb c = pick(sc, s);
 
-		switch(kind) {
+		switch (kind) {
 		case 0:
 			add_disc(sc, SHAPE_DISC, cx, cy, r, c, alpha);
 			break;
@@ -626,7 +626,7 @@ static void layout_realistic(struct scene *sc, uint64_t *s, int n)
 	sc->gy = 1;
 	add_ring(sc, sunx, suny, sunr * 2, sunr, sun, 50);
 	add_disc(sc, SHAPE_DISC, sunx, suny, sunr, sun, 240);
-	for(i = 0; i < layers; i++) {
+	for (i = 0; i < layers; i++) {
 		int r = L / 2 + rrange(s, 0, L * 2 / 5);
 		int top = sc->h - sc->h * (layers - i) / (layers + 2) + rrange(s, -S / 16, S / 16);
 		int cx = rrange(s, -sc->w / 4, sc->w + sc->w / 4);
@@ -645,13 +645,13 @@ static void layout_design(struct scene *sc, uint64_t *s, int n)
 	int i;
 
 	sc->bg1 = sc->bg0;
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		int kind = rrange(s, 0, 2);
 		int x = rrange(s, 0, cols) * cell, y = rrange(s, 0, rows) * cell;
 		int ww = rrange(s, 1, 4) * cell, hh = rrange(s, 1, 4) * cell;
 		struct rgb c = pick(sc, s);
 
-		switch(kind) {
+		switch (kind) {
 		case 0:
 			add_rect(sc, x, y, x + ww, y + hh, c, 256);
 			break;
@@ -681,7 +681,7 @@ static void layout_3d(struct scene *sc, uint64_t *s, int n)
 	sc->gx = 0;
 	sc->gy = 1;
 	add_rect(sc, 0, floor_y, sc->w, sc->h, scale(sc->bg1, 150), 256);
-	for(i = 0; i < count; i++) {
+	for (i = 0; i < count; i++) {
 		int r = rrange(s, S / 10, S / 4);
 		int cx = rrange(s, r, sc->w - r);
 		int cy = floor_y + rrange(s, -r / 2, (sc->h - floor_y) / 2);
@@ -703,7 +703,7 @@ static void layout_anime(struct scene *sc, uint64_t *s, int n)
 
 	add_band(sc, 0, 0, sc->w, sc->h, rrange(s, 1, 3), -rrange(s, 1, 3), period,
 		 imax(period / 6, 1), rrange(s, 0, period), lighten(extreme(sc, 1), 160), 110);
-	for(i = 0; i < count; i++) {
+	for (i = 0; i < count; i++) {
 		int r = rrange(s, S / 12, S / 4);
 		int cx = rrange(s, 0, sc->w - 1), cy = rrange(s, 0, sc->h - 1);
 
@@ -733,16 +733,16 @@ static void build_scene(struct scene *sc, const struct sheet_fields *f, unsigned
 	S = imin(sc->w, sc->h);
 
 	sc->ngiven = read_palette(f->color_palette, sc->given);
-	if(!sc->ngiven) {
+	if (!sc->ngiven) {
 		derive_palette(f->prompt, sc->given);
 		sc->ngiven = MAX_PAL;
 	}
-	for(i = 0; i < MAX_PAL; i++) {
+	for (i = 0; i < MAX_PAL; i++) {
 		struct rgb g = sc->given[i % sc->ngiven];
 
-		if(i < sc->ngiven)
+		if (i < sc->ngiven)
 			sc->pal[i] = g;
-		else if((i / sc->ngiven) & 1)
+		else if ((i / sc->ngiven) & 1)
 			sc->pal[i] = scale(g, 150);
 		else
 			sc->pal[i] = lighten(g, 120);
@@ -756,21 +756,21 @@ static void build_scene(struct scene *sc, const struct sheet_fields *f, unsigned
 	do {
 		sc->gx = rrange(&rs, -3, 3);
 		sc->gy = rrange(&rs, -3, 3);
-	} while(!sc->gx && !sc->gy);
+	} while (!sc->gx && !sc->gy);
 
 	n = 5 + rrange(&is, 0, 3);
-	if(!strcmp(f->rendering, "turbo"))
+	if (!strcmp(f->rendering, "turbo"))
 		n -= 2;
-	else if(!strcmp(f->rendering, "quality"))
+	else if (!strcmp(f->rendering, "quality"))
 		n += 4;
 
-	if(!strcmp(f->style, "realistic"))
+	if (!strcmp(f->style, "realistic"))
 		layout_realistic(sc, &is, n);
-	else if(!strcmp(f->style, "design"))
+	else if (!strcmp(f->style, "design"))
 		layout_design(sc, &is, n);
-	else if(!strcmp(f->style, "3d"))
+	else if (!strcmp(f->style, "3d"))
 		layout_3d(sc, &is, n);
-	else if(!strcmp(f->style, "anime"))
+	else if (!strcmp(f->style, "anime"))
 		layout_anime(sc, &is, n);
 	else
 		layout_general(sc, &is, n);
@@ -782,14 +782,14 @@ static void build_scene(struct scene *sc, const struct sheet_fields *f, unsigned
 	c[3] = c[1] + c[2];
 	sc->gmin = c[0];
 	sc->grange = c[0];
-	for(i = 1; i < 4; i++) {
-		if(c[i] < sc->gmin)
+	for (i = 1; i < 4; i++) {
+		if (c[i] < sc->gmin)
 			sc->gmin = c[i];
-		if(c[i] > sc->grange)
+		if (c[i] > sc->grange)
 			sc->grange = c[i];
 	}
 	sc->grange -= sc->gmin;
-	if(sc->grange <= 0)
+	if (sc->grange <= 0)
 		sc->grange = 1;
 
 	sc->strip_y = sc->h - imax(2, sc->h / 16);
@@ -806,18 +806,18 @@ static void blend_span(unsigned char *row, int xa, int xb, struct rgb c, unsigne
 	unsigned char *p;
 	int x;
 
-	if(xa > xb)
+	if (xa > xb)
 		return;
 	p = row + 3 * xa;
-	if(alpha >= 256) {
-		for(x = xa; x <= xb; x++, p += 3) {
+	if (alpha >= 256) {
+		for (x = xa; x <= xb; x++, p += 3) {
 			p[0] = c.r;
 			p[1] = c.g;
 			p[2] = c.b;
 		}
 		return;
 	}
-	for(x = xa; x <= xb; x++, p += 3) {
+	for (x = xa; x <= xb; x++, p += 3) {
 		p[0] = (unsigned char)((p[0] * inv + c.r * alpha) >> 8);
 		p[1] = (unsigned char)((p[1] * inv + c.g * alpha) >> 8);
 		p[2] = (unsigned char)((p[2] * inv + c.b * alpha) >> 8);
@@ -831,24 +831,24 @@ static void draw_shape(const struct shape *s, int y, unsigned char *row)
 	int64_t half, inner;
 	int x, xa, xb;
 
-	switch(s->kind) {
+	switch (s->kind) {
 	case SHAPE_RECT:
 		blend_span(row, s->x0, s->x1 - 1, s->c, s->alpha);
 		break;
 	case SHAPE_DISC:
-		if(dy2 > s->r2)
+		if (dy2 > s->r2)
 			break;
 		half = isqrt64(s->r2 - dy2);
 		blend_span(row, imax(s->x0, (int)(s->cx - half)), imin(s->x1 - 1, (int)(s->cx + half)),
 			   s->c, s->alpha);
 		break;
 	case SHAPE_RING:
-		if(dy2 > s->r2)
+		if (dy2 > s->r2)
 			break;
 		half = isqrt64(s->r2 - dy2);
 		xa = imax(s->x0, (int)(s->cx - half));
 		xb = imin(s->x1 - 1, (int)(s->cx + half));
-		if(dy2 >= s->rin2) {
+		if (dy2 >= s->rin2) {
 			blend_span(row, xa, xb, s->c, s->alpha);
 			break;
 		}
@@ -862,14 +862,14 @@ static void draw_shape(const struct shape *s, int y, unsigned char *row)
 		unsigned inv = 256 - s->alpha;
 		unsigned char *p = row + 3 * s->x0;
 
-		for(x = s->x0; x < s->x1; x++, p += 3) {
-			if(m < s->width) {
+		for (x = s->x0; x < s->x1; x++, p += 3) {
+			if (m < s->width) {
 				p[0] = (unsigned char)((p[0] * inv + s->c.r * s->alpha) >> 8);
 				p[1] = (unsigned char)((p[1] * inv + s->c.g * s->alpha) >> 8);
 				p[2] = (unsigned char)((p[2] * inv + s->c.b * s->alpha) >> 8);
 			}
 			m += s->ax;
-			if(m >= s->period)
+			if (m >= s->period)
 				m -= s->period;
 		}
 		break;
@@ -878,13 +878,13 @@ static void draw_shape(const struct shape *s, int y, unsigned char *row)
 		int64_t hdy2 = (int64_t)(y - s->hy) * (y - s->hy);
 		unsigned char *p;
 
-		if(dy2 > s->r2)
+		if (dy2 > s->r2)
 			break;
 		half = isqrt64(s->r2 - dy2);
 		xa = imax(s->x0, (int)(s->cx - half));
 		xb = imin(s->x1 - 1, (int)(s->cx + half));
 		p = row + 3 * xa;
-		for(x = xa; x <= xb; x++, p += 3) {
+		for (x = xa; x <= xb; x++, p += 3) {
 			int64_t d2 = (int64_t)(x - s->hx) * (x - s->hx) + hdy2;
 			int64_t k = (d2 * s->shade_k) >> 16;
 			int f = 256 - (int)(k > 200 ? 200 : k);
@@ -908,7 +908,7 @@ static void render_row(const struct scene *sc, int y, unsigned char *row)
 	unsigned char *p = row;
 	int x, i;
 
-	for(x = 0; x < sc->w; x++, p += 3) {
+	for (x = 0; x < sc->w; x++, p += 3) {
 		int t = (int)((t16 + dt16 * x) / 256);
 
 		t = t < 0 ? 0 : t > 256 ? 256 : t;
@@ -916,26 +916,26 @@ static void render_row(const struct scene *sc, int y, unsigned char *row)
 		p[1] = (unsigned char)((sc->bg0.g * (256 - t) + sc->bg1.g * t) >> 8);
 		p[2] = (unsigned char)((sc->bg0.b * (256 - t) + sc->bg1.b * t) >> 8);
 	}
-	for(i = 0; i < sc->nshapes; i++) {
+	for (i = 0; i < sc->nshapes; i++) {
 		const struct shape *s = &sc->shapes[i];
 
-		if(y >= s->y0 && y < s->y1)
+		if (y >= s->y0 && y < s->y1)
 			draw_shape(s, y, row);
 	}
-	if(y >= sc->mark && y < 2 * sc->mark) {
+	if (y >= sc->mark && y < 2 * sc->mark) {
 		static const struct rgb black = { 0, 0, 0 }, white = { 255, 255, 255 };
 		int edge = y == sc->mark || y == 2 * sc->mark - 1;
 
-		for(i = 0; i < sc->nmarks; i++) {
+		for (i = 0; i < sc->nmarks; i++) {
 			int x0 = sc->mark + 2 * i * sc->mark;
 
 			blend_span(row, x0, x0 + sc->mark - 1, black, 256);
-			if(!edge)
+			if (!edge)
 				blend_span(row, x0 + 1, x0 + sc->mark - 2, white, 256);
 		}
 	}
-	if(y >= sc->strip_y) {
-		for(i = 0; i < sc->ngiven; i++)
+	if (y >= sc->strip_y) {
+		for (i = 0; i < sc->ngiven; i++)
 			blend_span(row, sc->w * i / sc->ngiven, sc->w * (i + 1) / sc->ngiven - 1,
 				   sc->given[i], 256);
 	}
@@ -958,19 +958,19 @@ static void png_write_cb(png_structp png, png_bytep p, size_t n)
 {
 	struct membuf *mb = png_get_io_ptr(png);
 
-	if(n > mb->cap - mb->len) {
+	if (n > mb->cap - mb->len) {
 		size_t cap = mb->cap ? mb->cap : 16384;
 		unsigned char *d;
 
-		while(cap - mb->len < n) {
-			if(cap > ((size_t)-1) / 2) {
+		while (cap - mb->len < n) {
+			if (cap > ((size_t)-1) / 2) {
 				mb->nomem = 1;
 				png_error(png, "image too large for memory");
 			}
 			cap *= 2;
 		}
 		d = realloc(mb->data, cap);
-		if(!d) {
+		if (!d) {
 			mb->nomem = 1;
 			png_error(png, "out of memory");
 		}
@@ -1006,10 +1006,10 @@ static void png_warning_cb(png_structp png, png_const_charp msg)
 /* Is every byte of s printable ASCII (or a line feed)? */
 static int is_ascii(const char *s)
 {
-	for(; *s; s++) {
+	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
-		if(ch >= 0x80 || (ch < 0x20 && ch != '\n'))
+		if (ch >= 0x80 || (ch < 0x20 && ch != '\n'))
 			return 0;
 	}
 	return 1;
@@ -1051,8 +1051,8 @@ static int write_image(png_structp png, png_infop info, const struct scene *sc, 
 	png_set_text(png, info, text, 3);
 
 	png_write_info(png, info);
-	for(y = 0; y < sc->h; y++) {
-		if(cancelled(cancel))
+	for (y = 0; y < sc->h; y++) {
+		if (cancelled(cancel))
 			return 1;
 		render_row(sc, y, row);
 		png_write_row(png, row);
@@ -1078,25 +1078,25 @@ static enum engine_status encode_png(const struct scene *sc, int level, const ch
 
 	memset(&ctx, 0, sizeof(ctx));
 	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warning_cb);
-	if(!png) {
+	if (!png) {
 		seterr(err, errlen, "builtin: cannot start a PNG writer (out of memory)");
 		return ENGINE_RETRY;
 	}
 	info = png_create_info_struct(png);
-	if(!info) {
+	if (!info) {
 		png_destroy_write_struct(&png, NULL);
 		seterr(err, errlen, "builtin: cannot start a PNG writer (out of memory)");
 		return ENGINE_RETRY;
 	}
 	png_set_write_fn(png, mb, png_write_cb, png_flush_cb);
-	if(setjmp(png_jmpbuf(png))) {
+	if (setjmp(png_jmpbuf(png))) {
 		png_destroy_write_struct(&png, &info);
 		seterr(err, errlen, "builtin: PNG encoding failed: %s", ctx.msg);
 		return mb->nomem ? ENGINE_RETRY : ENGINE_FAIL;
 	}
 	stopped = write_image(png, info, sc, level, prompt, seed, cancel, row);
 	png_destroy_write_struct(&png, &info);
-	if(stopped) {
+	if (stopped) {
 		seterr(err, errlen, "builtin: cancelled");
 		return ENGINE_CANCELLED;
 	}
@@ -1117,14 +1117,14 @@ static int log_call(const char *path, const char *id, char *err, size_t errlen)
 	int fd, e;
 
 	line = malloc(n + 2);
-	if(!line) {
+	if (!line) {
 		seterr(err, errlen, "builtin: out of memory writing the call log");
 		return -1;
 	}
 	memcpy(line, id, n);
 	line[n] = '\n';
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if(fd < 0) {
+	if (fd < 0) {
 		e = errno;
 		free(line);
 		seterr(err, errlen, "builtin: cannot open the call log %s: %s", path, strerror(e));
@@ -1134,7 +1134,7 @@ static int log_call(const char *path, const char *id, char *err, size_t errlen)
 	e = errno;
 	free(line);
 	close(fd);
-	if(w != (ssize_t)(n + 1)) {
+	if (w != (ssize_t)(n + 1)) {
 		seterr(err, errlen, "builtin: cannot append to the call log %s: %s", path,
 		       w < 0 ? strerror(e) : "short write");
 		return -1;
@@ -1154,16 +1154,16 @@ static int delay(unsigned ms, const atomic_int *cancel)
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += ms / 1000;
 	end.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if(end.tv_nsec >= 1000000000L) {
+	if (end.tv_nsec >= 1000000000L) {
 		end.tv_sec++;
 		end.tv_nsec -= 1000000000L;
 	}
-	for(;;) {
-		if(cancelled(cancel))
+	for (;;) {
+		if (cancelled(cancel))
 			return 1;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = (int64_t)(end.tv_sec - now.tv_sec) * 1000000000LL + (end.tv_nsec - now.tv_nsec);
-		if(left <= 0)
+		if (left <= 0)
 			return 0;
 		slice.tv_sec = 0;
 		slice.tv_nsec = left < DELAY_SLICE_NS ? (long)left : DELAY_SLICE_NS;
@@ -1200,23 +1200,23 @@ static enum engine_status builtin_generate(void *state, const struct engine_requ
 	enum engine_status st;
 
 	assert(b && req && req->image_id && f && out);
-	if(b->call_log[0] && log_call(b->call_log, req->image_id, err, errlen))
+	if (b->call_log[0] && log_call(b->call_log, req->image_id, err, errlen))
 		return ENGINE_FATAL;
-	if(cancelled(cancel) || (b->delay_ms && delay(b->delay_ms, cancel))) {
+	if (cancelled(cancel) || (b->delay_ms && delay(b->delay_ms, cancel))) {
 		seterr(err, errlen, "builtin: cancelled");
 		return ENGINE_CANCELLED;
 	}
-	if(strstr(prompt, MARK_FATAL)) {
+	if (strstr(prompt, MARK_FATAL)) {
 		seterr(err, errlen, "builtin: the prompt contains the test marker " MARK_FATAL
 		       ", so the engine reports itself unusable");
 		return ENGINE_FATAL;
 	}
-	if(strstr(prompt, MARK_FAIL)) {
+	if (strstr(prompt, MARK_FAIL)) {
 		seterr(err, errlen, "builtin: the prompt contains the test marker " MARK_FAIL
 		       ", so this image fails on purpose");
 		return ENGINE_FAIL;
 	}
-	if(strstr(prompt, MARK_RETRY)) {
+	if (strstr(prompt, MARK_RETRY)) {
 		seterr(err, errlen, "builtin: the prompt contains the test marker " MARK_RETRY
 		       ", so this attempt fails as a transient fault");
 		return ENGINE_RETRY;
@@ -1237,7 +1237,7 @@ static enum engine_status builtin_generate(void *state, const struct engine_requ
 
 	sc = malloc(sizeof(*sc));
 	row = malloc((size_t)w * 3);
-	if(!sc || !row) {
+	if (!sc || !row) {
 		free(sc);
 		free(row);
 		seterr(err, errlen, "builtin: out of memory for a %ux%u image", w, h);
@@ -1249,14 +1249,14 @@ static enum engine_status builtin_generate(void *state, const struct engine_requ
 	st = encode_png(sc, b->compression, prompt, seed, cancel, &mb, row, err, errlen);
 	free(sc);
 	free(row);
-	if(st != ENGINE_OK) {
+	if (st != ENGINE_OK) {
 		free(mb.data);
 		return st;
 	}
-	if(mb.cap - mb.len > 4096) {
+	if (mb.cap - mb.len > 4096) {
 		unsigned char *d = realloc(mb.data, mb.len);
 
-		if(d)
+		if (d)
 			mb.data = d;
 	}
 	out->data = mb.data;
@@ -1293,23 +1293,23 @@ int engine_builtin_create(struct engine *e, const struct config *cfg, char *err,
 	int fd;
 
 	assert(e && cfg);
-	if(cfg->builtin_size < BUILTIN_MIN_SIZE || cfg->builtin_size > BUILTIN_MAX_SIZE) {
+	if (cfg->builtin_size < BUILTIN_MIN_SIZE || cfg->builtin_size > BUILTIN_MAX_SIZE) {
 		seterr(err, errlen, "builtin.size %u is out of range; use %d to %d pixels",
 		       cfg->builtin_size, BUILTIN_MIN_SIZE, BUILTIN_MAX_SIZE);
 		return -1;
 	}
-	if(cfg->builtin_compression < -1 || cfg->builtin_compression > 9) {
+	if (cfg->builtin_compression < -1 || cfg->builtin_compression > 9) {
 		seterr(err, errlen, "builtin.compression %d is out of range; use 0 to 9",
 		       cfg->builtin_compression);
 		return -1;
 	}
-	if(memchr(cfg->builtin_call_log, '\0', sizeof(cfg->builtin_call_log)) == NULL) {
+	if (memchr(cfg->builtin_call_log, '\0', sizeof(cfg->builtin_call_log)) == NULL) {
 		seterr(err, errlen, "builtin.call_log is not terminated");
 		return -1;
 	}
-	if(cfg->builtin_call_log[0]) {
+	if (cfg->builtin_call_log[0]) {
 		fd = open(cfg->builtin_call_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		if(fd < 0) {
+		if (fd < 0) {
 			seterr(err, errlen, "builtin.call_log: cannot open %s for appending: %s",
 			       cfg->builtin_call_log, strerror(errno));
 			return -1;
@@ -1317,7 +1317,7 @@ int engine_builtin_create(struct engine *e, const struct config *cfg, char *err,
 		close(fd);
 	}
 	b = calloc(1, sizeof(*b));
-	if(!b) {
+	if (!b) {
 		seterr(err, errlen, "builtin: out of memory");
 		return -1;
 	}

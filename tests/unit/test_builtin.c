@@ -49,7 +49,7 @@ static void make_cfg(struct config *cfg, unsigned size, unsigned delay_ms, const
 	cfg->builtin_size = size;
 	cfg->builtin_compression = 6;
 	cfg->builtin_delay_ms = delay_ms;
-	if(log)
+	if (log)
 		snprintf(cfg->builtin_call_log, sizeof(cfg->builtin_call_log), "%s", log);
 }
 
@@ -58,7 +58,7 @@ static void make_engine(struct engine *e, const struct config *cfg)
 {
 	char err[ERRLEN];
 
-	if(engine_create(e, cfg, err, sizeof(err)))
+	if (engine_create(e, cfg, err, sizeof(err)))
 		fail_msg("engine_create: %s", err);
 }
 
@@ -88,7 +88,7 @@ static void gen_ok(struct engine *e, const struct sheet_fields *f, const char *i
 	enum engine_status st;
 
 	st = engine_generate(e, &req, NULL, out, err, sizeof(err));
-	if(st != ENGINE_OK)
+	if (st != ENGINE_OK)
 		fail_msg("engine_generate: status %d: %s", (int)st, err);
 	assert_non_null(out->data);
 	assert_true(out->len > 8);
@@ -108,12 +108,12 @@ static unsigned char *decode(const struct engine_image *img, unsigned *w, unsign
 
 	memset(&pi, 0, sizeof(pi));
 	pi.version = PNG_IMAGE_VERSION;
-	if(!png_image_begin_read_from_memory(&pi, img->data, img->len))
+	if (!png_image_begin_read_from_memory(&pi, img->data, img->len))
 		fail_msg("libpng cannot read the image: %s", pi.message);
 	pi.format = PNG_FORMAT_RGB;
 	px = malloc(PNG_IMAGE_SIZE(pi));
 	assert_non_null(px);
-	if(!png_image_finish_read(&pi, NULL, px, 0, NULL))
+	if (!png_image_finish_read(&pi, NULL, px, 0, NULL))
 		fail_msg("libpng cannot decode the image: %s", pi.message);
 	*w = pi.width;
 	*h = pi.height;
@@ -125,7 +125,7 @@ static size_t count_colour(const unsigned char *px, unsigned w, unsigned h, unsi
 {
 	size_t n = 0, i;
 
-	for(i = 0; i < (size_t)w * h; i++) {
+	for (i = 0; i < (size_t)w * h; i++) {
 		unsigned c = (unsigned)px[3 * i] << 16 | (unsigned)px[3 * i + 1] << 8 | px[3 * i + 2];
 
 		n += c == rgb;
@@ -195,9 +195,9 @@ static void test_size_for_ratio(void **state)
 	size_t i;
 
 	(void)state;
-	for(i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		engine_size_for_ratio(want[i].ratio, 512, &w, &h);
-		if(w != want[i].w || h != want[i].h)
+		if (w != want[i].w || h != want[i].h)
 			fail_msg("%s: %ux%u, want %ux%u", want[i].ratio, w, h, want[i].w, want[i].h);
 	}
 	engine_size_for_ratio(NULL, 100, &w, &h);
@@ -211,7 +211,7 @@ static void test_size_for_ratio(void **state)
 	assert_int_equal(w, 20);
 	assert_int_equal(h, 8);
 	/* every ratio: long side exact, short side a multiple of 8 within 4 px */
-	for(i = 0; i < NRATIOS; i++) {
+	for (i = 0; i < NRATIOS; i++) {
 		unsigned a, b, lw, sh;
 
 		sscanf(all_ratios[i], "%u:%u", &a, &b);
@@ -239,7 +239,7 @@ static void test_deterministic(void **state)
 	make_cfg(&cfg, 96, 0, NULL);
 	make_engine(&e, &cfg);
 	make_fields(&f, "a red fox in the snow");
-	for(i = 0; i < NSTYLES; i++) {
+	for (i = 0; i < NSTYLES; i++) {
 		snprintf(f.style, sizeof(f.style), "%s", all_styles[i]);
 		gen_ok(&e, &f, "img-1", 1, 42, &a);
 		gen_ok(&e, &f, "img-1", 1, 42, &b);
@@ -283,11 +283,11 @@ static void test_every_ratio_decodes(void **state)
 	size_t i, s;
 
 	(void)state;
-	for(s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		make_cfg(&cfg, sizes[s], 0, NULL);
 		make_engine(&e, &cfg);
 		make_fields(&f, "ratios");
-		for(i = 0; i < NRATIOS; i++) {
+		for (i = 0; i < NRATIOS; i++) {
 			unsigned ww, wh, w, h;
 			unsigned char *px;
 
@@ -302,7 +302,7 @@ static void test_every_ratio_decodes(void **state)
 			assert_string_equal(img.ignored, "");
 			assert_int_equal(img.seed, (int64_t)i);
 			px = decode(&img, &w, &h);
-			if(w != ww || h != wh)
+			if (w != ww || h != wh)
 				fail_msg("%s at %u: decoded %ux%u, want %ux%u", all_ratios[i], sizes[s],
 					 w, h, ww, wh);
 			free(px);
@@ -326,15 +326,15 @@ static void test_hex_palette_in_pixels(void **state)
 	make_engine(&e, &cfg);
 	make_fields(&f, "a palette");
 	f.color_palette = "#CBA324 #F86C14 #C71E71";
-	for(i = 0; i < NSTYLES; i++) {
+	for (i = 0; i < NSTYLES; i++) {
 		unsigned w, h;
 		unsigned char *px;
 
 		snprintf(f.style, sizeof(f.style), "%s", all_styles[i]);
 		gen_ok(&e, &f, "img-p", 1, 5, &img);
 		px = decode(&img, &w, &h);
-		for(k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
-			if(count_colour(px, w, h, want[k]) < (size_t)w / 3 * 2)
+		for (k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+			if (count_colour(px, w, h, want[k]) < (size_t)w / 3 * 2)
 				fail_msg("style %s: #%06X is (almost) absent", all_styles[i], want[k]);
 		}
 		free(px);
@@ -363,14 +363,14 @@ static void test_preset_palette_in_pixels(void **state)
 	f.color_palette = "ember";
 	gen_ok(&e, &f, "img-e", 1, 5, &img);
 	px = decode(&img, &w, &h);
-	for(k = 0; k < 5; k++) {
-		if(count_colour(px, w, h, ember[k]) < (size_t)w / 5)
+	for (k = 0; k < 5; k++) {
+		if (count_colour(px, w, h, ember[k]) < (size_t)w / 5)
 			fail_msg("ember: #%06X is absent", ember[k]);
 	}
 	free(px);
 	/* every preset is known, and gives its own picture */
-	for(k = 0; k < sizeof(presets) / sizeof(presets[0]); k++) {
-		if(!strcmp(presets[k], "ember"))
+	for (k = 0; k < sizeof(presets) / sizeof(presets[0]); k++) {
+		if (!strcmp(presets[k], "ember"))
 			continue;
 		f.color_palette = (char *)presets[k];
 		gen_ok(&e, &f, "img-e", 1, 5, &other);
@@ -435,13 +435,13 @@ static void test_index_marks(void **state)
 	make_engine(&e, &cfg);
 	make_fields(&f, "marks");
 	f.color_palette = "#101010 #202020 #303030";
-	for(index = 1; index <= 4; index++) {
+	for (index = 1; index <= 4; index++) {
 		int k;
 
 		gen_ok(&e, &f, "img-m", index, 1, &img);
 		px = decode(&img, &w, &h);
 		/* side 3 at 64 px: square k spans x 3+6k .. 5+6k, rows 3..5 */
-		for(k = 0; k < 4; k++) {
+		for (k = 0; k < 4; k++) {
 			const unsigned char *p = px + (4 * (size_t)w + 4 + 6 * (size_t)k) * 3;
 			int white = p[0] == 255 && p[1] == 255 && p[2] == 255;
 
@@ -484,11 +484,11 @@ static void test_seed_picked(void **state)
 	engine_image_free(&c);
 	engine_image_free(&d);
 	/* over many ids: all in range, and spread out */
-	for(i = 0; i < 200; i++) {
+	for (i = 0; i < 200; i++) {
 		snprintf(id, sizeof(id), "img-%d", i);
 		gen_ok(&e, &f, id, 1, -1, &a);
 		assert_true(a.seed >= 0 && a.seed <= 2147483647);
-		if(first < 0)
+		if (first < 0)
 			first = a.seed;
 		distinct += a.seed != first;
 		engine_image_free(&a);
@@ -514,7 +514,7 @@ static void memread_cb(png_structp png, png_bytep out, size_t n)
 {
 	struct memread *m = png_get_io_ptr(png);
 
-	if(n > m->len - m->pos)
+	if (n > m->len - m->pos)
 		png_error(png, "read past the end");
 	memcpy(out, m->p + m->pos, n);
 	m->pos += n;
@@ -534,15 +534,15 @@ static char *png_text_value(const struct engine_image *img, const char *key)
 	assert_non_null(png);
 	info = png_create_info_struct(png);
 	assert_non_null(info);
-	if(setjmp(png_jmpbuf(png))) {
+	if (setjmp(png_jmpbuf(png))) {
 		png_destroy_read_struct(&png, &info, NULL);
 		fail_msg("libpng could not read the text chunks");
 	}
 	png_set_read_fn(png, &m, memread_cb);
 	png_read_info(png, info);
 	n = png_get_text(png, info, &text, NULL);
-	for(i = 0; i < n; i++) {
-		if(!strcmp(text[i].key, key)) {
+	for (i = 0; i < n; i++) {
+		if (!strcmp(text[i].key, key)) {
 			found = strdup(text[i].text);
 			break;
 		}
@@ -633,7 +633,7 @@ static void test_cancel(void **state)
 	el = now_s() - t0;
 	pthread_join(t, NULL);
 	assert_null(img.data);
-	if(el > 0.5)
+	if (el > 0.5)
 		fail_msg("cancel took %.3f s", el);
 	assert_true(el >= 0.09);
 	/* already cancelled: returns at once */
@@ -687,7 +687,7 @@ static void *log_calls(void *arg)
 	char id[32], err[ERRLEN];
 	int i;
 
-	for(i = 0; i < l->calls; i++) {
+	for (i = 0; i < l->calls; i++) {
 		struct engine_request req;
 
 		snprintf(id, sizeof(id), "thread-%d-call-%d", l->thread, i);
@@ -695,7 +695,7 @@ static void *log_calls(void *arg)
 		req.fields = l->f;
 		req.index = 1 + i % 4;
 		req.seed = -1;
-		if(engine_generate(l->e, &req, NULL, &img, err, sizeof(err)) != ENGINE_OK)
+		if (engine_generate(l->e, &req, NULL, &img, err, sizeof(err)) != ENGINE_OK)
 			l->failures++;
 		engine_image_free(&img);
 	}
@@ -742,7 +742,7 @@ static void test_call_log(void **state)
 	/* many threads at once: one whole line per call */
 	assert_int_equal(truncate(path, 0), 0);
 	f.prompt = "logged";
-	for(i = 0; i < 8; i++) {
+	for (i = 0; i < 8; i++) {
 		lg[i].e = &e;
 		lg[i].f = &f;
 		lg[i].thread = i;
@@ -750,16 +750,16 @@ static void test_call_log(void **state)
 		lg[i].failures = 0;
 		assert_int_equal(pthread_create(&th[i], NULL, log_calls, &lg[i]), 0);
 	}
-	for(i = 0; i < 8; i++) {
+	for (i = 0; i < 8; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(lg[i].failures, 0);
 	}
 	log = slurp(path);
-	for(line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		int t, c;
 		char tail;
 
-		if(sscanf(line, "thread-%d-call-%d%c", &t, &c, &tail) != 2)
+		if (sscanf(line, "thread-%d-call-%d%c", &t, &c, &tail) != 2)
 			fail_msg("mangled log line \"%s\"", line);
 		lines++;
 	}
@@ -791,7 +791,7 @@ static void test_hooks(void **state)
 	(void)state;
 	make_cfg(&cfg, 64, 0, NULL);
 	make_engine(&e, &cfg);
-	for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		make_fields(&f, cases[i].prompt);
 		req.image_id = "img-h";
 		req.fields = &f;
@@ -823,10 +823,10 @@ static void *gen_same(void *arg)
 	char err[ERRLEN];
 	int i;
 
-	for(i = 0; i < 30; i++) {
+	for (i = 0; i < 30; i++) {
 		struct engine_request req = { "img-s", j->f, 3, 99 };
 
-		if(engine_generate(j->e, &req, NULL, &img, err, sizeof(err)) != ENGINE_OK
+		if (engine_generate(j->e, &req, NULL, &img, err, sizeof(err)) != ENGINE_OK
 		   || !same_bytes(&img, j->ref))
 			j->mismatches++;
 		engine_image_free(&img);
@@ -852,14 +852,14 @@ static void test_threads(void **state)
 	snprintf(f.style, sizeof(f.style), "3d");
 	f.color_palette = "magic";
 	gen_ok(&e, &f, "img-s", 3, 99, &ref);
-	for(i = 0; i < 8; i++) {
+	for (i = 0; i < 8; i++) {
 		jobs[i].e = &e;
 		jobs[i].f = &f;
 		jobs[i].ref = &ref;
 		jobs[i].mismatches = 0;
 		assert_int_equal(pthread_create(&th[i], NULL, gen_same, &jobs[i]), 0);
 	}
-	for(i = 0; i < 8; i++) {
+	for (i = 0; i < 8; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(jobs[i].mismatches, 0);
 	}
@@ -882,7 +882,7 @@ static void test_speed(void **state)
 	make_engine(&e, &cfg);
 	make_fields(&f, "speed");
 	t0 = now_s();
-	for(i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		snprintf(f.style, sizeof(f.style), "%s", all_styles[i % NSTYLES]);
 		gen_ok(&e, &f, "img-speed", 1 + i % 4, i, &img);
 		engine_image_free(&img);

@@ -72,7 +72,7 @@ static unsigned char *pattern(uint64_t len, uint32_t seed)
 	uint64_t i;
 
 	assert_non_null(p);
-	for(i = 0; i < len; i++) {
+	for (i = 0; i < len; i++) {
 		x ^= x << 13;
 		x ^= x >> 17;
 		x ^= x << 5;
@@ -100,7 +100,7 @@ static struct item *add_item(struct fixture *fx, const char *name, uint64_t len,
 	it->name = name;
 	it->size = len;
 	it->data = pattern(len, (uint32_t)fx->n + 1);
-	if(!in_memory) {
+	if (!in_memory) {
 		char dir[sizeof(fx->dir)];
 
 		memcpy(dir, fx->dir, sizeof(dir));   /* (GCC's -Wrestrict sees an overlap) */
@@ -117,10 +117,10 @@ static int list_next(void *cls, struct zipstream_entry *e)
 	struct list *l = cls;
 	const struct item *it;
 
-	if(l->i == l->fail_at)
+	if (l->i == l->fail_at)
 		return -1;
-	if(l->i >= l->n) {
-		if(l->gen && l->i - l->n < l->gen_n) {
+	if (l->i >= l->n) {
+		if (l->gen && l->i - l->n < l->gen_n) {
 			l->i++;
 			return l->gen(l->i - 1 - l->n, e, l->gen_arg);
 		}
@@ -157,27 +157,27 @@ static int pull(struct zipstream *z, const char *path, const size_t *chunks, siz
 	char *buf;
 	int fd, short_seen = 0, rc = 0;
 
-	for(i = 0; i < nchunks; i++)
+	for (i = 0; i < nchunks; i++)
 		maxc = chunks[i] > maxc ? chunks[i] : maxc;
 	buf = malloc(maxc);
 	assert_non_null(buf);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
 	*total = 0;
-	for(;;) {
+	for (;;) {
 		size_t want = chunks[k++ % nchunks];
 		ssize_t n = zipstream_read(z, buf, want);
 
-		if(n < 0) {
+		if (n < 0) {
 			rc = -1;
 			break;
 		}
-		if(n == 0)
+		if (n == 0)
 			break;
 		assert_true((size_t)n <= want);
 		/* only the very last piece of the archive may be short */
 		assert_false(short_seen);
-		if((size_t)n < want)
+		if ((size_t)n < want)
 			short_seen = 1;
 		assert_int_equal(write(fd, buf, (size_t)n), n);
 		*total += (uint64_t)n;
@@ -193,7 +193,7 @@ static zip_t *open_zip(const char *path)
 	int zerr = 0;
 	zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
 
-	if(!za) {
+	if (!za) {
 		zip_error_t ze;
 
 		zip_error_init_with_code(&ze, zerr);
@@ -211,13 +211,13 @@ static unsigned char *read_entry(zip_t *za, zip_uint64_t i, uint64_t size)
 
 	assert_non_null(zf);
 	assert_non_null(buf);
-	for(;;) {
+	for (;;) {
 		zip_int64_t n = zip_fread(zf, buf + got, (zip_uint64_t)(size + 1 - got));
 
-		if(n < 0)
+		if (n < 0)
 			fail_msg("libzip read of entry %llu failed: %s", (unsigned long long)i,
 				 zip_error_strerror(zip_file_get_error(zf)));
-		if(n == 0)
+		if (n == 0)
 			break;
 		got += (uint64_t)n;
 		assert_true(got <= size);
@@ -234,7 +234,7 @@ static void check_archive(const char *path, const struct fixture *fx)
 	size_t i;
 
 	assert_int_equal(zip_get_num_entries(za, 0), (zip_int64_t)fx->n);
-	for(i = 0; i < fx->n; i++) {
+	for (i = 0; i < fx->n; i++) {
 		const struct item *it = &fx->items[i];
 		zip_stat_t st;
 		unsigned char *got;
@@ -260,7 +260,7 @@ static int unzip_test(const char *path)
 	char cmd[512];
 	int rc;
 
-	if(access("/usr/bin/unzip", X_OK))
+	if (access("/usr/bin/unzip", X_OK))
 		return -1;
 	snprintf(cmd, sizeof(cmd), "/usr/bin/unzip -tq '%s' >/dev/null 2>&1", path);
 	rc = system(cmd);
@@ -271,10 +271,10 @@ static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
-	if(!fx)
+	if (!fx)
 		return -1;
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/kiln-zipstream-XXXXXX");
-	if(!mkdtemp(fx->dir)) {
+	if (!mkdtemp(fx->dir)) {
 		free(fx);
 		return -1;
 	}
@@ -289,10 +289,10 @@ static int teardown(void **state)
 	char cmd[128];
 	size_t i;
 
-	for(i = 0; i < fx->n; i++)
+	for (i = 0; i < fx->n; i++)
 		free(fx->items[i].data);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if(system(cmd) != 0)
+	if (system(cmd) != 0)
 		return -1;
 	free(fx);
 	return 0;
@@ -330,7 +330,7 @@ static void test_chunk_sizes(void **state)
 	size_t r;
 
 	usual_items(fx);
-	for(r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+	for (r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
 		struct list l;
 		struct zipstream *z;
 		uint64_t total;
@@ -351,10 +351,10 @@ static void test_chunk_sizes(void **state)
 		zipstream_free(z);
 		check_archive(fx->out, fx);
 		rc = unzip_test(fx->out);
-		if(rc >= 0)
+		if (rc >= 0)
 			assert_int_equal(rc, 0);
 		/* the same archive whatever the chunk size */
-		if(!first) {
+		if (!first) {
 			int fd = open(fx->out, O_RDONLY);
 
 			first = malloc((size_t)total);
@@ -376,7 +376,7 @@ static void test_chunk_sizes(void **state)
 		}
 	}
 	free(first);
-	if(access("/usr/bin/unzip", X_OK))
+	if (access("/usr/bin/unzip", X_OK))
 		print_message("unzip -t skipped: /usr/bin/unzip is not installed\n");
 }
 
@@ -391,7 +391,7 @@ static void test_exact_size(void **state)
 	size_t i;
 
 	usual_items(fx);
-	for(i = 0; i < fx->n; i++) {
+	for (i = 0; i < fx->n; i++) {
 		size_t nl = strlen(fx->items[i].name);
 
 		want += 30 + nl + 9 + fx->items[i].size;  /* local header + UT + data */
@@ -460,7 +460,7 @@ static void test_wrong_crc_detected(void **state)
 	assert_non_null(zf);
 	do
 		n = zip_fread(zf, buf, sizeof(buf));
-	while(n > 0);
+	while (n > 0);
 	assert_int_equal(n, -1);
 	assert_int_equal(zip_error_code_zip(zip_file_get_error(zf)), ZIP_ER_CRC);
 	zip_fclose(zf);
@@ -476,7 +476,7 @@ static void expect_failure(struct zipstream *z, const char *out, const char *nee
 
 	assert_int_equal(pull(z, out, c, 1, &total), -1);
 	assert_int_equal(zipstream_read(z, b, sizeof(b)), -1);
-	if(!strstr(zipstream_error(z), needle))
+	if (!strstr(zipstream_error(z), needle))
 		fail_msg("error \"%s\" does not mention \"%s\"", zipstream_error(z), needle);
 }
 
@@ -533,7 +533,7 @@ static void changed_midway(void **state, int grow)
 	assert_non_null(z);
 	n = zipstream_read(z, buf, sizeof(buf));
 	assert_int_equal(n, (ssize_t)sizeof(buf));
-	if(grow) {
+	if (grow) {
 		fd = open(it->path, O_WRONLY | O_APPEND);
 		assert_true(fd >= 0);
 		assert_int_equal(write(fd, "more", 4), 4);
@@ -541,9 +541,9 @@ static void changed_midway(void **state, int grow)
 	}
 	else
 		assert_int_equal(truncate(it->path, 50000), 0);
-	for(;;) {
+	for (;;) {
 		n = zipstream_read(z, buf, sizeof(buf));
-		if(n <= 0)
+		if (n <= 0)
 			break;
 		got += (uint64_t)n;
 		assert_true(got < 300000);
@@ -609,7 +609,7 @@ static void test_bad_names(void **state)
 	struct fixture *fx = *state;
 	size_t i;
 
-	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct item it;
 		struct list l;
 		struct zipstream *z;
@@ -727,7 +727,7 @@ static int many_entries(struct fixture *fx, size_t n)
 
 	za = open_zip(fx->out);
 	assert_int_equal(zip_get_num_entries(za, 0), (zip_int64_t)n);
-	for(i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+	for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
 		char name[32], text[16];
 		unsigned char *got;
 		zip_stat_t st;
@@ -743,7 +743,7 @@ static int many_entries(struct fixture *fx, size_t n)
 	}
 	zip_close(za);
 	rc = unzip_test(fx->out);
-	if(rc >= 0)
+	if (rc >= 0)
 		assert_int_equal(rc, 0);
 	return zip64;
 }
@@ -769,17 +769,17 @@ static int pull_sparse(struct zipstream *z, const char *path, uint64_t *total)
 	assert_non_null(buf);
 	assert_true(fd >= 0);
 	*total = 0;
-	for(;;) {
+	for (;;) {
 		ssize_t n = zipstream_read(z, buf, bs);
 		ssize_t k;
 
-		if(n <= 0) {
+		if (n <= 0) {
 			rc = (int)n;
 			break;
 		}
-		for(k = 0; k < n && !buf[k]; k++)
+		for (k = 0; k < n && !buf[k]; k++)
 			;
-		if(k == n)
+		if (k == n)
 			assert_true(lseek(fd, n, SEEK_CUR) >= 0);
 		else
 			assert_int_equal(write(fd, buf, (size_t)n), n);
@@ -798,7 +798,7 @@ static uint32_t crc_zeros(uint64_t n)
 	uLong crc = crc32(0, Z_NULL, 0), blk = crc32(0, z, sizeof(z));
 	uint64_t left = n;
 
-	while(left >= sizeof(z)) {
+	while (left >= sizeof(z)) {
 		crc = crc32_combine(crc, blk, sizeof(z));
 		left -= sizeof(z);
 	}
@@ -822,7 +822,7 @@ static void test_zip64_large(void **state)
 	size_t i;
 	int fd;
 
-	if(!getenv("KILN_TEST_ZIP64_LARGE") || strcmp(getenv("KILN_TEST_ZIP64_LARGE"), "1")) {
+	if (!getenv("KILN_TEST_ZIP64_LARGE") || strcmp(getenv("KILN_TEST_ZIP64_LARGE"), "1")) {
 		print_message("test_zip64_large skipped: set KILN_TEST_ZIP64_LARGE=1 "
 			      "(streams a 4 GiB sparse file)\n");
 		skip();
@@ -858,7 +858,7 @@ static void test_zip64_large(void **state)
 	assert_int_equal(zip_fseek(zf, (zip_int64_t)(size - sizeof(last)), SEEK_SET), 0);
 	assert_int_equal(zip_fread(zf, last, sizeof(last)), (zip_int64_t)sizeof(last));
 	zip_fclose(zf);
-	for(i = 0; i < sizeof(last); i++)
+	for (i = 0; i < sizeof(last); i++)
 		assert_int_equal(last[i], 0);
 	/* the entry after it sits beyond 4 GiB and reads back with its CRC */
 	assert_int_equal(zip_stat_index(za, 1, 0, &st), 0);
