@@ -158,6 +158,17 @@ static void upload_name(struct api_request *req, char *out, size_t len)
 		snprintf(out, len, "batch.csv");
 }
 
+/* What to tell a client whose upload has no bytes. */
+static const char *empty_upload(const struct api_request *req)
+{
+	if (!req->pp)
+		return "the upload is empty: send the spreadsheet as the body, or as a multipart"
+		       " part named \"file\"";
+	if (!req->file_name && !req->body)
+		return "the form has no file: send the spreadsheet in a part named \"file\"";
+	return "the uploaded file is empty: save the spreadsheet and choose it again";
+}
+
 /* Upload and replace: read, validate, store. replace_id NULL for a new batch. */
 static enum MHD_Result upload(struct api_request *req, const char *replace_id)
 {
@@ -176,11 +187,7 @@ static enum MHD_Result upload(struct api_request *req, const char *replace_id)
 	if (replace_id && !util_is_hex(replace_id, 24))
 		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such batch", NULL);
 	if (!req->body || req->body_len == 0)
-		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
-				 req->pp ? "the form has no file: send the spreadsheet in a part"
-					   " named \"file\""
-					 : "the upload is empty: send the spreadsheet as the body, or as a"
-					   " multipart part named \"file\"", NULL);
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", empty_upload(req), NULL);
 	if (key && (strlen(key) == 0 || strlen(key) > 200))
 		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
 				 "Idempotency-Key must be 1 to 200 characters", NULL);

@@ -57,6 +57,7 @@ echo
 echo "== starting it"
 curl -sS -H "$auth" -X POST "$url/v1/batches/$id/start" | field "['state']" | sed 's/^/   state: /'
 
+# prints a progress line and leaves the state in $data.state
 progress() {
 	curl -sS -H "$auth" "$url/v1/batches/$id" | /usr/bin/python3 -c '
 import json, sys
@@ -65,20 +66,18 @@ n = int(b["progress"] * 30)
 eta = b["eta_seconds"]
 print("   [%-30s] %3d%%  %2d/%d done  %-9s eta %s" % ("#" * n, b["progress"] * 100,
       b["images_done"], b["images_total"], b["state"], "-" if eta is None else "%ds" % eta))
-print(b["state"], file=sys.stderr)' 2>"$data.state"
-	cat "$data.state"
+open(sys.argv[1], "w").write("%s %d\n" % (b["state"], b["images_done"]))' "$data.state"
 }
 
 stopped=0
 while :; do
-	state=$(progress)
+	progress
+	read -r state done_now <"$data.state"
 	case "$state" in completed|failed) break ;; esac
-	done_now=$(curl -sS -H "$auth" "$url/v1/batches/$id" | field "['images_done']")
 	if [ "$stopped" -eq 0 ] && [ "$done_now" -ge 16 ]; then
 		echo "== stopping it midway"
 		curl -sS -H "$auth" -X POST "$url/v1/batches/$id/stop" | field "['state']" | sed 's/^/   state: /'
 		sleep 1
-		progress >/dev/null
 		progress
 		echo "== downloading the partial archive"
 		curl -sS -H "$auth" -o "$data/partial.zip" "$url/v1/batches/$id/archive"

@@ -28,7 +28,9 @@
  * cells, an unterminated quote or a NUL byte refuse the file with
  * SHEET_UNREADABLE and a message naming the cell and line.  Records past the
  * first max_rows non-blank ones are parsed but not stored: they only add to
- * grid->nrows, so the validator can report the file's length cheaply.
+ * grid->nrows, so the validator can report the file's length cheaply.  A
+ * record whose cells are all white space is blank (sheet_cell_blank()): it
+ * is stored as read but counts towards neither nrows nor max_rows.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE             /* memmem(), strndup(), strcasecmp() even under -std=c11 */
@@ -72,7 +74,8 @@ struct csv {
 	unsigned row, col;       /* record and field number, 1-based */
 	size_t line;             /* physical line at position i, 1-based */
 	int store;               /* this record goes into the grid */
-	int counted;             /* this record has a non-empty cell */
+	int counted;             /* this record has a non-blank cell */
+	int ink;                 /* the cell being read has a byte that is not white space */
 	int nomem;               /* put() ran out of memory */
 	char *err;
 	size_t errlen;
@@ -336,6 +339,9 @@ static void here(const struct csv *c, char *ref)
  */
 static int put(struct csv *c, char ch)
 {
+	/* in valid UTF-8, only U+00A0 is made of the bytes C2 and A0 alone */
+	if (!memchr(" \t\r\n\v\f\xC2\xA0", ch, 8))
+		c->ink = 1;
 	if (!c->store) {
 		c->len++;
 		return 0;
@@ -395,7 +401,7 @@ static enum sheet_status finish_field(struct csv *c, size_t start_line)
 
 	if (!c->len)
 		return SHEET_OK;
-	if (!c->counted) {
+	if (c->ink && !c->counted) {
 		c->counted = 1;
 		if (!c->store && c->grid->nrows < UINT_MAX)
 			c->grid->nrows++;
@@ -436,6 +442,7 @@ static enum sheet_status read_field(struct csv *c)
 	char ref[16];
 
 	c->len = 0;
+	c->ink = 0;
 	if (c->i < c->n && c->p[c->i] == '"') {
 		quoted = 1;
 		c->i++;
@@ -588,8 +595,9 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 	if (st == SHEET_OK && t.cp1252) {
 		size_t line = 1, k;
 
+		/* LF, CRLF and a lone CR each end a line, as in parse() */
 		for (k = 0; k < t.bad_at && k < len; k++)
-			if (buf[k] == '\n')
+			if (buf[k] == '\n' || (buf[k] == '\r' && (k + 1 >= len || buf[k + 1] != '\n')))
 				line++;
 		if (sheet_msgs_add(&grid->warnings, 0, NULL, NULL, NULL,
 				  "Save the file as CSV (UTF-8) so that every character "

@@ -594,6 +594,31 @@ enum sheet_status sheet_read(const unsigned char *buf, size_t len,
 
 /* ---- the grid ------------------------------------------------------------ */
 
+/* Is text s (n bytes of UTF-8) empty or white space only (sheet_cell_blank())? */
+static int text_blank(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f')
+			i++;
+		else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0)
+			i += 2;         /* U+00A0 NO-BREAK SPACE */
+		else
+			return 0;
+	}
+	return 1;
+}
+
+int sheet_cell_blank(const struct sheet_cell *cell)
+{
+	if (cell->type != SHEET_CELL_TEXT)
+		return 0;
+	return !cell->text || text_blank(cell->text, strlen(cell->text));
+}
+
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 {
 	struct sheet_cell c = *cell;
@@ -624,8 +649,10 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 			return -1;
 		}
 	}
-	if (!grid->ncells || grid->cells[grid->ncells - 1].row != c.row)
+	if (grid->counted_row != c.row && !sheet_cell_blank(&c)) {
+		grid->counted_row = c.row;
 		grid->nrows++;
+	}
 	grid->cells[grid->ncells++] = c;
 	return 0;
 }

@@ -87,10 +87,12 @@ struct sheet_grid {
 	struct sheet_cell *cells; /* non-blank cells, sorted by row then col */
 	size_t ncells, cap;
 	unsigned nrows;           /* non-blank rows in the sheet: sheet_grid_add()
-				     counts the rows it stores; a reader that stops
-				     storing past lim->max_rows adds the rows it only
-				     counted, so the validator can say how long the
-				     file is without holding every cell */
+				     counts the rows it stores that have a non-blank
+				     cell (sheet_cell_blank()); a reader that stops
+				     storing past lim->max_rows adds the non-blank rows
+				     it only counted, so the validator can say how
+				     long the file is without holding every cell */
+	unsigned counted_row;     /* the row sheet_grid_add() counted last */
 	char *sheet_name;         /* the worksheet read (NULL for CSV) */
 	struct sheet_msgs warnings; /* reader warnings (Windows-1252 fallback, sheets skipped) */
 };
@@ -143,9 +145,17 @@ void sheet_grid_free(struct sheet_grid *grid);
 /*
  * Appends a cell (row-major order is the caller's duty); returns 0 or -1 on
  * ENOMEM.  The grid keeps its own copies of cell->text and cell->format, and
- * counts a new row in grid->nrows when cell->row differs from the last cell's.
+ * counts a row in grid->nrows at its first non-blank cell.
  */
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell);
+
+/*
+ * Is the cell blank: a text cell that is empty or holds only white space
+ * (spaces, tabs, line breaks, U+00A0)?  Such a cell is stored as read but
+ * counts nowhere: a row of them is a blank row, skipped and not counted
+ * towards lim->max_rows.  Numbers, booleans and errors are never blank.
+ */
+int sheet_cell_blank(const struct sheet_cell *cell);
 
 /* Writes the A1 name of a cell ("C7", "AA12") into buf (at least 16 bytes). */
 void sheet_cell_ref(unsigned row, unsigned col, char *buf, size_t len);

@@ -273,14 +273,7 @@ static int is_date_format(const char *fmt)
 
 static int is_blank(const struct sheet_cell *c)
 {
-	size_t n;
-
-	if (c->type != SHEET_CELL_TEXT)
-		return 0;
-	if (!c->text)
-		return 1;
-	trim(c->text, &n);
-	return n == 0;
+	return sheet_cell_blank(c);
 }
 
 static enum kind kind_of(const struct sheet_cell *c)

@@ -185,3 +185,31 @@ def test_kill9_at_random_moments(tmp_path):
     assert sum(calls.values()) - 140 <= kills * workers
     k.stop()
     db_checks(k.data_dir)
+
+
+def test_transient_faults_retried_then_failed(make_kiln):
+    k = make_kiln(["--set", "builtin.size=16", "--set", "max_attempts=2"])
+    b = k.upload_ok(b"prompt,visibility,num_images\nflaky [[kiln:retry]],public,1\nfine,public,1\n")
+    k.start_batch(b["id"])
+    done = k.wait_state(b["id"], "completed", timeout=30)   # one back-off of 1 s
+    assert done["images_done"] == 1 and done["images_failed"] == 1
+    rows = k.request("GET", "/v1/batches/%s/rows" % b["id"]).json()["rows"]
+    assert rows[0]["state"] == "failed" and rows[0]["attempts"] == 2 and rows[0]["error"]
+    assert k.calls()[rows[0]["images"][0]["id"]] == 2
+    assert done["credits_charged"] == 2 and done["credits_reserved"] == 0
+    k.stop()
+    db_checks(k.data_dir)
+
+
+def test_unusable_engine_fails_the_batch(make_kiln):
+    k = make_kiln(["--set", "builtin.size=16", "--workers", "1"])
+    b = k.upload_ok(b"prompt,visibility,num_images\nbroken [[kiln:fatal]],public,4\nfine,public,4\n")
+    k.start_batch(b["id"])
+    failed = k.wait_state(b["id"], "failed")
+    assert failed["error"]
+    assert failed["credits_reserved"] == 0
+    assert k.request("GET", "/v1/account").json()["credits_reserved"] == 0
+    assert k.resume_batch(b["id"]).status == 409
+    assert k.request("DELETE", "/v1/batches/" + b["id"]).status == 204
+    k.stop()
+    db_checks(k.data_dir)
