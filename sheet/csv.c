@@ -340,8 +340,12 @@ static void here(const struct csv *c, char *ref)
 static int put(struct csv *c, char ch)
 {
 	/* in valid UTF-8, only U+00A0 is made of the bytes C2 and A0 alone */
-	if (!memchr(" \t\r\n\v\f\xC2\xA0", ch, 8))
+	switch ((unsigned char)ch) {
+	case ' ': case '\t': case '\r': case '\n': case '\v': case '\f': case 0xC2: case 0xA0:
+		break;
+	default:
 		c->ink = 1;
+	}
 	if (!c->store) {
 		c->len++;
 		return 0;
