@@ -1,12 +1,15 @@
 /*
- * service.c — the routes around the batches: /healthz, the CSV templates
- * and /v1/account.
+ * service.c — the routes around the batches: /healthz, the templates
+ * (.csv served from constant text, .xlsx generated per request by
+ * sheet_template_xlsx()) and /v1/account.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "daemon/kiln.h"
+#include "daemon/log.h"
 #include "daemon/util.h"
 
 enum MHD_Result api_service_health(struct api_request *req)
@@ -27,6 +30,33 @@ enum MHD_Result api_service_health(struct api_request *req)
 	return api_reply_json(req, MHD_HTTP_OK, o);
 }
 
+/*
+ * The .xlsx templates: generated per request by sheet_template_xlsx()
+ * (a few milliseconds; nothing cached, nothing shared between threads).
+ */
+static enum MHD_Result template_xlsx(struct api_request *req, const char *name)
+{
+	struct MHD_Response *resp;
+	unsigned char *xlsx;
+	size_t len;
+	char cd[128], err[256];
+
+	if (sheet_template_xlsx(name, &xlsx, &len, err, sizeof(err)) < 0) {
+		log_error("template %s: %s", name, err);
+		return api_internal(req);
+	}
+	resp = MHD_create_response_from_buffer(len, xlsx, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(xlsx);
+		return MHD_NO;
+	}
+	snprintf(cd, sizeof(cd), "attachment; filename=\"kiln-%s\"", name);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
+	return api_queue(req, MHD_HTTP_OK, resp);
+}
+
 enum MHD_Result api_service_template(struct api_request *req)
 {
 	const char *name = req->params[0];
@@ -34,6 +64,8 @@ enum MHD_Result api_service_template(struct api_request *req)
 	struct MHD_Response *resp;
 	char cd[128];
 
+	if (strcmp(name, "simple.xlsx") == 0 || strcmp(name, "full.xlsx") == 0)
+		return template_xlsx(req, name);
 	if (strcmp(name, "simple.csv") == 0 || strcmp(name, "full.csv") == 0) {
 		char base[16];
 
@@ -42,7 +74,8 @@ enum MHD_Result api_service_template(struct api_request *req)
 	}
 	if (!csv)
 		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-				 "templates are simple.csv and full.csv", NULL);
+				 "templates are simple.csv, full.csv, simple.xlsx and full.xlsx",
+				 NULL);
 	resp = MHD_create_response_from_buffer(strlen(csv), (void *)csv, MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;

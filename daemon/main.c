@@ -11,7 +11,8 @@
  * thread then waits for SIGINT or SIGTERM (blocked in every other thread)
  * and shuts down in the reverse order: stop listening, cancel the engine
  * calls in flight (their images go back to pending, to be made after a
- * restart), close the store.
+ * restart), close the store.  `kilnd inspect FILE` is handed to inspect.c
+ * before any of this: it reads a spreadsheet and exits, starting nothing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,7 @@
 #include "api/api.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
+#include "daemon/inspect.h"
 #include "daemon/kiln.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
@@ -36,8 +38,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: kilnd [options]\n"
+		"       kilnd inspect [--max-rows N] FILE\n"
 		"\n"
-		"Runs the kiln batch image generation daemon.\n"
+		"Runs the kiln batch image generation daemon.  `kilnd inspect FILE` prints\n"
+		"what kiln reads from a spreadsheet, as JSON lines, without starting it\n"
+		"(`kilnd inspect --help` for more).\n"
 		"\n"
 		"  -c, --config FILE     read settings from FILE (see config/kilnd.conf)\n"
 		"  -l, --listen ADDR     address and port to listen on (127.0.0.1:5456)\n"
@@ -185,6 +190,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	int sig = 0, rc = 1;
 
+	if (argc > 1 && strcmp(argv[1], "inspect") == 0)
+		return inspect_main(argc - 1, argv + 1);
 	memset(&k, 0, sizeof(k));
 	config_defaults(&k.cfg);
 	parse_args(argc, argv, &k.cfg);

@@ -16,9 +16,8 @@
  * META-INF/manifest.xml carries "encryption-data" is password-protected.
  * Anything else is text (CSV) unless it starts with a known magic number,
  * looks like XML or HTML, or holds NUL or many control bytes early on.
- * sheet_read() then hands CSV to csv.c; the workbook readers come later
- * behind the same call, so for now a recognised workbook is refused with a
- * message that says what it is and to save it as CSV (UTF-8).
+ * sheet_read() then hands the bytes to the reader of their format: csv.c,
+ * xls.c, xlsx.c or ods.c, each filling the same grid.
  *
  * The grid and message helpers below are shared by every reader and by the
  * validator; they copy what they are given, so a caller never has to think
@@ -576,14 +575,12 @@ enum sheet_status sheet_read(const unsigned char *buf, size_t len,
 	switch (s.fmt) {
 	case SHEET_FMT_CSV:
 		return sheet_read_csv(buf, len, lim, grid, err, errlen);
-	case SHEET_FMT_XLS:
-	case SHEET_FMT_XLSX:
 	case SHEET_FMT_ODS:
-		snprintf(err, errlen, "This file is %s. kiln recognised it, but this "
-			 "build reads CSV files only so far: open it in your "
-			 "spreadsheet program, save it as CSV (UTF-8) and upload that.",
-			 s.what);
-		return SHEET_UNSUPPORTED;
+		return sheet_read_ods(buf, len, lim, grid, err, errlen);
+	case SHEET_FMT_XLS:
+		return sheet_read_xls(buf, len, lim, grid, err, errlen);
+	case SHEET_FMT_XLSX:
+		return sheet_read_xlsx(buf, len, lim, grid, err, errlen);
 	default:
 		snprintf(err, errlen, "This file is not a spreadsheet kiln can read: it "
 			 "looks like %s. kiln reads .csv, .xls, .xlsx and .ods files; "

@@ -140,6 +140,22 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 				 const struct sheet_limits *lim,
 				 struct sheet_grid *grid, char *err, size_t errlen);
 
+/*
+ * The workbook readers (xlsx.c, ods.c, xls.c), called by sheet_read() for
+ * their sniffed format, with the same contract: the first visible worksheet
+ * into *grid (a warning naming it when other sheets were skipped), or an
+ * error message saying what is wrong and what to do.
+ */
+enum sheet_status sheet_read_xlsx(const unsigned char *buf, size_t len,
+				  const struct sheet_limits *lim,
+				  struct sheet_grid *grid, char *err, size_t errlen);
+enum sheet_status sheet_read_ods(const unsigned char *buf, size_t len,
+				 const struct sheet_limits *lim,
+				 struct sheet_grid *grid, char *err, size_t errlen);
+enum sheet_status sheet_read_xls(const unsigned char *buf, size_t len,
+				 const struct sheet_limits *lim,
+				 struct sheet_grid *grid, char *err, size_t errlen);
+
 void sheet_grid_free(struct sheet_grid *grid);
 
 /*
@@ -211,5 +227,16 @@ void sheet_fields_free(struct sheet_fields *f);
 
 /* The template files: "simple.csv" or "full.csv"; NULL for an unknown name. */
 const char *sheet_template_csv(const char *name);
+
+/*
+ * The same templates as .xlsx workbooks ("simple.xlsx" or "full.xlsx", also
+ * "simple"/"full"), made with libxlsxwriter from the CSV template's rows:
+ * every column formatted as text, drop-down lists for the columns with fixed
+ * values, a bold frozen header.  On success *out (malloc'd, the caller frees)
+ * holds *len bytes and 0 is returned; -1 with a message in err for an
+ * unknown name or a failure to write.
+ */
+int sheet_template_xlsx(const char *name, unsigned char **out, size_t *len,
+			char *err, size_t errlen);
 
 #endif

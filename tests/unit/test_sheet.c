@@ -419,9 +419,9 @@ static void test_sniff_ole(void **state)
 	b = build_ole(wb, 1, stream, sizeof(stream), &len);
 	assert_int_equal(sheet_sniff(b, len, &what), SHEET_FMT_XLS);
 	assert_non_null(strstr(what, ".xls"));
-	assert_int_equal(sheet_read(b, len, NULL, &g, err, sizeof(err)), SHEET_UNSUPPORTED);
-	assert_non_null(strstr(err, "recognised"));
-	assert_non_null(strstr(err, "CSV (UTF-8)"));
+	/* handed to the .xls reader, which finds no worksheet in it */
+	assert_int_equal(sheet_read(b, len, NULL, &g, err, sizeof(err)), SHEET_UNREADABLE);
+	assert_true(err[0] != '\0');
 	assert_int_equal(g.ncells, 0);
 	sheet_grid_free(&g);
 	free(b);
@@ -536,10 +536,10 @@ static void test_sniff_zip(void **state)
 		enum sheet_status st;
 		const char *what;
 	} cases[] = {
-		{ xlsx, 2, SHEET_FMT_XLSX, SHEET_UNSUPPORTED, "(.xlsx)" },
-		{ xlsx_odd, 2, SHEET_FMT_XLSX, SHEET_UNSUPPORTED, "(.xlsx)" },
+		{ xlsx, 2, SHEET_FMT_XLSX, SHEET_UNREADABLE, "(.xlsx)" },
+		{ xlsx_odd, 2, SHEET_FMT_XLSX, SHEET_UNREADABLE, "(.xlsx)" },
 		{ xlsb, 1, SHEET_FMT_UNKNOWN, SHEET_UNSUPPORTED, ".xlsb" },
-		{ ods, 3, SHEET_FMT_ODS, SHEET_UNSUPPORTED, "(.ods)" },
+		{ ods, 3, SHEET_FMT_ODS, SHEET_UNREADABLE, "(.ods)" },
 		{ ods_enc, 2, SHEET_FMT_ODS, SHEET_UNREADABLE, "password-protected" },
 		{ odt, 1, SHEET_FMT_UNKNOWN, SHEET_UNSUPPORTED, "not a spreadsheet" },
 		{ numbers, 1, SHEET_FMT_UNKNOWN, SHEET_UNSUPPORTED, "Numbers" },
@@ -559,7 +559,11 @@ static void test_sniff_zip(void **state)
 		if (!strstr(what, cases[i].what))
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, what, cases[i].what);
 		assert_int_equal(sheet_read(b, len, NULL, &g, err, sizeof(err)), cases[i].st);
-		assert_non_null(strstr(err, cases[i].what));
+		/* a refusal by sniffing names the format; a reader's says what it lacks */
+		if (cases[i].st == SHEET_UNSUPPORTED || strstr(cases[i].what, "password"))
+			assert_non_null(strstr(err, cases[i].what));
+		else
+			assert_true(err[0] != '\0');
 		sheet_grid_free(&g);
 		if (i == 0) {
 			/* the same bytes cut short: a damaged zip */
@@ -1997,7 +2001,8 @@ static void test_corpus_batches_validate(void **state)
 	}
 }
 
-/* Every other corpus file: never read as CSV by mistake, never a crash. */
+/* The corpus files kiln must refuse, each with its reason (the readable ones
+ * are compared with their oracles in test_xls.c, test_xlsx.c, test_ods.c). */
 static void test_corpus_refused(void **state)
 {
 	static const struct {
@@ -2014,15 +2019,6 @@ static void test_corpus_refused(void **state)
 		{ "sheetjs/crlf/crlf.xlsb", SHEET_UNSUPPORTED, ".xlsb" },
 		{ "sheetjs/minimal_112.numbers", SHEET_UNSUPPORTED, "Numbers" },
 		{ "sheetjs/crlf/crlf.fods", SHEET_UNSUPPORTED, ".fods" },
-		{ "batches/stickers-text.xlsx", SHEET_UNSUPPORTED, "CSV (UTF-8)" },
-		{ "batches/stickers-text.xls", SHEET_UNSUPPORTED, "CSV (UTF-8)" },
-		{ "batches/stickers-text.ods", SHEET_UNSUPPORTED, "CSV (UTF-8)" },
-		{ "sheetjs/wtf_path.xlsx", SHEET_UNSUPPORTED, "(.xlsx)" },
-		{ "sheetjs/sheet_visibility_strict.xlsx", SHEET_UNSUPPORTED, "(.xlsx)" },
-		{ "sheetjs/NumberFormatCondition.xlsm", SHEET_UNSUPPORTED, "recognised" },
-		{ "sheetjs/phpexcel_bad_cfb_dir.xls", SHEET_UNSUPPORTED, ".xls" },
-		{ "sheetjs/biff5/write.xls", SHEET_UNSUPPORTED, "5.0/95" },
-		{ "sheetjs/large_strings.xlsx", SHEET_UNSUPPORTED, "(.xlsx)" },
 	};
 	struct sheet_grid g;
 	char path[256], err[512];

@@ -1,0 +1,2094 @@
+/*
+ * xlsx.c — the .xlsx / .xlsm reader: the first visible worksheet of an Office
+ * Open XML workbook into the cell grid, streamed through libzip and expat.
+ *
+ * DESIGN
+ * A workbook is a zip of XML parts tied together by relationships, so the
+ * reader follows them instead of guessing names (wtf_path.xlsx keeps its
+ * parts under wtf/):
+ *
+ *   _rels/.rels (officeDocument) -> the workbook part (xl/workbook.xml)
+ *     <sheets><sheet name state r:id> in workbook order, workbookPr date1904
+ *   xl/_rels/workbook.xml.rels -> each sheet's part, the shared strings and
+ *     the styles; [Content_Types].xml says what each part is, so chart,
+ *     dialog and macro sheets are passed over and an .xlsb part is refused.
+ *
+ * The first worksheet whose state is not hidden/veryHidden is read.  Its
+ * styles give each cellXfs entry a number format (the file's <numFmt> code,
+ * else the built-in code for ids 14-22 and 45-47), and a cell keeps that
+ * code in cell->format only when the code shows a date or a time.  Shared
+ * strings are loaded whole (rich-text runs joined, phonetic runs left out)
+ * into one pool, bounded; the worksheet itself is never held: every part is
+ * parsed by expat as zip_fread() inflates it, 64 KiB at a time, and only
+ * the cell being read is buffered.  Elements and attributes are matched by
+ * local name (the prefix stripped; expat's namespace processing would cost
+ * a fifth of the parse for nothing), which reads transitional and Strict
+ * (purl.oclc.org) files alike.  Text is decoded from Excel's _xHHHH_ escapes.
+ * Relationships, content types and number formats are sorted once and
+ * searched, so a workbook of 100 000 sheets or formats costs no more than
+ * reading them.
+ *
+ * Hostile files are bounded, each with a message saying why: at most 512 MiB
+ * are inflated over all parts read (a zip bomb stops there, or at once when
+ * a part declares more); a DOCTYPE is refused outright, so no entity is ever
+ * declared, expanded or fetched; elements nest at most 256 deep; expat may
+ * buffer at most 16 MiB without reporting anything (one huge tag or
+ * comment); shared strings take at most 128 MiB.  As in csv.c, a value beyond
+ * column max_cols, more than max_cells cells or a text longer than
+ * max_cell_bytes refuse the file, and rows past the first max_rows non-blank
+ * ones are parsed but only counted in grid->nrows (the cells of a row
+ * already counted are skipped cheaply).  The worst case is 512 MiB of dense
+ * cells: about 8 s of expat at -O2, in constant memory.  Cells must come in
+ * row-major order, as every spreadsheet program writes them; a file that
+ * breaks the order is refused, not reordered.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* strtod_l(), newlocale(), strcasecmp(), memmem() */
+#endif
+#include <ctype.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <expat.h>
+#include <zip.h>
+
+#include "sheet/sheet.h"
+
+#define XLSX_INFLATE_MAX ((zip_uint64_t)512 << 20) /* bytes inflated over all parts read */
+#define XLSX_QUIET_MAX ((size_t)16 << 20)  /* bytes fed to expat with no event in between */
+#define XLSX_DEPTH_MAX 256                 /* element nesting */
+#define XLSX_SST_MAX ((size_t)128 << 20)   /* shared strings: text plus 8 bytes a string */
+#define XLSX_LIST_MAX 100000               /* content types, relationships, sheets, formats */
+#define XLSX_XF_MAX 1000000                /* cellXfs entries */
+#define XLSX_ATTR_MAX 4096                 /* longest name, id, target or format code kept */
+#define XLSX_CHUNK 65536                   /* bytes inflated and parsed at a time */
+#define XLSX_NAMES_LISTED 5                /* skipped sheets named in a warning */
+#define NS_SEP ':'                         /* "prefix:local" */
+
+#define SAVE_AGAIN " Open it in your spreadsheet program, save it again as .xlsx (or as CSV, " \
+		   "UTF-8) and upload that."
+
+/* A part's content type: an Override (part name) or a Default (extension). */
+struct ctype {
+	char *key;               /* "xl/workbook.xml" (no leading /) or "xml" */
+	char *type;
+	int is_default;
+};
+
+/* One relationship of a part, its target resolved to a part name. */
+struct rel {
+	char *id;
+	char *type;
+	char *target;            /* "xl/worksheets/sheet1.xml"; NULL when external */
+};
+
+/* One <sheet> of the workbook, in workbook order. */
+struct wsheet {
+	char *name;
+	char *rid;
+	int hidden;              /* state="hidden" or "veryHidden" */
+};
+
+struct numfmt {
+	unsigned id;
+	size_t order;            /* position in the file: the last of an id wins */
+	char *code;
+};
+
+/* One shared string: where it starts in the pool, and its length. */
+struct sst_entry {
+	uint32_t off;
+	uint32_t len;            /* UINT32_MAX: longer than max_cell_bytes, not kept */
+};
+
+/* The shared strings: one pool of NUL-terminated texts. */
+struct sst {
+	char *pool;
+	size_t used, cap;
+	struct sst_entry *v;
+	size_t n, ncap;
+};
+
+/* The reader's state for one file. */
+struct xlsx {
+	zip_t *za;
+	const struct sheet_limits *lim;
+	struct sheet_grid *grid;
+	char *err;
+	size_t errlen;
+	enum sheet_status st;    /* the first failure, its message in err */
+	zip_uint64_t inflated;   /* bytes inflated so far, all parts */
+	locale_t c_locale;       /* strtod_l() in the C locale, whatever the process set */
+
+	struct ctype *ct;
+	size_t nct, capct;
+	struct rel *rels;
+	size_t nrels, caprels;
+	struct wsheet *sheets;
+	size_t nsheets, capsheets;
+	int date1904;
+	struct numfmt *fmts;
+	size_t nfmts, capfmts;
+	unsigned *xf;            /* numFmtId of each cellXfs entry */
+	size_t nxf, capxf;
+	const char **xf_date;    /* the date/time format of each entry, or NULL */
+	struct sst sst;
+};
+
+/* One part being parsed: what every expat callback shares. */
+struct xp {
+	struct xlsx *x;
+	XML_Parser p;
+	const char *part;
+	unsigned depth;
+	size_t quiet;            /* bytes fed since the last event */
+	int stopped;             /* XML_StopParser() called: ignore what follows */
+	int done;                /* stopped early because all was read (not an error) */
+	void (*start)(struct xp *xp, const char *name, const char **atts);
+	void (*end)(struct xp *xp, const char *name);
+	void (*text)(struct xp *xp, const char *s, int len);
+	void *ctx;
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* Records the first failure: its status and message.  Returns x->st. */
+__attribute__((format(printf, 3, 4)))
+static enum sheet_status fail(struct xlsx *x, enum sheet_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->st != SHEET_OK)
+		return x->st;
+	x->st = st;
+	if (st == SHEET_NOMEM) {
+		snprintf(x->err, x->errlen, "Out of memory while reading the workbook.");
+		return st;
+	}
+	va_start(ap, fmt);
+	vsnprintf(x->err, x->errlen, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+static enum sheet_status nomem(struct xlsx *x)
+{
+	return fail(x, SHEET_NOMEM, "out of memory");
+}
+
+/* Stops the parser of xp: after a failure (already recorded) or when done. */
+static void xp_stop(struct xp *xp)
+{
+	if (!xp->stopped)
+		XML_StopParser(xp->p, XML_FALSE);
+	xp->stopped = 1;
+}
+
+/* Records a failure while parsing and stops the parser. */
+__attribute__((format(printf, 3, 4)))
+static void xp_fail(struct xp *xp, enum sheet_status st, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fail(xp->x, st, "%s", msg);
+	xp_stop(xp);
+}
+
+static void xp_nomem(struct xp *xp)
+{
+	nomem(xp->x);
+	xp_stop(xp);
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+/*
+ * Makes room for one more element of size sz in *v (n used, *cap allocated),
+ * at most max.  Returns 0, -1 on ENOMEM, or 1 when max is reached.
+ */
+static int grow(void *v, size_t n, size_t *cap, size_t sz, size_t max)
+{
+	void **pv = v;
+	size_t nc;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return 1;
+	nc = *cap ? *cap * 2 : 16;
+	if (nc > max)
+		nc = max;
+	nv = realloc(*pv, nc * sz);
+	if (!nv)
+		return -1;
+	*pv = nv;
+	*cap = nc;
+	return 0;
+}
+
+/*
+ * The local part of a name ("x:c" or "c").  Parts are matched by local name
+ * alone, whatever their namespace (transitional or Strict), so expat's
+ * namespace processing, which costs a fifth of the parse, is not used.
+ */
+static const char *local_name(const char *name)
+{
+	const char *s = strrchr(name, NS_SEP);
+
+	return s ? s + 1 : name;
+}
+
+/*
+ * The value of attribute local in atts: an unprefixed one (qualified 0), or
+ * one with any prefix but xmlns (qualified 1, e.g. r:id); NULL when absent.
+ */
+static const char *attr(const char **atts, const char *local, int qualified)
+{
+	size_t i;
+
+	for (i = 0; atts[i]; i += 2) {
+		const char *sep = strrchr(atts[i], NS_SEP);
+
+		if (qualified ? sep && !strcmp(sep + 1, local) && strncmp(atts[i], "xmlns:", 6) :
+				!sep && !strcmp(atts[i], local))
+			return atts[i + 1];
+	}
+	return NULL;
+}
+
+/* strdup() of an attribute for the package lists; fails the parse when too long. */
+static char *xp_dup(struct xp *xp, const char *s)
+{
+	char *d;
+
+	if (strlen(s) > XLSX_ATTR_MAX) {
+		xp_fail(xp, SHEET_UNREADABLE, "The part %s holds a name or value longer than "
+			"%d bytes where a spreadsheet keeps short names: it is damaged or not "
+			"a workbook." SAVE_AGAIN, xp->part, XLSX_ATTR_MAX);
+		return NULL;
+	}
+	d = strdup(s);
+	if (!d)
+		xp_nomem(xp);
+	return d;
+}
+
+/* Parses a decimal unsigned number that is all of s; returns 0 or -1. */
+static int parse_uint(const char *s, unsigned *out)
+{
+	unsigned long v = 0;
+
+	while (*s == ' ')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > UINT_MAX - 1)
+			return -1;
+	}
+	while (*s == ' ')
+		s++;
+	if (*s)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Is the last path segment of relationship type t equal to name? */
+static int rel_is(const char *t, const char *name)
+{
+	const char *s = t ? strrchr(t, '/') : NULL;
+
+	return s && !strcmp(s + 1, name);
+}
+
+/* Writes code point cp as UTF-8 at o; returns the bytes written (1 to 4). */
+static size_t utf8_put(char *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Reads an "_xHHHH_" escape at s (n bytes left) into *cp; returns 0 or -1. */
+static int x_escape(const char *s, size_t n, uint32_t *cp)
+{
+	uint32_t v = 0;
+	int i;
+
+	if (n < 7 || s[0] != '_' || s[1] != 'x' || s[6] != '_')
+		return -1;
+	for (i = 2; i < 6; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (uint32_t)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*cp = v;
+	return 0;
+}
+
+/*
+ * Decodes Excel's _xHHHH_ escapes in s (n bytes) in place, left to right, so
+ * "_x005F_x000D_" is the text "_x000D_".  A surrogate pair of escapes is one
+ * character; a lone surrogate or _x0000_ is kept as written.  NUL-terminates
+ * s and returns its new length.
+ */
+static size_t decode_escapes(char *s, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		uint32_t cp, lo;
+
+		if (s[i] == '_' && !x_escape(s + i, n - i, &cp)) {
+			if (cp >= 0xD800 && cp <= 0xDBFF && !x_escape(s + i + 7, n - i - 7, &lo) &&
+			    lo >= 0xDC00 && lo <= 0xDFFF) {
+				o += utf8_put(s + o, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+				i += 14;
+				continue;
+			}
+			if (cp && (cp < 0xD800 || cp > 0xDFFF)) {
+				o += utf8_put(s + o, cp);
+				i += 7;
+				continue;
+			}
+		}
+		s[o++] = s[i++];
+	}
+	s[o] = '\0';
+	return o;
+}
+
+/* ---- number formats ------------------------------------------------------------ */
+
+/* The built-in date and time formats (ECMA-376 18.8.30), as openpyxl spells them. */
+static const char *builtin_format(unsigned id)
+{
+	static const char *const fmt14[] = {
+		"mm-dd-yy", "d-mmm-yy", "d-mmm", "mmm-yy", "h:mm AM/PM", "h:mm:ss AM/PM",
+		"h:mm", "h:mm:ss", "m/d/yy h:mm"
+	};
+	static const char *const fmt45[] = { "mm:ss", "[h]:mm:ss", "mmss.0" };
+
+	if (id >= 14 && id <= 22)
+		return fmt14[id - 14];
+	if (id >= 45 && id <= 47)
+		return fmt45[id - 45];
+	return NULL;
+}
+
+/*
+ * Does number format code fmt show a date or a time?  True when, outside
+ * quoted text, escaped characters (\x, _x, *x) and bracketed sections
+ * ([Red], [$-409], [<50]), it holds one of d m y h s, AM/PM or A/P; an
+ * elapsed-time section ([h], [mm], [ss]) or a system date/time locale
+ * ([$-F800], [$-F400]) counts too.  "General" is skipped as a word.
+ */
+static int format_is_datetime(const char *fmt)
+{
+	const char *s = fmt;
+
+	while (*s) {
+		char c = *s;
+
+		if (c == '"') {
+			const char *q = strchr(s + 1, '"');
+
+			if (!q)
+				return 0;
+			s = q + 1;
+			continue;
+		}
+		if (c == '\\' || c == '_' || c == '*') {
+			s += s[1] ? 2 : 1;
+			continue;
+		}
+		if (c == '[') {
+			const char *q = strchr(s + 1, ']');
+			int first = tolower((unsigned char)s[1]);
+			size_t n, k;
+
+			if (!q)
+				return 0;
+			n = (size_t)(q - s - 1);
+			for (k = 0; k < n && tolower((unsigned char)s[1 + k]) == first; k++)
+				;
+			if (n && k == n && strchr("hms", first))
+				return 1;
+			if (n >= 6 && s[1] == '$' && (!strncasecmp(q - 4, "F800", 4) ||
+						     !strncasecmp(q - 4, "F400", 4)))
+				return 1;
+			s = q + 1;
+			continue;
+		}
+		if (!strncasecmp(s, "general", 7)) {
+			s += 7;
+			continue;
+		}
+		if (!strncasecmp(s, "AM/PM", 5) || !strncasecmp(s, "A/P", 3))
+			return 1;
+		if (strchr("dDmMyYhHsS", c))
+			return 1;
+		s++;
+	}
+	return 0;
+}
+
+/* ---- reading a part ----------------------------------------------------------- */
+
+static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct xp *xp = ud;
+
+	if (xp->stopped)
+		return;
+	xp->quiet = 0;
+	if (++xp->depth > XLSX_DEPTH_MAX) {
+		xp_fail(xp, SHEET_UNREADABLE, "The part %s nests elements more than %d levels "
+			"deep, which no spreadsheet does: kiln refuses it as hostile or "
+			"damaged." SAVE_AGAIN, xp->part, XLSX_DEPTH_MAX);
+		return;
+	}
+	if (xp->start)
+		xp->start(xp, local_name(name), atts);
+}
+
+static void on_end(void *ud, const XML_Char *name)
+{
+	struct xp *xp = ud;
+
+	if (xp->stopped)
+		return;
+	xp->quiet = 0;
+	if (xp->end)
+		xp->end(xp, local_name(name));
+	xp->depth--;
+}
+
+static void on_text(void *ud, const XML_Char *s, int len)
+{
+	struct xp *xp = ud;
+
+	if (xp->stopped)
+		return;
+	xp->quiet = 0;
+	if (xp->text)
+		xp->text(xp, s, len);
+}
+
+/* Comments, processing instructions and the like: only show progress. */
+static void on_other(void *ud, const XML_Char *s, int len)
+{
+	struct xp *xp = ud;
+
+	(void)s;
+	(void)len;
+	xp->quiet = 0;
+}
+
+static void on_comment(void *ud, const XML_Char *data)
+{
+	on_other(ud, data, 0);
+}
+
+static void on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+	(void)target;
+	on_other(ud, data, 0);
+}
+
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+		       const XML_Char *pubid, int has_internal_subset)
+{
+	struct xp *xp = ud;
+
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	xp_fail(xp, SHEET_UNREADABLE, "The part %s declares a DOCTYPE, which no spreadsheet "
+		"program writes: kiln refuses it so that no XML entity is expanded or "
+		"fetched." SAVE_AGAIN, xp->part);
+}
+
+static void on_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
+		      int value_len, const XML_Char *base, const XML_Char *sysid,
+		      const XML_Char *pubid, const XML_Char *notation)
+{
+	(void)name;
+	(void)is_param;
+	(void)value;
+	(void)value_len;
+	(void)base;
+	(void)sysid;
+	(void)pubid;
+	(void)notation;
+	on_doctype(ud, NULL, NULL, NULL, 0);
+}
+
+/* External entities are never fetched. */
+static int on_external(XML_Parser p, const XML_Char *context, const XML_Char *base,
+		       const XML_Char *sysid, const XML_Char *pubid)
+{
+	(void)p;
+	(void)context;
+	(void)base;
+	(void)sysid;
+	(void)pubid;
+	return XML_STATUS_ERROR;
+}
+
+/* The zip index of part name (exact, else case-insensitive as OPC says), or -1. */
+static zip_int64_t part_index(struct xlsx *x, const char *name)
+{
+	zip_int64_t i = zip_name_locate(x->za, name, 0);
+
+	return i >= 0 ? i : zip_name_locate(x->za, name, ZIP_FL_NOCASE);
+}
+
+/* The message for a member libzip cannot give us. */
+static enum sheet_status zip_failed(struct xlsx *x, const char *part, zip_error_t *ze)
+{
+	if (zip_error_code_zip(ze) == ZIP_ER_NOPASSWD || zip_error_code_zip(ze) == ZIP_ER_WRONGPASSWD)
+		return fail(x, SHEET_UNREADABLE, "The part %s of this workbook is "
+			    "password-protected: kiln cannot open password-protected "
+			    "files. Save a copy without the password (or as CSV, UTF-8) and "
+			    "upload that.", part);
+	if (zip_error_code_zip(ze) == ZIP_ER_MEMORY)
+		return nomem(x);
+	return fail(x, SHEET_UNREADABLE, "The part %s of this workbook cannot be "
+		    "unpacked (%s): the file is damaged." SAVE_AGAIN, part,
+		    zip_error_strerror(ze));
+}
+
+static enum sheet_status zip_bomb(struct xlsx *x, const char *part)
+{
+	return fail(x, SHEET_UNREADABLE, "This workbook unpacks to more than %llu MiB of "
+		    "XML (reached in %s): kiln refuses it as a zip bomb. A batch is far "
+		    "smaller: copy the batch sheet alone into a new workbook and upload "
+		    "that.", (unsigned long long)(XLSX_INFLATE_MAX >> 20), part);
+}
+
+/*
+ * Inflates part name and feeds it to expat with xp's handlers.  When the
+ * part does not exist, sets *missing (if missing is NULL that is an error).
+ * Returns SHEET_OK or the failure recorded in x.
+ */
+static enum sheet_status parse_part(struct xlsx *x, const char *name, struct xp *xp,
+				    int *missing)
+{
+	zip_int64_t idx = part_index(x, name);
+	zip_stat_t zs;
+	zip_file_t *zf;
+	XML_Parser p;
+	char *buf;
+	enum XML_Status rc = XML_STATUS_OK;
+
+	if (missing)
+		*missing = 0;
+	if (idx < 0) {
+		if (missing) {
+			*missing = 1;
+			return SHEET_OK;
+		}
+		return fail(x, SHEET_UNREADABLE, "The workbook refers to a part %s that the "
+			    "file does not hold: it is damaged." SAVE_AGAIN, name);
+	}
+	zip_stat_init(&zs);
+	if (!zip_stat_index(x->za, (zip_uint64_t)idx, 0, &zs) && (zs.valid & ZIP_STAT_SIZE) &&
+	    zs.size > XLSX_INFLATE_MAX - x->inflated)
+		return zip_bomb(x, name);
+	zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0);
+	if (!zf)
+		return zip_failed(x, name, zip_get_error(x->za));
+	buf = malloc(XLSX_CHUNK);
+	p = XML_ParserCreate(NULL);
+	if (!buf || !p) {
+		free(buf);
+		if (p)
+			XML_ParserFree(p);
+		zip_fclose(zf);
+		return nomem(x);
+	}
+	xp->x = x;
+	xp->p = p;
+	xp->part = name;
+	XML_SetUserData(p, xp);
+	XML_SetElementHandler(p, on_start, on_end);
+	XML_SetCharacterDataHandler(p, on_text);
+	XML_SetCommentHandler(p, on_comment);
+	XML_SetProcessingInstructionHandler(p, on_pi);
+	XML_SetDefaultHandlerExpand(p, on_other);
+	XML_SetStartDoctypeDeclHandler(p, on_doctype);
+	XML_SetEntityDeclHandler(p, on_entity);
+	XML_SetExternalEntityRefHandler(p, on_external);
+	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+	for (;;) {
+		zip_int64_t n = zip_fread(zf, buf, XLSX_CHUNK);
+
+		if (n < 0) {
+			zip_failed(x, name, zip_file_get_error(zf));
+			break;
+		}
+		x->inflated += (zip_uint64_t)n;
+		if (x->inflated > XLSX_INFLATE_MAX) {
+			zip_bomb(x, name);
+			break;
+		}
+		rc = XML_Parse(p, buf, (int)n, n == 0);
+		if (rc != XML_STATUS_OK || xp->done || n == 0)
+			break;
+		xp->quiet += (size_t)n;
+		if (xp->quiet > XLSX_QUIET_MAX) {
+			fail(x, SHEET_UNREADABLE, "The part %s holds a single XML tag, "
+			     "comment or name longer than %zu MiB, which no spreadsheet "
+			     "writes: kiln refuses it as hostile or damaged." SAVE_AGAIN,
+			     name, XLSX_QUIET_MAX >> 20);
+			break;
+		}
+	}
+	if (rc != XML_STATUS_OK && !xp->done && x->st == SHEET_OK)
+		fail(x, SHEET_UNREADABLE, "The part %s is not well-formed XML (line %lu: %s): "
+		     "the file is damaged." SAVE_AGAIN, name,
+		     (unsigned long)XML_GetCurrentLineNumber(p),
+		     XML_ErrorString(XML_GetErrorCode(p)));
+	XML_ParserFree(p);
+	xp->p = NULL;
+	zip_fclose(zf);
+	free(buf);
+	return x->st;
+}
+
+/* ---- the package: content types and relationships --------------------------- */
+
+static void ct_start(struct xp *xp, const char *name, const char **atts)
+{
+	struct xlsx *x = xp->x;
+	const char *key, *type;
+	struct ctype *c;
+	int dflt = !strcmp(name, "Default");
+	int r;
+
+	if (!dflt && strcmp(name, "Override"))
+		return;
+	key = attr(atts, dflt ? "Extension" : "PartName", 0);
+	type = attr(atts, "ContentType", 0);
+	if (!key || !type)
+		return;
+	r = grow(&x->ct, x->nct, &x->capct, sizeof(*x->ct), XLSX_LIST_MAX);
+	if (r) {
+		if (r < 0)
+			xp_nomem(xp);
+		else
+			xp_fail(xp, SHEET_UNREADABLE, "The part %s lists more than %d parts: "
+				"it is not a workbook kiln can read." SAVE_AGAIN, xp->part,
+				XLSX_LIST_MAX);
+		return;
+	}
+	c = &x->ct[x->nct];
+	c->is_default = dflt;
+	c->key = xp_dup(xp, key[0] == '/' ? key + 1 : key);
+	c->type = c->key ? xp_dup(xp, type) : NULL;
+	if (!c->type) {
+		free(c->key);
+		return;
+	}
+	x->nct++;
+}
+
+/* Orders content types: Overrides, then Defaults, each by name ignoring case. */
+static int cmp_ctype(const void *a, const void *b)
+{
+	const struct ctype *x = a, *y = b;
+
+	if (x->is_default != y->is_default)
+		return x->is_default - y->is_default;
+	return strcasecmp(x->key, y->key);
+}
+
+/*
+ * The content type of part (no leading /), or NULL when none is declared.
+ * x->ct is sorted by cmp_ctype(), so a workbook of many sheets and parts
+ * costs O(log n) a lookup.
+ */
+static const char *content_type(const struct xlsx *x, const char *part)
+{
+	const char *ext = strrchr(part, '.');
+	struct ctype key = { .key = (char *)part, .is_default = 0 };
+	const struct ctype *c;
+
+	c = x->nct ? bsearch(&key, x->ct, x->nct, sizeof(*x->ct), cmp_ctype) : NULL;
+	if (c)
+		return c->type;
+	if (!ext || strchr(ext, '/') || !x->nct)
+		return NULL;
+	key.key = (char *)ext + 1;
+	key.is_default = 1;
+	c = bsearch(&key, x->ct, x->nct, sizeof(*x->ct), cmp_ctype);
+	return c ? c->type : NULL;
+}
+
+/*
+ * Resolves a relationship's target against the part that owns it (source,
+ * "" for the package): relative to its folder, or from the root when it
+ * starts with "/"; "." and ".." segments are folded.  Returns a new string
+ * or NULL on ENOMEM.
+ */
+static char *resolve_target(const char *source, const char *target)
+{
+	size_t dir = 0, n, i, o = 0;
+	char *s, *out;
+
+	if (target[0] != '/' && target[0] != '\\') {
+		const char *slash = strrchr(source, '/');
+
+		dir = slash ? (size_t)(slash - source) + 1 : 0;
+	}
+	n = dir + strlen(target);
+	s = malloc(n + 1);
+	out = malloc(n + 1);
+	if (!s || !out) {
+		free(s);
+		free(out);
+		return NULL;
+	}
+	memcpy(s, source, dir);
+	strcpy(s + dir, target);
+	for (i = 0; i < n; i++)
+		if (s[i] == '\\')
+			s[i] = '/';
+	i = 0;
+	while (i < n) {
+		size_t seg = i, len;
+
+		while (i < n && s[i] != '/')
+			i++;
+		len = i - seg;
+		i++;
+		if (!len || (len == 1 && s[seg] == '.'))
+			continue;
+		if (len == 2 && s[seg] == '.' && s[seg + 1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;            /* the slash before the dropped segment */
+			continue;
+		}
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, s + seg, len);
+		o += len;
+	}
+	out[o] = '\0';
+	free(s);
+	return out;
+}
+
+static void rels_start(struct xp *xp, const char *name, const char **atts)
+{
+	struct xlsx *x = xp->x;
+	const char *source = xp->ctx;
+	const char *id, *type, *target, *mode;
+	struct rel *r;
+	int g;
+
+	if (strcmp(name, "Relationship"))
+		return;
+	id = attr(atts, "Id", 0);
+	type = attr(atts, "Type", 0);
+	target = attr(atts, "Target", 0);
+	mode = attr(atts, "TargetMode", 0);
+	if (!id || !type || !target)
+		return;
+	g = grow(&x->rels, x->nrels, &x->caprels, sizeof(*x->rels), XLSX_LIST_MAX);
+	if (g) {
+		if (g < 0)
+			xp_nomem(xp);
+		else
+			xp_fail(xp, SHEET_UNREADABLE, "The part %s holds more than %d "
+				"relationships: it is not a workbook kiln can read." SAVE_AGAIN,
+				xp->part, XLSX_LIST_MAX);
+		return;
+	}
+	r = &x->rels[x->nrels];
+	memset(r, 0, sizeof(*r));
+	r->id = xp_dup(xp, id);
+	r->type = r->id ? xp_dup(xp, type) : NULL;
+	if (r->type && strlen(target) > XLSX_ATTR_MAX)
+		xp_dup(xp, target);     /* fails the parse with its message */
+	else if (r->type && !(mode && !strcmp(mode, "External"))) {
+		r->target = resolve_target(source, target);
+		if (!r->target)
+			xp_nomem(xp);
+	}
+	if (xp->stopped) {
+		free(r->id);
+		free(r->type);
+		free(r->target);
+		return;
+	}
+	x->nrels++;
+}
+
+static int cmp_rel(const void *a, const void *b)
+{
+	return strcmp(((const struct rel *)a)->id, ((const struct rel *)b)->id);
+}
+
+static void rels_free(struct xlsx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrels; i++) {
+		free(x->rels[i].id);
+		free(x->rels[i].type);
+		free(x->rels[i].target);
+	}
+	free(x->rels);
+	x->rels = NULL;
+	x->nrels = x->caprels = 0;
+}
+
+/*
+ * Loads the relationships of part source ("" for the package) into x->rels,
+ * replacing what was there.  A missing .rels part leaves the list empty.
+ */
+static enum sheet_status load_rels(struct xlsx *x, const char *source)
+{
+	const char *slash = strrchr(source, '/');
+	size_t dir = slash ? (size_t)(slash - source) + 1 : 0;
+	char *name;
+	struct xp xp;
+	int missing;
+	enum sheet_status st;
+
+	rels_free(x);
+	name = malloc(strlen(source) + 16);
+	if (!name)
+		return nomem(x);
+	sprintf(name, "%.*s_rels/%s.rels", (int)dir, source, source + dir);
+	memset(&xp, 0, sizeof(xp));
+	xp.start = rels_start;
+	xp.ctx = (void *)source;
+	st = parse_part(x, name, &xp, &missing);
+	free(name);
+	if (st == SHEET_OK && x->nrels)
+		qsort(x->rels, x->nrels, sizeof(*x->rels), cmp_rel);
+	return st;
+}
+
+/* The relationship with Id id (x->rels is sorted by cmp_rel()), or NULL. */
+static const struct rel *rel_by_id(const struct xlsx *x, const char *id)
+{
+	struct rel key = { .id = (char *)id };
+
+	return x->nrels ? bsearch(&key, x->rels, x->nrels, sizeof(*x->rels), cmp_rel) : NULL;
+}
+
+static const struct rel *rel_by_type(const struct xlsx *x, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrels; i++)
+		if (x->rels[i].target && rel_is(x->rels[i].type, type))
+			return &x->rels[i];
+	return NULL;
+}
+
+/* Is content type t that of a binary (.xlsb) workbook or sheet? */
+static int binary_type(const char *t)
+{
+	return t && (strstr(t, "sheet.binary") || !strcmp(t, "application/vnd.ms-excel.worksheet"));
+}
+
+static enum sheet_status xlsb(struct xlsx *x)
+{
+	return fail(x, SHEET_UNSUPPORTED, "This file is an Excel binary workbook (.xlsb), "
+		    "which kiln does not read. Open it in Excel, save it as Excel Workbook "
+		    "(.xlsx) or CSV (UTF-8), and upload that.");
+}
+
+/*
+ * Finds the workbook part: the package's officeDocument relationship, else
+ * the part [Content_Types].xml calls the workbook, else xl/workbook.xml.
+ * Sets *part (owned by the caller).
+ */
+static enum sheet_status find_workbook(struct xlsx *x, char **part)
+{
+	const struct rel *r;
+	const char *t;
+	size_t i;
+
+	*part = NULL;
+	if (load_rels(x, "") != SHEET_OK)
+		return x->st;
+	r = rel_by_type(x, "officeDocument");
+	if (r)
+		*part = strdup(r->target);
+	for (i = 0; !r && i < x->nct; i++) {
+		t = x->ct[i].type;
+		if (!x->ct[i].is_default &&
+		    (strstr(t, "spreadsheetml.sheet.main") || strstr(t, "spreadsheetml.template.main") ||
+		     strstr(t, "sheet.macroEnabled.main") || strstr(t, "template.macroEnabled.main") ||
+		     strstr(t, "sheet.binary.macroEnabled.main"))) {
+			*part = strdup(x->ct[i].key);
+			break;
+		}
+	}
+	if (!r && i == x->nct) {
+		if (part_index(x, "xl/workbook.xml") < 0)
+			return fail(x, SHEET_UNREADABLE, "This file is a zip archive but holds no "
+				    "workbook part (xl/workbook.xml): it is damaged or not an Excel "
+				    "workbook." SAVE_AGAIN);
+		*part = strdup("xl/workbook.xml");
+	}
+	if (!*part)
+		return nomem(x);
+	t = content_type(x, *part);
+	if (binary_type(t) || (strlen(*part) > 4 && !strcasecmp(*part + strlen(*part) - 4, ".bin")))
+		return xlsb(x);
+	if (part_index(x, *part) < 0)
+		return fail(x, SHEET_UNREADABLE, "This workbook's main part %s is missing: the "
+			    "file is damaged." SAVE_AGAIN, *part);
+	return SHEET_OK;
+}
+
+/* ---- the workbook -------------------------------------------------------------- */
+
+static void wb_start(struct xp *xp, const char *name, const char **atts)
+{
+	struct xlsx *x = xp->x;
+	const char *v, *rid, *state;
+	struct wsheet *s;
+	int g;
+
+	if (!strcmp(name, "workbookPr")) {
+		v = attr(atts, "date1904", 0);
+		x->date1904 = v && (!strcmp(v, "1") || !strcmp(v, "true"));
+		return;
+	}
+	if (strcmp(name, "sheet"))
+		return;
+	v = attr(atts, "name", 0);
+	rid = attr(atts, "id", 1);
+	state = attr(atts, "state", 0);
+	g = grow(&x->sheets, x->nsheets, &x->capsheets, sizeof(*x->sheets), XLSX_LIST_MAX);
+	if (g) {
+		if (g < 0)
+			xp_nomem(xp);
+		else
+			xp_fail(xp, SHEET_UNREADABLE, "The workbook lists more than %d sheets: "
+				"kiln cannot read it." SAVE_AGAIN, XLSX_LIST_MAX);
+		return;
+	}
+	s = &x->sheets[x->nsheets];
+	s->name = xp_dup(xp, v ? v : "");
+	s->rid = s->name ? xp_dup(xp, rid ? rid : "") : NULL;
+	s->hidden = state && (!strcmp(state, "hidden") || !strcmp(state, "veryHidden"));
+	if (!s->rid) {
+		free(s->name);
+		return;
+	}
+	x->nsheets++;
+}
+
+/* What a sheet of the workbook is. */
+enum sheet_kind {
+	KIND_OTHER,              /* chart, dialog or macro sheet; or no part at all */
+	KIND_WORKSHEET,
+	KIND_BINARY              /* an .xlsb worksheet */
+};
+
+static enum sheet_kind sheet_kind(const struct xlsx *x, const struct rel *r)
+{
+	const char *t;
+	size_t n;
+
+	if (!r || !r->target)
+		return KIND_OTHER;
+	t = content_type(x, r->target);
+	n = strlen(r->target);
+	if (binary_type(t) || (n > 4 && !strcasecmp(r->target + n - 4, ".bin")))
+		return KIND_BINARY;
+	if (t && strstr(t, "worksheet+xml"))
+		return KIND_WORKSHEET;
+	if (t && (strstr(t, "chartsheet") || strstr(t, "dialogsheet") || strstr(t, "macrosheet")))
+		return KIND_OTHER;
+	return rel_is(r->type, "worksheet") ? KIND_WORKSHEET : KIND_OTHER;
+}
+
+/* Appends " \"a\", \"b\" and 2 more" style names of sheets idx[0..n) to buf. */
+static void list_names(const struct xlsx *x, const size_t *idx, size_t n, char *buf, size_t len)
+{
+	size_t i, o = strlen(buf);
+
+	for (i = 0; i < n && i < XLSX_NAMES_LISTED && o < len; i++) {
+		snprintf(buf + o, len - o, "%s\"%s\"", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+			 x->sheets[idx[i]].name);
+		o = strlen(buf);
+	}
+	if (n > XLSX_NAMES_LISTED && o < len)
+		snprintf(buf + o, len - o, " and %zu more", n - XLSX_NAMES_LISTED);
+}
+
+/*
+ * Picks the first visible worksheet; sets *chosen and fills *skipped with
+ * the hidden worksheets before it (their count in *nskipped).
+ */
+static enum sheet_status choose_sheet(struct xlsx *x, size_t *chosen, size_t *skipped,
+				      size_t *nskipped)
+{
+	size_t i, nhidden = 0;
+	int binary = 0;
+	char names[512] = "";
+
+	*nskipped = 0;
+	for (i = 0; i < x->nsheets; i++) {
+		enum sheet_kind k = sheet_kind(x, rel_by_id(x, x->sheets[i].rid));
+
+		if (k == KIND_BINARY)
+			binary = 1;
+		if (k != KIND_WORKSHEET)
+			continue;
+		if (!x->sheets[i].hidden) {
+			*chosen = i;
+			return SHEET_OK;
+		}
+		skipped[nhidden++] = i;
+		*nskipped = nhidden;
+	}
+	if (binary)
+		return xlsb(x);
+	if (nhidden) {
+		list_names(x, skipped, nhidden, names, sizeof(names));
+		return fail(x, SHEET_UNREADABLE, "Every worksheet of this workbook is hidden "
+			    "(%s), and kiln reads only a visible one. Unhide the sheet that "
+			    "holds the batch (right-click a sheet tab, Unhide), save and "
+			    "upload again.", names);
+	}
+	return fail(x, SHEET_UNREADABLE, "This workbook holds no worksheet%s: kiln needs "
+		    "the batch in a worksheet with the header in its first non-blank row.",
+		    x->nsheets ? " (only chart, dialog or macro sheets)" : "");
+}
+
+/* The warning about the other sheets of the workbook, if there are any. */
+static enum sheet_status sheet_warning(struct xlsx *x, size_t chosen, const size_t *skipped,
+				       size_t nskipped)
+{
+	const char *name = x->sheets[chosen].name;
+	size_t others = x->nsheets - 1 - nskipped;
+	char names[512] = "", more[96] = "";
+	int r;
+
+	if (x->nsheets < 2)
+		return SHEET_OK;
+	if (nskipped) {
+		list_names(x, skipped, nskipped, names, sizeof(names));
+		if (others)
+			snprintf(more, sizeof(more), "; the workbook's %zu other sheet%s %s not read",
+				 others, others == 1 ? "" : "s", others == 1 ? "was" : "were");
+		r = sheet_msgs_add(&x->grid->warnings, 0, NULL, NULL, name,
+				   "If the batch is on another sheet, move it to the first "
+				   "visible sheet or delete the sheets it does not need.",
+				   "kiln read the worksheet \"%s\", the first visible one; the "
+				   "hidden sheet%s %s before it %s skipped%s.", name,
+				   nskipped == 1 ? "" : "s", names, nskipped == 1 ? "was" : "were",
+				   more);
+	}
+	else
+		r = sheet_msgs_add(&x->grid->warnings, 0, NULL, NULL, name,
+				   "If the batch is on another sheet, move it to the first "
+				   "sheet or delete the sheets it does not need.",
+				   "The workbook has %zu sheets; kiln read only \"%s\", the first "
+				   "visible worksheet.", x->nsheets, name);
+	return r ? nomem(x) : SHEET_OK;
+}
+
+/* ---- styles -------------------------------------------------------------------- */
+
+struct stylectx {
+	unsigned xfs_depth;      /* depth of <cellXfs>, 0 outside it */
+	unsigned fmts_depth;     /* depth of <numFmts> (not those of <dxfs>), 0 outside it */
+};
+
+static void st_start(struct xp *xp, const char *name, const char **atts)
+{
+	struct xlsx *x = xp->x;
+	struct stylectx *c = xp->ctx;
+	const char *v;
+	unsigned id = 0;
+	int g;
+
+	if (!strcmp(name, "cellXfs")) {
+		c->xfs_depth = xp->depth;
+		return;
+	}
+	if (!strcmp(name, "numFmts")) {
+		c->fmts_depth = xp->depth;
+		return;
+	}
+	if (!strcmp(name, "numFmt") && c->fmts_depth && xp->depth == c->fmts_depth + 1) {
+		const char *code = attr(atts, "formatCode", 0);
+
+		v = attr(atts, "numFmtId", 0);
+		if (!v || !code || parse_uint(v, &id) || !*code || strlen(code) > XLSX_ATTR_MAX)
+			return;         /* unusable: the cell shows as General */
+		g = grow(&x->fmts, x->nfmts, &x->capfmts, sizeof(*x->fmts), XLSX_LIST_MAX);
+		if (g > 0)
+			return;         /* beyond the limit: those cells show as General */
+		if (g < 0) {
+			xp_nomem(xp);
+			return;
+		}
+		x->fmts[x->nfmts].id = id;
+		x->fmts[x->nfmts].order = x->nfmts;
+		x->fmts[x->nfmts].code = xp_dup(xp, code);
+		if (x->fmts[x->nfmts].code)
+			x->nfmts++;
+		return;
+	}
+	if (strcmp(name, "xf") || !c->xfs_depth || xp->depth != c->xfs_depth + 1)
+		return;
+	v = attr(atts, "numFmtId", 0);
+	if (!v || parse_uint(v, &id))
+		id = 0;
+	g = grow(&x->xf, x->nxf, &x->capxf, sizeof(*x->xf), XLSX_XF_MAX);
+	if (g) {
+		if (g < 0)
+			xp_nomem(xp);
+		else
+			xp_fail(xp, SHEET_UNREADABLE, "The styles part %s holds more than %d "
+				"cell formats: it is not a workbook kiln can read." SAVE_AGAIN,
+				xp->part, XLSX_XF_MAX);
+		return;
+	}
+	x->xf[x->nxf++] = id;
+}
+
+static void st_end(struct xp *xp, const char *name)
+{
+	struct stylectx *c = xp->ctx;
+
+	if (!strcmp(name, "cellXfs") && xp->depth == c->xfs_depth)
+		c->xfs_depth = 0;
+	if (!strcmp(name, "numFmts") && xp->depth == c->fmts_depth)
+		c->fmts_depth = 0;
+}
+
+/* Orders number formats by id, then by their order in the file. */
+static int cmp_numfmt(const void *a, const void *b)
+{
+	const struct numfmt *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The code the file gives number format id (the last one if several), or NULL. */
+static const char *custom_format(const struct xlsx *x, unsigned id)
+{
+	size_t lo = 0, hi = x->nfmts;
+
+	while (lo < hi) {                           /* the first entry past id */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->fmts[mid].id <= id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && x->fmts[lo - 1].id == id ? x->fmts[lo - 1].code : NULL;
+}
+
+/* Loads the styles part (if any) and works out which cell formats are dates. */
+static enum sheet_status load_styles(struct xlsx *x)
+{
+	const struct rel *r = rel_by_type(x, "styles");
+	struct stylectx c;
+	struct xp xp;
+	size_t i;
+	int missing;
+
+	if (!r)
+		return SHEET_OK;
+	memset(&xp, 0, sizeof(xp));
+	memset(&c, 0, sizeof(c));
+	xp.start = st_start;
+	xp.end = st_end;
+	xp.ctx = &c;
+	if (parse_part(x, r->target, &xp, &missing) != SHEET_OK)
+		return x->st;
+	if (!x->nxf)
+		return SHEET_OK;
+	x->xf_date = calloc(x->nxf, sizeof(*x->xf_date));
+	if (!x->xf_date)
+		return nomem(x);
+	if (x->nfmts)
+		qsort(x->fmts, x->nfmts, sizeof(*x->fmts), cmp_numfmt);
+	for (i = 0; i < x->nxf; i++) {
+		const char *code = custom_format(x, x->xf[i]);
+
+		if (!code)
+			code = builtin_format(x->xf[i]);
+		if (code && format_is_datetime(code))
+			x->xf_date[i] = code;
+	}
+	return SHEET_OK;
+}
+
+/* ---- shared strings ---------------------------------------------------------------- */
+
+struct sstctx {
+	int in_si;
+	unsigned rph;            /* inside <rPh> (phonetic run): text left out */
+	int in_t;
+	size_t start;            /* where the current string starts in the pool */
+	int toolong;
+};
+
+/* Appends n bytes to the pool, within XLSX_SST_MAX; returns 0 or -1 (failed). */
+static int sst_put(struct xp *xp, const char *s, size_t n)
+{
+	struct sst *t = &xp->x->sst;
+
+	if (t->used + n + 1 + (t->n + 1) * sizeof(*t->v) > XLSX_SST_MAX) {
+		xp_fail(xp, SHEET_UNREADABLE, "The shared strings of this workbook (%s) hold "
+			"more than %zu MiB of text: kiln refuses it as too large. Copy the "
+			"batch sheet alone into a new workbook and upload that.", xp->part,
+			XLSX_SST_MAX >> 20);
+		return -1;
+	}
+	if (t->used + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 65536;
+		char *p;
+
+		while (cap < t->used + n + 1)
+			cap *= 2;
+		if (cap > XLSX_SST_MAX)
+			cap = XLSX_SST_MAX;
+		p = realloc(t->pool, cap);
+		if (!p) {
+			xp_nomem(xp);
+			return -1;
+		}
+		t->pool = p;
+		t->cap = cap;
+	}
+	memcpy(t->pool + t->used, s, n);
+	t->used += n;
+	return 0;
+}
+
+static void sst_start(struct xp *xp, const char *name, const char **atts)
+{
+	struct sstctx *c = xp->ctx;
+
+	(void)atts;
+	if (!strcmp(name, "si")) {
+		c->in_si = 1;
+		c->rph = 0;
+		c->in_t = 0;
+		c->toolong = 0;
+		c->start = xp->x->sst.used;
+	}
+	else if (c->in_si && !strcmp(name, "rPh"))
+		c->rph++;
+	else if (c->in_si && !c->rph && !strcmp(name, "t"))
+		c->in_t = 1;
+}
+
+static void sst_text(struct xp *xp, const char *s, int len)
+{
+	struct sstctx *c = xp->ctx;
+	struct sst *t = &xp->x->sst;
+
+	if (!c->in_t || c->toolong)
+		return;
+	if (t->used - c->start + (size_t)len > xp->x->lim->max_cell_bytes) {
+		c->toolong = 1;         /* kept as a mark: refused if a stored cell uses it */
+		t->used = c->start;
+		return;
+	}
+	sst_put(xp, s, (size_t)len);
+}
+
+static void sst_end(struct xp *xp, const char *name)
+{
+	struct sstctx *c = xp->ctx;
+	struct sst *t = &xp->x->sst;
+	size_t n;
+	int g;
+
+	if (!strcmp(name, "t"))
+		c->in_t = 0;
+	else if (!strcmp(name, "rPh") && c->rph)
+		c->rph--;
+	if (strcmp(name, "si") || !c->in_si)
+		return;
+	c->in_si = 0;
+	if (sst_put(xp, "", 1))
+		return;
+	n = decode_escapes(t->pool + c->start, t->used - 1 - c->start);
+	t->used = c->start + n + 1;
+	g = grow(&t->v, t->n, &t->ncap, sizeof(*t->v), XLSX_SST_MAX / sizeof(*t->v));
+	if (g) {
+		xp_nomem(xp);           /* the limit itself was checked by sst_put() */
+		return;
+	}
+	t->v[t->n].off = (uint32_t)c->start;
+	t->v[t->n].len = c->toolong ? UINT32_MAX : (uint32_t)n;
+	t->n++;
+}
+
+static enum sheet_status load_sst(struct xlsx *x)
+{
+	const struct rel *r = rel_by_type(x, "sharedStrings");
+	struct sstctx c;
+	struct xp xp;
+	int missing;
+
+	if (!r)
+		return SHEET_OK;
+	memset(&xp, 0, sizeof(xp));
+	memset(&c, 0, sizeof(c));
+	xp.start = sst_start;
+	xp.end = sst_end;
+	xp.text = sst_text;
+	xp.ctx = &c;
+	return parse_part(x, r->target, &xp, &missing);
+}
+
+/* ---- dates --------------------------------------------------------------------- */
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d. */
+static long days_from_civil(long y, unsigned m, unsigned d)
+{
+	long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (long)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (long)d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Reads exactly n digits at *s into *v and advances; returns 0 or -1. */
+static int digits(const char **s, int n, unsigned *v)
+{
+	unsigned r = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*s)[i]))
+			return -1;
+		r = r * 10 + (unsigned)((*s)[i] - '0');
+	}
+	*s += n;
+	*v = r;
+	return 0;
+}
+
+/*
+ * Converts an ISO 8601 date, date-time or time (a t="d" cell:
+ * "2014-02-14T08:27:48.765Z", "2014-02-14", "08:27:48") to a serial number
+ * in the workbook's date system.  A time zone is ignored: Excel keeps wall
+ * clock times.  Sets *has_date and *has_time; returns 0, or -1 when s is not
+ * such a date.
+ */
+static int iso_serial(const char *s, int date1904, double *out, int *has_date, int *has_time)
+{
+	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+	double frac = 0, serial = 0;
+
+	*has_date = *has_time = 0;
+	while (*s == ' ')
+		s++;
+	if (strlen(s) > 4 && isdigit((unsigned char)s[0]) && s[4] == '-') {
+		if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' ||
+		    digits(&s, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
+			return -1;
+		*has_date = 1;
+		if (*s == 'T' || *s == ' ')
+			s++;
+	}
+	else if (*s == 'T')
+		s++;
+	if (isdigit((unsigned char)*s)) {
+		if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) || h > 24 || mi > 59)
+			return -1;
+		if (*s == ':') {
+			s++;
+			if (digits(&s, 2, &sec) || sec > 60)
+				return -1;
+			if (*s == '.' || *s == ',') {
+				double scale = 0.1;
+
+				s++;
+				if (!isdigit((unsigned char)*s))
+					return -1;
+				for (; isdigit((unsigned char)*s); s++, scale /= 10)
+					frac += (*s - '0') * scale;
+			}
+		}
+		*has_time = 1;
+	}
+	if (*s == 'Z')
+		s++;
+	else if ((*s == '+' || *s == '-') && *has_time) {
+		unsigned zh, zm = 0;
+
+		s++;
+		if (digits(&s, 2, &zh))
+			return -1;
+		if (*s == ':')
+			s++;
+		if (isdigit((unsigned char)*s) && digits(&s, 2, &zm))
+			return -1;
+	}
+	while (*s == ' ')
+		s++;
+	if (*s || (!*has_date && !*has_time))
+		return -1;
+	if (*has_date) {
+		long days = days_from_civil((long)y, mo, d);
+
+		if (date1904)
+			serial = (double)(days - days_from_civil(1904, 1, 1));
+		else {
+			serial = (double)(days - days_from_civil(1899, 12, 30));
+			if (serial < 61)
+				serial -= 1;    /* Excel counts 1900-02-29, which never was */
+		}
+	}
+	*out = serial + (h * 3600.0 + mi * 60.0 + sec + frac) / 86400.0;
+	return 0;
+}
+
+/* ---- the worksheet ------------------------------------------------------------ */
+
+struct sheetctx {
+	int in_data;             /* inside <sheetData> */
+	unsigned row;            /* the current <row>'s number */
+	unsigned last_row, last_col; /* the last <c> read, for order and refs left out */
+	int any_cell;
+	/* the <c> being read */
+	int in_c, in_v, in_is, in_t;
+	int skip;                /* in a row only counted, and counted already: ignored */
+	unsigned rph;
+	unsigned crow, ccol, cstyle;
+	char ctype;              /* 'n' 's' 'b' 'e' 'd' 'S' (str) 'i' (inlineStr) */
+	int has_v, has_is;
+	char *buf;               /* its value's text */
+	size_t len, cap;
+	int over, overink;       /* past max_cell_bytes in a row only counted */
+	/* the row being stored or counted */
+	unsigned cur_row;
+	int any_row, store, counted;
+};
+
+/* Parses a reference "C7" into *row and *col; returns 0 or -1. */
+static int parse_ref(const char *s, unsigned *row, unsigned *col)
+{
+	unsigned c = 0, r = 0;
+	int nl = 0, nd = 0;
+
+	for (; (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z'); s++, nl++) {
+		if (nl == 3)
+			return -1;
+		c = c * 26 + (unsigned)((*s & ~0x20) - 'A' + 1);      /* ASCII upper case */
+	}
+	for (; isdigit((unsigned char)*s); s++, nd++) {
+		if (nd == 9)
+			return -1;
+		r = r * 10 + (unsigned)(*s - '0');
+	}
+	if (*s || !nl || !nd || !r)
+		return -1;
+	*row = r;
+	*col = c;
+	return 0;
+}
+
+static void cell_too_long(struct xp *xp, const struct sheetctx *c)
+{
+	char ref[16];
+
+	sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
+	xp_fail(xp, SHEET_UNREADABLE, "Cell %s holds more than %zu bytes; kiln accepts at "
+		"most %zu in one cell. Shorten it, or remove it if it is not part of the "
+		"batch.", ref, xp->x->lim->max_cell_bytes, xp->x->lim->max_cell_bytes);
+}
+
+static void sh_row(struct xp *xp, struct sheetctx *c, const char **atts)
+{
+	const char *r = attr(atts, "r", 0);
+	unsigned n;
+
+	if (r) {
+		if (parse_uint(r, &n) || !n) {
+			xp_fail(xp, SHEET_UNREADABLE, "The worksheet has a row numbered \"%.40s\", "
+				"which is not a row number: the file is damaged." SAVE_AGAIN, r);
+			return;
+		}
+		c->row = n;
+	}
+	else if (c->row == UINT_MAX - 1) {
+		xp_fail(xp, SHEET_UNREADABLE, "The worksheet has more rows than kiln can count.");
+		return;
+	}
+	else
+		c->row++;
+}
+
+static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
+{
+	const struct sheet_limits *lim = xp->x->lim;
+	const char *r = attr(atts, "r", 0), *t = attr(atts, "t", 0), *s = attr(atts, "s", 0);
+	char ref[16], prev[16];
+
+	c->in_c = 1;
+	c->skip = 0;
+	c->in_v = c->in_is = c->in_t = 0;
+	c->rph = 0;
+	c->has_v = c->has_is = 0;
+	c->len = 0;
+	c->over = c->overink = 0;
+	if (r) {
+		if (parse_ref(r, &c->crow, &c->ccol)) {
+			xp_fail(xp, SHEET_UNREADABLE, "The worksheet has a cell named \"%.40s\", "
+				"which is not a cell reference: the file is damaged." SAVE_AGAIN, r);
+			return;
+		}
+	}
+	else {
+		c->crow = c->row ? c->row : 1;
+		c->ccol = c->any_cell && c->last_row == c->crow ? c->last_col + 1 : 1;
+		if (c->ccol == 0) {
+			xp_fail(xp, SHEET_UNREADABLE, "A row of the worksheet has more cells than "
+				"kiln can count.");
+			return;
+		}
+	}
+	if (c->any_cell && (c->crow < c->last_row ||
+			    (c->crow == c->last_row && c->ccol <= c->last_col))) {
+		sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
+		sheet_cell_ref(c->last_row, c->last_col, prev, sizeof(prev));
+		xp_fail(xp, SHEET_UNREADABLE, "The worksheet stores cell %s after cell %s: its "
+			"cells are out of order or repeated, which the .xlsx format does not "
+			"allow, so the program that wrote it is at fault." SAVE_AGAIN, ref, prev);
+		return;
+	}
+	c->any_cell = 1;
+	c->last_row = c->crow;
+	c->last_col = c->ccol;
+	if (!c->any_row || c->crow != c->cur_row) {
+		c->any_row = 1;
+		c->cur_row = c->crow;
+		c->store = xp->x->grid->nrows < lim->max_rows;
+		c->counted = 0;
+	}
+	if (!c->store && c->counted) {
+		c->skip = 1;            /* nothing in it can change the count */
+		return;
+	}
+	c->ctype = 'n';
+	if (t && *t) {
+		if (!strcmp(t, "str"))
+			c->ctype = 'S';
+		else if (!strcmp(t, "inlineStr"))
+			c->ctype = 'i';
+		else if (strlen(t) == 1 && strchr("nsbed", t[0]))
+			c->ctype = t[0];
+		else {
+			sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
+			xp_fail(xp, SHEET_UNREADABLE, "Cell %s has the type \"%.20s\", which is not a "
+				"cell type of the .xlsx format: the file is damaged." SAVE_AGAIN,
+				ref, t);
+			return;
+		}
+	}
+	if (!s || parse_uint(s, &c->cstyle))
+		c->cstyle = 0;
+}
+
+static void sh_start(struct xp *xp, const char *name, const char **atts)
+{
+	struct sheetctx *c = xp->ctx;
+
+	if (!c->in_data) {
+		if (!strcmp(name, "sheetData"))
+			c->in_data = 1;
+		return;
+	}
+	if (c->in_c) {
+		if (c->skip)
+			return;
+		if (!strcmp(name, "v")) {
+			c->in_v = 1;
+			c->has_v = 1;
+		}
+		else if (!strcmp(name, "is")) {
+			c->in_is = 1;
+			c->has_is = 1;
+		}
+		else if (c->in_is && !strcmp(name, "rPh"))
+			c->rph++;
+		else if (c->in_is && !c->rph && !strcmp(name, "t"))
+			c->in_t = 1;
+		return;
+	}
+	if (!strcmp(name, "row"))
+		sh_row(xp, c, atts);
+	else if (!strcmp(name, "c"))
+		sh_cell(xp, c, atts);
+}
+
+static void sh_text(struct xp *xp, const char *s, int len)
+{
+	struct sheetctx *c = xp->ctx;
+	size_t max = xp->x->lim->max_cell_bytes, n = (size_t)len, take;
+
+	if (!c->in_c || c->skip || !(c->ctype == 'i' ? c->in_t : c->in_v && !c->in_is))
+		return;
+	take = n;
+	if (c->len + n > max) {
+		if (c->store) {
+			cell_too_long(xp, c);
+			return;
+		}
+		/* a row only counted: keep what fits, note whether the rest has ink */
+		take = c->len < max ? max - c->len : 0;
+		c->over = 1;
+		for (size_t i = take; i < n && !c->overink; i++)
+			if (!strchr(" \t\r\n\v\f\xC2\xA0", s[i]))
+				c->overink = 1;
+	}
+	if (!take)
+		return;
+	if (c->len + take + 1 > c->cap) {
+		size_t cap = c->cap ? c->cap : 256;
+		char *p;
+
+		while (cap < c->len + take + 1)
+			cap *= 2;
+		if (cap > max + 1)
+			cap = max + 1;
+		p = realloc(c->buf, cap);
+		if (!p) {
+			xp_nomem(xp);
+			return;
+		}
+		c->buf = p;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, s, take);
+	c->len += take;
+}
+
+/* Trims ASCII white space off both ends of s in place; returns s + lead. */
+static char *trim(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* The message for a value that does not match its declared type. */
+static void bad_value(struct xp *xp, const struct sheetctx *c, const char *what, const char *v)
+{
+	char ref[16];
+
+	sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
+	xp_fail(xp, SHEET_UNREADABLE, "Cell %s holds \"%.40s\" where the file declares %s: "
+		"the file is damaged." SAVE_AGAIN, ref, v, what);
+}
+
+/* Parses a number written in a <v>, in the C locale; returns 0 or -1. */
+static int parse_number(struct xlsx *x, const char *s, double *out)
+{
+	char *end;
+	double d;
+
+	if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
+		return -1;
+	d = strtod_l(s, &end, x->c_locale);
+	if (*end || !isfinite(d))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/*
+ * Makes the cell just closed into a grid cell (TEXT, NUMBER, BOOL, ERROR or
+ * nothing when blank), then stores it or only counts its row.
+ */
+static void sh_cell_end(struct xp *xp, struct sheetctx *c)
+{
+	struct xlsx *x = xp->x;
+	struct sheet_cell cell;
+	char ref[16], *v;
+	int blank, has_date, has_time;
+	unsigned idx;
+
+	c->in_c = 0;
+	if (c->skip || (c->ctype == 'i' ? !c->has_is : !c->has_v))
+		return;                 /* no value: a styled or uncalculated cell */
+	if (!c->buf) {
+		c->buf = malloc(1);
+		if (!c->buf) {
+			xp_nomem(xp);
+			return;
+		}
+		c->cap = 1;
+	}
+	c->buf[c->len] = '\0';
+	memset(&cell, 0, sizeof(cell));
+	cell.row = c->crow;
+	cell.col = c->ccol;
+	if (c->over) {
+		cell.type = SHEET_CELL_TEXT;    /* a row only counted: blank or not is all we need */
+		cell.text = c->buf;
+	}
+	else if (c->ctype == 'i' || c->ctype == 'S') {
+		if (!decode_escapes(c->buf, c->len))
+			return;
+		cell.type = SHEET_CELL_TEXT;
+		cell.text = c->buf;
+	}
+	else if (c->ctype == 's') {
+		v = trim(c->buf);
+		if (!*v)
+			return;
+		if (parse_uint(v, &idx) || idx >= x->sst.n) {
+			sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
+			xp_fail(xp, SHEET_UNREADABLE, "Cell %s refers to shared string %.20s, but the "
+				"workbook holds only %zu: the file is damaged." SAVE_AGAIN, ref, v,
+				x->sst.n);
+			return;
+		}
+		if (x->sst.v[idx].len == UINT32_MAX) {
+			if (c->store) {
+				cell_too_long(xp, c);
+				return;
+			}
+			c->overink = 1;
+			cell.type = SHEET_CELL_TEXT;
+		}
+		else {
+			if (!x->sst.v[idx].len)
+				return;
+			cell.type = SHEET_CELL_TEXT;
+			cell.text = x->sst.pool + x->sst.v[idx].off;
+		}
+	}
+	else if (c->ctype == 'e') {
+		if (!c->len)
+			return;
+		cell.type = SHEET_CELL_ERROR;
+		cell.text = c->buf;
+	}
+	else if (c->ctype == 'b') {
+		v = trim(c->buf);
+		if (!*v)
+			return;
+		cell.type = SHEET_CELL_BOOL;
+		if (!strcmp(v, "1") || !strcmp(v, "true"))
+			cell.number = 1;
+		else if (strcmp(v, "0") && strcmp(v, "false")) {
+			bad_value(xp, c, "a boolean (1 or 0)", v);
+			return;
+		}
+	}
+	else if (c->ctype == 'd') {
+		v = trim(c->buf);
+		if (!*v)
+			return;
+		if (iso_serial(v, x->date1904, &cell.number, &has_date, &has_time)) {
+			bad_value(xp, c, "an ISO 8601 date", v);
+			return;
+		}
+		cell.type = SHEET_CELL_NUMBER;
+		cell.format = (char *)(c->cstyle < x->nxf && x->xf_date[c->cstyle] ?
+				       x->xf_date[c->cstyle] :
+				       !has_time ? "yyyy-mm-dd" : !has_date ? "h:mm:ss" :
+				       "yyyy-mm-dd h:mm:ss");
+	}
+	else {
+		v = trim(c->buf);
+		if (!*v)
+			return;
+		if (parse_number(x, v, &cell.number)) {
+			bad_value(xp, c, "a number", v);
+			return;
+		}
+		cell.type = SHEET_CELL_NUMBER;
+		if (c->cstyle < x->nxf)
+			cell.format = (char *)x->xf_date[c->cstyle];
+	}
+
+	if (!c->store) {
+		blank = sheet_cell_blank(&cell) && !c->overink;
+		if (!blank && !c->counted) {
+			c->counted = 1;
+			if (x->grid->nrows < UINT_MAX)
+				x->grid->nrows++;
+		}
+		return;
+	}
+	if (cell.col > x->lim->max_cols) {
+		sheet_cell_ref(cell.row, cell.col, ref, sizeof(ref));
+		xp_fail(xp, SHEET_UNREADABLE, "Cell %s holds a value in column %u; kiln reads at "
+			"most %u columns. Remove what lies right of the batch's columns.", ref,
+			cell.col, x->lim->max_cols);
+		return;
+	}
+	if (x->grid->ncells >= x->lim->max_cells) {
+		sheet_cell_ref(cell.row, cell.col, ref, sizeof(ref));
+		xp_fail(xp, SHEET_UNREADABLE, "The worksheet holds more than %zu non-blank cells "
+			"(the limit is reached at %s); kiln reads at most that many.",
+			x->lim->max_cells, ref);
+		return;
+	}
+	if (sheet_grid_add(x->grid, &cell))
+		xp_nomem(xp);
+}
+
+static void sh_end(struct xp *xp, const char *name)
+{
+	struct sheetctx *c = xp->ctx;
+
+	if (!c->in_data)
+		return;
+	if (c->in_c) {
+		if (!strcmp(name, "c"))
+			sh_cell_end(xp, c);
+		else if (c->skip)
+			return;
+		else if (!strcmp(name, "v"))
+			c->in_v = 0;
+		else if (!strcmp(name, "is"))
+			c->in_is = 0;
+		else if (!strcmp(name, "rPh") && c->rph)
+			c->rph--;
+		else if (!strcmp(name, "t"))
+			c->in_t = 0;
+		return;
+	}
+	if (!strcmp(name, "sheetData")) {
+		c->in_data = 0;
+		xp->done = 1;           /* nothing after the cells matters */
+		xp_stop(xp);
+	}
+}
+
+static enum sheet_status read_sheet(struct xlsx *x, const char *part)
+{
+	struct sheetctx c;
+	struct xp xp;
+
+	memset(&xp, 0, sizeof(xp));
+	memset(&c, 0, sizeof(c));
+	xp.start = sh_start;
+	xp.end = sh_end;
+	xp.text = sh_text;
+	xp.ctx = &c;
+	parse_part(x, part, &xp, NULL);
+	free(c.buf);
+	return x->st;
+}
+
+/* ---- the reader ------------------------------------------------------------------ */
+
+static void xlsx_free(struct xlsx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nct; i++) {
+		free(x->ct[i].key);
+		free(x->ct[i].type);
+	}
+	free(x->ct);
+	rels_free(x);
+	for (i = 0; i < x->nsheets; i++) {
+		free(x->sheets[i].name);
+		free(x->sheets[i].rid);
+	}
+	free(x->sheets);
+	for (i = 0; i < x->nfmts; i++)
+		free(x->fmts[i].code);
+	free(x->fmts);
+	free(x->xf);
+	free(x->xf_date);
+	free(x->sst.pool);
+	free(x->sst.v);
+	if (x->za)
+		zip_discard(x->za);
+	if (x->c_locale)
+		freelocale(x->c_locale);
+}
+
+/* Opens the zip in buf, or says clearly what the bytes are instead. */
+static enum sheet_status open_zip(struct xlsx *x, const unsigned char *buf, size_t len)
+{
+	static const char encrypted[] = "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e";
+	zip_error_t ze;
+	zip_source_t *src;
+
+	if (len >= 8 && !memcmp(buf, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8)) {
+		if (memmem(buf, len, encrypted, sizeof(encrypted) - 1))
+			return fail(x, SHEET_UNREADABLE, "This file is a password-protected "
+				    "Excel workbook (an encrypted .xlsx): kiln cannot open "
+				    "password-protected files. Save a copy without the password "
+				    "(or as CSV, UTF-8) and upload that.");
+		return fail(x, SHEET_UNSUPPORTED, "This file is an OLE compound file (an .xls "
+			    "workbook?), not an .xlsx: it cannot be read as one.");
+	}
+	zip_error_init(&ze);
+	src = zip_source_buffer_create(buf, len, 0, &ze);
+	x->za = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
+	if (!x->za) {
+		if (src)
+			zip_source_free(src);
+		fail(x, SHEET_UNREADABLE, "This file should be an .xlsx workbook (a zip archive) "
+		     "but cannot be opened as one (%s): it is damaged or truncated." SAVE_AGAIN,
+		     zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+		return x->st;
+	}
+	zip_error_fini(&ze);
+	return SHEET_OK;
+}
+
+/* Every step of the reader, in order (see DESIGN); cleanup is the caller's. */
+static enum sheet_status read_workbook(struct xlsx *x, const unsigned char *buf, size_t len)
+{
+	struct xp xp;
+	char *wb = NULL, *part = NULL;
+	size_t chosen = 0, nskipped = 0, *skipped = NULL;
+	const struct rel *r;
+	int missing;
+
+	if (open_zip(x, buf, len) != SHEET_OK)
+		return x->st;
+	memset(&xp, 0, sizeof(xp));
+	xp.start = ct_start;
+	if (parse_part(x, "[Content_Types].xml", &xp, &missing) != SHEET_OK)
+		return x->st;
+	if (x->nct)
+		qsort(x->ct, x->nct, sizeof(*x->ct), cmp_ctype);
+	if (find_workbook(x, &wb) != SHEET_OK)
+		goto out;
+	memset(&xp, 0, sizeof(xp));
+	xp.start = wb_start;
+	if (parse_part(x, wb, &xp, NULL) != SHEET_OK || load_rels(x, wb) != SHEET_OK)
+		goto out;
+	skipped = malloc((x->nsheets ? x->nsheets : 1) * sizeof(*skipped));
+	if (!skipped) {
+		nomem(x);
+		goto out;
+	}
+	if (choose_sheet(x, &chosen, skipped, &nskipped) != SHEET_OK)
+		goto out;
+	r = rel_by_id(x, x->sheets[chosen].rid);
+	part = strdup(r->target);
+	x->grid->sheet_name = strdup(x->sheets[chosen].name);
+	if (!part || !x->grid->sheet_name) {
+		nomem(x);
+		goto out;
+	}
+	if (part_index(x, part) < 0) {
+		fail(x, SHEET_UNREADABLE, "The worksheet \"%s\" should be in the part %s, which "
+		     "the file does not hold: it is damaged." SAVE_AGAIN, x->sheets[chosen].name,
+		     part);
+		goto out;
+	}
+	if (sheet_warning(x, chosen, skipped, nskipped) != SHEET_OK ||
+	    load_styles(x) != SHEET_OK || load_sst(x) != SHEET_OK)
+		goto out;
+	read_sheet(x, part);
+out:
+	free(skipped);
+	free(part);
+	free(wb);
+	return x->st;
+}
+
+enum sheet_status sheet_read_xlsx(const unsigned char *buf, size_t len,
+				  const struct sheet_limits *lim,
+				  struct sheet_grid *grid, char *err, size_t errlen)
+{
+	struct sheet_limits deflim;
+	struct xlsx x;
+	char dummy[1];
+
+	memset(grid, 0, sizeof(*grid));
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (!lim) {
+		sheet_limits_default(&deflim);
+		lim = &deflim;
+	}
+	memset(&x, 0, sizeof(x));
+	x.lim = lim;
+	x.grid = grid;
+	x.err = err;
+	x.errlen = errlen;
+	x.c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	if (!x.c_locale)
+		nomem(&x);
+	else if (!buf || !len)
+		fail(&x, SHEET_UNREADABLE, "The file is empty." SAVE_AGAIN);
+	else
+		read_workbook(&x, buf, len);
+	xlsx_free(&x);
+	if (x.st != SHEET_OK)
+		sheet_grid_free(grid);
+	return x.st;
+}
