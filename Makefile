@@ -4,6 +4,7 @@
 #   make demo       install what is missing, build, run a whole batch on the built-in engine
 #   make check      install what is missing, run every test, plain and under ASan+UBSan
 #   make bench      the benchmarks written to docs/PERFORMANCE.md
+#   make fuzz       libFuzzer on the four readers, FUZZ_SECONDS (600) each: docs/RELIABILITY.md
 #
 # Objects go to $(BUILD) (build/ by default, build/asan for the sanitizer
 # build), so both builds live side by side.
@@ -100,6 +101,36 @@ check: deps
 bench: deps
 	$(MAKE) all $(BENCH_BIN)
 	sh bench/run.sh
+
+# libFuzzer harnesses of the four readers (tests/fuzz/), built with clang into
+# build/fuzz/ and run by scripts/run-fuzz.sh, FUZZ_SECONDS each (0: replay the
+# seeds and regressions once), FUZZ_PARALLEL at a time.  Only the reader
+# sources are linked.
+FUZZ_FMTS    := csv xls xlsx ods
+FUZZ_SECONDS ?= 600
+FUZZ_CC      ?= clang
+FUZZ_SRC     := sheet/sheet.c sheet/csv.c sheet/validate.c sheet/xls.c sheet/xlsx.c sheet/ods.c
+FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+		-Wno-missing-field-initializers -pthread
+FUZZ_BIN     := $(FUZZ_FMTS:%=build/fuzz/fuzz_%)
+
+.PHONY: fuzz fuzz-deps fuzz-build
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/zipmut.h $(FUZZ_SRC) sheet/sheet.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I. $(shell pkg-config --cflags libzip expat zlib) -o $@ \
+		$< $(FUZZ_SRC) $(shell pkg-config --libs libzip expat zlib) -lm
+
+fuzz-deps:
+	sh scripts/install-deps.sh
+	sh scripts/install-fuzz-deps.sh
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-deps
+	$(MAKE) fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/run-fuzz.sh $(FUZZ_FMTS)
 
 clean:
 	rm -rf build kilnd

@@ -1311,6 +1311,13 @@ static enum sheet_status parse_content(struct ods *o, zip_t *za)
 			fail(o, SHEET_UNREADABLE, bomb_msg, (unsigned long long)(INFLATE_MAX >> 20));
 			break;
 		}
+		if ((sb.valid & ZIP_STAT_COMP_SIZE) && sheet_zip_ratio_exceeded(total, sb.comp_size)) {
+			fail(o, SHEET_UNREADABLE, "This OpenDocument spreadsheet (.ods) inflates "
+			     "more than %d times its packed size, which no spreadsheet does: kiln "
+			     "refuses it as a zip bomb. Save it again from your spreadsheet "
+			     "program (or as CSV, UTF-8) and upload that.", SHEET_ZIP_RATIO);
+			break;
+		}
 		if (first && !looks_like_xml((const unsigned char *)chunk, (size_t)n)) {
 			fail(o, SHEET_UNREADABLE, "%s", password_msg);
 			break;

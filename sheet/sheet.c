@@ -545,6 +545,11 @@ enum sheet_format sheet_sniff(const unsigned char *buf, size_t len, const char *
 	return s.fmt;
 }
 
+int sheet_zip_ratio_exceeded(uint64_t inflated, uint64_t compressed)
+{
+	return inflated > SHEET_ZIP_RATIO_FLOOR && inflated / SHEET_ZIP_RATIO > compressed;
+}
+
 enum sheet_status sheet_read(const unsigned char *buf, size_t len,
 			     const struct sheet_limits *lim,
 			     struct sheet_grid *grid, char *err, size_t errlen)
@@ -670,25 +675,28 @@ void sheet_grid_free(struct sheet_grid *grid)
 	memset(grid, 0, sizeof(*grid));
 }
 
+/* Built by hand, not with snprintf(): readers and the validator call it for every cell. */
 void sheet_cell_ref(unsigned row, unsigned col, char *buf, size_t len)
 {
-	char letters[8];
-	int n = 0, i;
+	char ref[24], *p = ref + sizeof(ref);   /* built from the end: digits, then letters */
+	size_t n;
 
 	if (!buf || !len)
 		return;
-	while (col > 0 && n < (int)sizeof(letters)) {
+	do {
+		*--p = (char)('0' + row % 10);
+		row /= 10;
+	} while (row);
+	while (col > 0) {                       /* at most 7 letters for 32 bits */
 		col--;
-		letters[n++] = (char)('A' + col % 26);
+		*--p = (char)('A' + col % 26);
 		col /= 26;
 	}
-	for (i = 0; i < n / 2; i++) {
-		char t = letters[i];
-
-		letters[i] = letters[n - 1 - i];
-		letters[n - 1 - i] = t;
-	}
-	snprintf(buf, len, "%.*s%u", n, letters, row);
+	n = (size_t)(ref + sizeof(ref) - p);
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
 }
 
 /* ---- messages ------------------------------------------------------------ */

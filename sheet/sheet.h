@@ -173,6 +173,17 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell);
  */
 int sheet_cell_blank(const struct sheet_cell *cell);
 
+/*
+ * The zip readers' second bomb guard, beside their cap on inflated bytes:
+ * 1 when a member that has inflated to `inflated` bytes from `compressed`
+ * bytes is past SHEET_ZIP_RATIO_FLOOR and more than SHEET_ZIP_RATIO times
+ * its compressed size.  Real sheet XML shrinks 5 to 70 times (the corpus's
+ * large_strings.xlsx, 65 times); deflate's limit is about 1030.
+ */
+#define SHEET_ZIP_RATIO 250
+#define SHEET_ZIP_RATIO_FLOOR (32ULL << 20)
+int sheet_zip_ratio_exceeded(uint64_t inflated, uint64_t compressed);
+
 /* Writes the A1 name of a cell ("C7", "AA12") into buf (at least 16 bytes). */
 void sheet_cell_ref(unsigned row, unsigned col, char *buf, size_t len);
 

@@ -28,8 +28,10 @@
  *      only counted in grid->nrows.
  *
  * Cells are reported as stored.  NUMBER, RK and MULRK give the double they
- * hold; dates and times stay the serial in the workbook's own date system
- * (1900 or 1904, as the oracles have it), the time a fraction of the day,
+ * hold (a NaN or an infinity, which no spreadsheet program writes, refuses
+ * the file as damaged, as xlsx.c and ods.c do); dates and times stay the
+ * serial in the workbook's own date system (1900 or 1904, as the oracles
+ * have it), the time a fraction of the day,
  * with `format` set to the number-format code of the cell's XF when that
  * code is a date or a time, decided by xlrd's rule (the corpus oracles come
  * from xlrd): built-in codes 14-22, 27-36, 45-47, 50-58 and 71-81 when the
@@ -79,6 +81,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1327,6 +1330,13 @@ static enum sheet_status put_number(struct walk *w, unsigned row0, unsigned col0
 {
 	struct xcell c;
 
+	if (!isfinite(d)) {                /* Excel writes #NUM! instead; so does no other program */
+		char ref[16], why[80];
+
+		sheet_cell_ref(row0 + 1u, col0 + 1u, ref, sizeof(ref));
+		snprintf(why, sizeof(why), "cell %s holds a number that is not finite", ref);
+		return damaged(w->x, why);
+	}
 	memset(&c, 0, sizeof(c));
 	c.type = SHEET_CELL_NUMBER;
 	c.num = d;

@@ -619,6 +619,7 @@ static enum sheet_status parse_part(struct xlsx *x, const char *name, struct xp 
 	zip_file_t *zf;
 	XML_Parser p;
 	char *buf;
+	zip_uint64_t part_inflated = 0;
 	enum XML_Status rc = XML_STATUS_OK;
 
 	if (missing)
@@ -668,8 +669,16 @@ static enum sheet_status parse_part(struct xlsx *x, const char *name, struct xp 
 			break;
 		}
 		x->inflated += (zip_uint64_t)n;
+		part_inflated += (zip_uint64_t)n;
 		if (x->inflated > XLSX_INFLATE_MAX) {
 			zip_bomb(x, name);
+			break;
+		}
+		if ((zs.valid & ZIP_STAT_COMP_SIZE) &&
+		    sheet_zip_ratio_exceeded(part_inflated, zs.comp_size)) {
+			fail(x, SHEET_UNREADABLE, "The part %s of this workbook inflates more "
+			     "than %d times its packed size, which no spreadsheet does: kiln "
+			     "refuses it as a zip bomb." SAVE_AGAIN, name, SHEET_ZIP_RATIO);
 			break;
 		}
 		rc = XML_Parse(p, buf, (int)n, n == 0);

@@ -2045,9 +2045,23 @@ static void test_corpus_refused(void **state)
 	}
 }
 
+/* The zip readers' ratio guard: real sheet XML passes, a deflate bomb does not. */
+static void test_zip_ratio(void **state)
+{
+	(void)state;
+	/* large_strings.xlsx: 57 MB of XML from 0.87 MB */
+	assert_false(sheet_zip_ratio_exceeded(57ULL << 20, 870ULL << 10));
+	/* small members are never judged by ratio */
+	assert_false(sheet_zip_ratio_exceeded(1ULL << 20, 10));
+	/* zeros deflate about 1000:1 */
+	assert_true(sheet_zip_ratio_exceeded(64ULL << 20, 64ULL << 10));
+	assert_false(sheet_zip_ratio_exceeded(64ULL << 20, 1ULL << 20));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_zip_ratio),
 		cmocka_unit_test(test_limits_default),
 		cmocka_unit_test(test_cell_ref),
 		cmocka_unit_test(test_format_name),
