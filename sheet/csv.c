@@ -128,31 +128,6 @@ static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
 	return n;
 }
 
-/* Writes code point cp as UTF-8 at o; returns the bytes written (1 to 4). */
-static size_t utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Decodes Windows-1252 bytes into t->owned.  Returns 0 or -1 on ENOMEM. */
 static int decode_cp1252(const unsigned char *s, size_t n, struct text *t)
 {
@@ -169,7 +144,7 @@ static int decode_cp1252(const unsigned char *s, size_t n, struct text *t)
 
 		if (cp >= 0x80 && cp < 0xA0)
 			cp = cp1252_c1[cp - 0x80];
-		k += utf8_put(o + k, cp);
+		k += sheet_utf8_put(o + k, cp);
 	}
 	o[k] = '\0';
 	t->owned = o;
@@ -220,7 +195,7 @@ static enum sheet_status decode_utf16(const unsigned char *s, size_t n, int big_
 				 i + 2);
 			return SHEET_UNREADABLE;
 		}
-		k += utf8_put(o + k, u);
+		k += sheet_utf8_put(o + k, u);
 	}
 	o[k] = '\0';
 	t->owned = o;

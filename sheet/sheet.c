@@ -545,6 +545,30 @@ enum sheet_format sheet_sniff(const unsigned char *buf, size_t len, const char *
 	return s.fmt;
 }
 
+size_t sheet_utf8_put(char *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
 int sheet_zip_ratio_exceeded(uint64_t inflated, uint64_t compressed)
 {
 	return inflated > SHEET_ZIP_RATIO_FLOOR && inflated / SHEET_ZIP_RATIO > compressed;

@@ -184,6 +184,9 @@ int sheet_cell_blank(const struct sheet_cell *cell);
 #define SHEET_ZIP_RATIO_FLOOR (32ULL << 20)
 int sheet_zip_ratio_exceeded(uint64_t inflated, uint64_t compressed);
 
+/* Writes code point cp as UTF-8 at o (room for 4 bytes); returns the bytes written. */
+size_t sheet_utf8_put(char *o, uint32_t cp);
+
 /* Writes the A1 name of a cell ("C7", "AA12") into buf (at least 16 bytes). */
 void sheet_cell_ref(unsigned row, unsigned col, char *buf, size_t len);
 

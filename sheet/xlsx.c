@@ -314,31 +314,6 @@ static int rel_is(const char *t, const char *name)
 	return s && !strcmp(s + 1, name);
 }
 
-/* Writes code point cp as UTF-8 at o; returns the bytes written (1 to 4). */
-static size_t utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Reads an "_xHHHH_" escape at s (n bytes left) into *cp; returns 0 or -1. */
 static int x_escape(const char *s, size_t n, uint32_t *cp)
 {
@@ -380,12 +355,12 @@ static size_t decode_escapes(char *s, size_t n)
 		if (s[i] == '_' && !x_escape(s + i, n - i, &cp)) {
 			if (cp >= 0xD800 && cp <= 0xDBFF && !x_escape(s + i + 7, n - i - 7, &lo) &&
 			    lo >= 0xDC00 && lo <= 0xDFFF) {
-				o += utf8_put(s + o, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+				o += sheet_utf8_put(s + o, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
 				i += 14;
 				continue;
 			}
 			if (cp && (cp < 0xD800 || cp > 0xDFFF)) {
-				o += utf8_put(s + o, cp);
+				o += sheet_utf8_put(s + o, cp);
 				i += 7;
 				continue;
 			}
