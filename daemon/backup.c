@@ -26,6 +26,7 @@
 
 #define BACKUP_TRIES 3
 #define ID_LEN 24
+#define HEX "0123456789abcdef"
 
 /* One image file a backup carries. */
 struct bfile {
@@ -342,8 +343,8 @@ static int entry_kind(const char *name, char *batch)
 	if (strncmp(name, "images/", 7) != 0 || strlen(name) < 7 + ID_LEN + 1 + ID_LEN + 2)
 		return -1;
 	name += 7;
-	if (!util_is_hex(name, ID_LEN) || name[ID_LEN] != '/' || !util_is_hex(name + ID_LEN + 1, ID_LEN) ||
-	    name[2 * ID_LEN + 1] != '.')
+	if (strspn(name, HEX) != ID_LEN || name[ID_LEN] != '/' ||
+	    strspn(name + ID_LEN + 1, HEX) != ID_LEN || name[2 * ID_LEN + 1] != '.')
 		return -1;
 	ext = name + 2 * ID_LEN + 2;
 	el = strlen(ext);

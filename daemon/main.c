@@ -355,7 +355,8 @@ static void drain(struct kiln *k, int sfd)
 			int sig = read_signal(sfd);
 
 			if (sig == SIGINT || sig == SIGTERM) {
-				log_info("second %s: not waiting any longer", strsignal(sig));
+				log_info("second %s: not waiting any longer",
+					 sig == SIGINT ? "SIGINT" : "SIGTERM");
 				break;
 			}
 		}
