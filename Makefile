@@ -96,7 +96,7 @@ check-style:
 check: deps
 	sh scripts/check-style.sh
 	$(MAKE) all
-	$(MAKE) check-unit-file
+	$(MAKE) check-unit-file check-install
 	$(MAKE) check-unit check-e2e
 	$(MAKE) check-asan
 	$(MAKE) check-package
@@ -155,7 +155,7 @@ STATEDIR    ?= /var/lib/kiln
 INSTALL_BINS :=
 MAN_PAGES   := $(wildcard man/*.[1-8])
 
-.PHONY: install deb check-package check-unit-file
+.PHONY: install deb check-package check-unit-file check-install
 
 install: all $(INSTALL_BINS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
@@ -185,6 +185,10 @@ deb:
 # the packaged config, asks /healthz, removes and purges it (as root).
 check-package: deb
 	sh scripts/check-package.sh
+
+# make install into a temporary DESTDIR, checked file by file.
+check-install: all
+	sh scripts/check-install.sh
 
 # systemd-analyze verify of the unit, its ExecStart pointed at the build.
 check-unit-file: $(BUILD)/kilnd

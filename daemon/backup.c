@@ -138,6 +138,30 @@ static int parse(int argc, char **argv, const char *what, struct config *cfg, co
 	return 0;
 }
 
+/*
+ * The start of both commands: parses the arguments into a new config.  NULL
+ * with the exit status in *status when there is nothing more to do (help,
+ * a usage error, no memory).
+ */
+static struct config *begin(int argc, char **argv, const char *what, const char **file,
+			    int *status)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	int rc;
+
+	*status = 1;
+	if (!cfg)
+		return NULL;
+	rc = parse(argc, argv, what, cfg, file);
+	if (rc) {
+		free(cfg);
+		*status = rc < 0 ? 0 : rc;
+		return NULL;
+	}
+	log_set_level(LOG_WARN);
+	return cfg;
+}
+
 /* Takes the snapshot into tmpdb and lists its image files; 0 or -1 (message printed). */
 static int snapshot(const char *db_path, const char *tmpdb, struct bfiles *fl)
 {
@@ -176,6 +200,23 @@ static int snapshot(const char *db_path, const char *tmpdb, struct bfiles *fl)
 	return -1;
 }
 
+/* zip_open() with its error printed for the command what; NULL on failure. */
+static zip_t *open_zip(const char *file, int flags, const char *what)
+{
+	zip_t *za;
+	int zerr = 0;
+
+	za = zip_open(file, flags, &zerr);
+	if (!za) {
+		zip_error_t ze;
+
+		zip_error_init_with_code(&ze, zerr);
+		fprintf(stderr, "kilnd %s: cannot open %s: %s\n", what, file, zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+	}
+	return za;
+}
+
 /* Adds the file at path to the zip as name; stored (not deflated) unless deflate. */
 static int zip_add_file(zip_t *za, const char *name, const char *path, int64_t len, int deflate)
 {
@@ -196,26 +237,21 @@ static int zip_add_file(zip_t *za, const char *name, const char *path, int64_t l
 
 int backup_main(int argc, char **argv)
 {
-	struct config *cfg = malloc(sizeof(*cfg));
+	struct config *cfg;
 	struct bfiles fl;
 	char db_path[1200], tmpdb[4200], token[1200];
 	const char *file = NULL;
 	struct stat sb;
 	zip_t *za = NULL;
-	int zerr = 0, rc = 1;
+	int rc = 1;
 	int64_t total = 0;
 
 	memset(&fl, 0, sizeof(fl));
+	cfg = begin(argc, argv, "backup", &file, &rc);
 	if (!cfg)
-		return 1;
-	rc = parse(argc, argv, "backup", cfg, &file);
-	if (rc) {
-		free(cfg);
-		return rc < 0 ? 0 : rc;
-	}
+		return rc;
 	rc = 1;
 	umask(077);
-	log_set_level(LOG_WARN);
 	fl.data_dir = cfg->data_dir;
 	snprintf(db_path, sizeof(db_path), "%s/kiln.db", cfg->data_dir);
 	snprintf(token, sizeof(token), "%s/admin.token", cfg->data_dir);
@@ -227,15 +263,9 @@ int backup_main(int argc, char **argv)
 	}
 	if (snapshot(db_path, tmpdb, &fl) < 0)
 		goto out;
-	za = zip_open(file, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
-	if (!za) {
-		zip_error_t ze;
-
-		zip_error_init_with_code(&ze, zerr);
-		fprintf(stderr, "kilnd backup: cannot create %s: %s\n", file, zip_error_strerror(&ze));
-		zip_error_fini(&ze);
+	za = open_zip(file, ZIP_CREATE | ZIP_TRUNCATE, "backup");
+	if (!za)
 		goto out;
-	}
 	if (zip_add_file(za, "kiln.db", tmpdb, -1, 1) < 0 ||
 	    (stat(token, &sb) == 0 && zip_add_file(za, "admin.token", token, -1, 1) < 0)) {
 		fprintf(stderr, "kilnd backup: %s\n", zip_strerror(za));
@@ -474,26 +504,21 @@ static int extract_all(zip_t *za, const char *data_dir, struct written *w)
 
 int restore_main(int argc, char **argv)
 {
-	struct config *cfg = malloc(sizeof(*cfg));
+	struct config *cfg;
 	struct written w;
 	struct verify v;
 	struct store *st = NULL;
 	const char *file = NULL;
 	char db_path[1200], err[1024];
 	zip_t *za = NULL;
-	int zerr = 0, rc, has;
+	int rc, has;
 
 	memset(&w, 0, sizeof(w));
 	memset(&v, 0, sizeof(v));
+	cfg = begin(argc, argv, "restore", &file, &rc);
 	if (!cfg)
-		return 1;
-	rc = parse(argc, argv, "restore", cfg, &file);
-	if (rc) {
-		free(cfg);
-		return rc < 0 ? 0 : rc;
-	}
+		return rc;
 	rc = 1;
-	log_set_level(LOG_WARN);
 	has = dir_has_entries(cfg->data_dir);
 	if (has != 0) {
 		if (has > 0)
@@ -504,15 +529,9 @@ int restore_main(int argc, char **argv)
 				strerror(errno));
 		goto out;
 	}
-	za = zip_open(file, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-	if (!za) {
-		zip_error_t ze;
-
-		zip_error_init_with_code(&ze, zerr);
-		fprintf(stderr, "kilnd restore: cannot open %s: %s\n", file, zip_error_strerror(&ze));
-		zip_error_fini(&ze);
+	za = open_zip(file, ZIP_RDONLY | ZIP_CHECKCONS, "restore");
+	if (!za)
 		goto out;
-	}
 	if (zip_name_locate(za, "kiln.db", 0) < 0) {
 		fprintf(stderr, "kilnd restore: %s is not a kiln backup (it has no kiln.db)\n", file);
 		goto out;

@@ -101,6 +101,19 @@ def test_no_notify_socket_no_watchdog(kiln):
 # ---- SIGTERM -------------------------------------------------------------------------------
 
 
+def slow_calls_in_flight(tmp_path, workers, rows, num_images, timeout_s):
+    """A kilnd whose engine calls take 30 s, with a batch started and `workers` calls in flight."""
+    k = Kilnd(tmp_path / "data", ["--workers", str(workers), "--set", "builtin.delay_ms=30000",
+                                  "--set", "builtin.size=32",
+                                  "--set", "shutdown_timeout=%d" % timeout_s])
+    k.start()
+    b = k.upload_ok(csv_rows(rows, num_images=num_images))
+    assert k.start_batch(b["id"]).status == 200
+    wait_for(lambda: k.batch(b["id"])["images_running"] == workers,
+             what="%d calls in flight" % workers)
+    return k, b
+
+
 def test_sigterm_mid_batch_then_restart_loses_nothing(tmp_path):
     k = Kilnd(tmp_path / "data", ["--workers", "3", "--set", "builtin.delay_ms=300",
                                   "--set", "builtin.size=32"])
@@ -136,12 +149,7 @@ def test_sigterm_mid_batch_then_restart_loses_nothing(tmp_path):
 
 
 def test_sigterm_timeout_cancels_and_requeues(tmp_path):
-    k = Kilnd(tmp_path / "data", ["--workers", "2", "--set", "builtin.delay_ms=30000",
-                                  "--set", "builtin.size=32", "--set", "shutdown_timeout=1"])
-    k.start()
-    b = k.upload_ok(csv_rows(2, num_images=2))          # 4 images, each call 30 s
-    assert k.start_batch(b["id"]).status == 200
-    wait_for(lambda: k.batch(b["id"])["images_running"] == 2, what="2 calls in flight")
+    k, b = slow_calls_in_flight(tmp_path, 2, 2, 2, 1)  # 4 images, each call 30 s
     t0 = time.monotonic()
     assert k.stop(signal.SIGTERM) == 0
     assert time.monotonic() - t0 < 10                  # 1 s grace, not 30 s
@@ -162,12 +170,7 @@ def test_sigterm_timeout_cancels_and_requeues(tmp_path):
 
 
 def test_second_sigterm_cuts_the_wait_short(tmp_path):
-    k = Kilnd(tmp_path / "data", ["--workers", "1", "--set", "builtin.delay_ms=30000",
-                                  "--set", "builtin.size=32", "--set", "shutdown_timeout=60"])
-    k.start()
-    b = k.upload_ok(csv_rows(1, num_images=1))
-    assert k.start_batch(b["id"]).status == 200
-    wait_for(lambda: k.batch(b["id"])["images_running"] == 1, what="a call in flight")
+    k, _ = slow_calls_in_flight(tmp_path, 1, 1, 1, 60)
     k.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: "waiting up to 60 s" in k.log(), what="the wait")
     t0 = time.monotonic()
