@@ -93,8 +93,8 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path):
         sock.close()
 
 
-def test_no_notify_socket_no_watchdog(kiln):
-    """Without NOTIFY_SOCKET (a plain start) nothing is sent and no ticker runs."""
+def test_no_watchdog_usec_no_ticker(kiln):
+    """Without WATCHDOG_USEC (a plain start, or a unit without WatchdogSec=) no ticker runs."""
     assert "systemd watchdog" not in kiln.log()
 
 
