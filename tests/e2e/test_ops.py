@@ -98,6 +98,28 @@ def test_no_watchdog_usec_no_ticker(kiln):
     assert "systemd watchdog" not in kiln.log()
 
 
+def test_journal_lines_carry_priorities(tmp_path):
+    """When JOURNAL_STREAM names kilnd's stderr (as systemd sets it), lines start with their
+    syslog priority and carry no timestamp; a JOURNAL_STREAM naming another file changes
+    nothing."""
+    k = Kilnd(tmp_path / "data", ["--set", "builtin.size=32"])
+    os.makedirs(k.data_dir)
+    open(k.log_path, "ab").close()
+    st = os.stat(k.log_path)
+    k.env = {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)}
+    k.start()
+    assert k.stop() == 0
+    lines = k.log().splitlines()
+    assert any(ln.startswith("<6>info  kilnd ") and "listening on" in ln for ln in lines), lines
+    assert all(re.match(r"<[3467]>(debug|info |warn |error) ", ln) for ln in lines), lines
+
+    other = Kilnd(tmp_path / "data2", ["--set", "builtin.size=32"],
+                  env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino + 1)})
+    other.start()
+    assert other.stop() == 0
+    assert re.match(r"\d{4}-\d\d-\d\dT[0-9:.]+Z info  ", other.log().splitlines()[0])
+
+
 # ---- SIGTERM -------------------------------------------------------------------------------
 
 
