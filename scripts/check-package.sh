@@ -69,6 +69,12 @@ wait "$pid" || fail "kilnd did not exit 0 on SIGTERM"
 pid=""
 echo "healthz: $(cat "$log.healthz")"
 
+echo "== dpkg -i again (an upgrade): the edited conffile and the store stay"
+echo "# edited by check-package" >> /etc/kiln/kilnd.conf
+dpkg -i --force-confold "$deb" >/dev/null
+grep -q '^# edited by check-package$' /etc/kiln/kilnd.conf || fail "reinstall replaced the edited conffile"
+[ -f /var/lib/kiln/kiln.db ] || fail "reinstall lost the store"
+
 echo "== dpkg -r: the config, the state and the user stay"
 dpkg -r kiln >/dev/null
 [ ! -e /usr/sbin/kilnd ] || fail "kilnd left after remove"

@@ -333,6 +333,25 @@ def test_restore_refuses_what_is_not_a_kiln_backup(tmp_path):
     assert r.returncode == 1 and "no store at" in r.stderr, r.stderr
 
 
+def test_backup_refuses_a_store_naming_missing_files(tmp_path):
+    """A done image whose file is gone (as when a batch is deleted under the backup) makes the
+    backup take new snapshots, then fail rather than write a store naming files it lacks."""
+    k = Kilnd(tmp_path / "data", ["--set", "builtin.size=32"])
+    k.start()
+    b = k.upload_ok(csv_rows(1, num_images=2))
+    assert k.start_batch(b["id"]).status == 200
+    k.wait_state(b["id"], "completed")
+    victim = sorted(files_by_name(k.data_dir))[0]
+    os.unlink(os.path.join(k.data_dir, victim))
+    out = tmp_path / "b.zip"
+    r = run_kilnd("backup", "--data-dir", k.data_dir, str(out))
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("changed after the snapshot") == 3, r.stderr
+    assert "kept changing under the backup (3 tries)" in r.stderr
+    assert not out.exists() and not os.path.exists(str(out) + ".db-tmp")
+    assert k.stop() == 0
+
+
 def test_restore_checks_image_crcs(tmp_path):
     """A backup whose image bytes were altered is refused, and nothing is left behind."""
     import zipfile
