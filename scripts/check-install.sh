@@ -1,8 +1,9 @@
 #!/bin/sh
 # check-install.sh — `make install` with PREFIX and DESTDIR into a temporary
 # root: every file where it belongs, the unit's ExecStart and the config's
-# data_dir rewritten, the installed binary runs, and a second install keeps
-# an edited config.
+# data_dir rewritten, the installed binary runs, the sysusers.d entry makes
+# the kiln user (systemd-sysusers --root), and a second install keeps an
+# edited config.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(mktemp -d)
@@ -19,6 +20,10 @@ done
 grep -q '^ExecStart=/opt/kiln/sbin/kilnd --config /opt/kiln/etc/kiln/kilnd.conf$' \
 	"$root/opt/kiln/lib/systemd/system/kilnd.service" || fail "the unit's ExecStart"
 grep -q '^data_dir = /srv/kiln$' "$root/opt/kiln/etc/kiln/kilnd.conf" || fail "the config's data_dir"
+# the sysusers.d entry makes the kiln user the unit runs as (into the temporary root)
+mkdir -p "$root/etc"
+systemd-sysusers --root="$root" "$root/opt/kiln/lib/sysusers.d/kiln.conf" 2>/dev/null
+grep -q '^kiln:x:[0-9]*:[0-9]*:[^:]*:/var/lib/kiln:' "$root/etc/passwd" || fail "sysusers.d: no kiln user"
 echo "workers = 7" >> "$root/opt/kiln/etc/kiln/kilnd.conf"
 make -s install DESTDIR="$root" PREFIX=/opt/kiln SYSCONFDIR=/opt/kiln/etc >/dev/null
 grep -q '^workers = 7$' "$root/opt/kiln/etc/kiln/kilnd.conf" || fail "a second install replaced the config"
