@@ -140,7 +140,7 @@ def test_sigterm_mid_batch_then_restart_loses_nothing(tmp_path):
     k = Kilnd(tmp_path / "data", ["--workers", "3", "--set", "builtin.delay_ms=300",
                                   "--set", "builtin.size=32"])
     k.start()
-    b = k.upload_ok(csv_rows(6))                        # 24 images
+    b = k.upload_ok(csv_rows(12))                       # 48 images, >= 4.8 s of calls
     assert k.start_batch(b["id"]).status == 200
     wait_for(lambda: k.batch(b["id"])["images_done"] >= 4, what="4 images")
     wait_for(lambda: k.batch(b["id"])["images_running"] > 0, what="calls in flight")
@@ -158,14 +158,14 @@ def test_sigterm_mid_batch_then_restart_loses_nothing(tmp_path):
     running = db.execute("SELECT count(*) FROM images WHERE state = 'running'").fetchone()[0]
     done_at_stop = db.execute("SELECT count(*) FROM images WHERE state = 'done'").fetchone()[0]
     db.close()
-    assert running == 0 and 4 <= done_at_stop < 24
+    assert running == 0 and 4 <= done_at_stop < 48
 
     k.start()                                          # a restart carries on
     done = k.wait_state(b["id"], "completed", timeout=90)
-    assert done["images_done"] == 24
+    assert done["images_done"] == 48
     calls = k.calls()
-    assert len(calls) == 24 and set(calls.values()) == {1}, calls   # each image made once
-    assert len(files_by_name(k.data_dir)) == 24
+    assert len(calls) == 48 and set(calls.values()) == {1}, calls   # each image made once
+    assert len(files_by_name(k.data_dir)) == 48
     assert k.stop() == 0
     db_checks(k.data_dir)
 
