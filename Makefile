@@ -13,6 +13,7 @@ CC      ?= cc
 BUILD   ?= build
 SAN     ?=
 PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl expat xlsxwriter
+PKGS    += libsystemd
 
 OPT     ?= -O2 -g
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -95,8 +96,10 @@ check-style:
 check: deps
 	sh scripts/check-style.sh
 	$(MAKE) all
+	$(MAKE) check-unit-file check-install
 	$(MAKE) check-unit check-e2e
 	$(MAKE) check-asan
+	$(MAKE) check-package
 
 bench: deps
 	$(MAKE) all $(BENCH_BIN)
@@ -135,4 +138,60 @@ fuzz: fuzz-deps
 clean:
 	rm -rf build kilnd
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# ---- install and packaging (issue 8) -----------------------------------------------
+# `make install` puts kilnd in SBINDIR (a daemon, man section 8), every man
+# page of man/ in its section, the unit (ExecStart rewritten to SBINDIR), a
+# sysusers.d entry for the kiln user, and the example config as
+# SYSCONFDIR/kiln/kilnd.conf with data_dir = STATEDIR (never over an existing
+# one).  Programs for BINDIR (the kiln CLI) are listed in INSTALL_BINS.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+STATEDIR    ?= /var/lib/kiln
+INSTALL_BINS :=
+MAN_PAGES   := $(wildcard man/*.[1-8])
+
+.PHONY: install deb check-package check-unit-file check-install
+
+install: all $(INSTALL_BINS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/kiln
+	install -m 0755 $(BUILD)/kilnd $(DESTDIR)$(SBINDIR)/kilnd
+	$(if $(INSTALL_BINS),install -d $(DESTDIR)$(BINDIR))
+	$(if $(INSTALL_BINS),install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/)
+	for m in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; install -d $$d && install -m 0644 $$m $$d/ || exit 1; \
+	done
+	sed -e 's#^ExecStart=/usr/sbin/kilnd#ExecStart=$(SBINDIR)/kilnd#' \
+	    -e 's#/etc/kiln/#$(SYSCONFDIR)/kiln/#g' packaging/kilnd.service > $(DESTDIR)$(UNITDIR)/kilnd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/kilnd.service
+	install -m 0644 packaging/kiln.sysusers $(DESTDIR)$(SYSUSERSDIR)/kiln.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/kiln/kilnd.conf || \
+		{ sed 's#^data_dir = .*#data_dir = $(STATEDIR)#' config/kilnd.conf \
+		  > $(DESTDIR)$(SYSCONFDIR)/kiln/kilnd.conf && \
+		  chmod 0644 $(DESTDIR)$(SYSCONFDIR)/kiln/kilnd.conf; }
+
+# The .deb, with dpkg-buildpackage from packaging/debian/ (copied into a
+# clean tree of the tracked files under build/deb/), into build/deb/.
+deb:
+	sh scripts/install-deps.sh deb
+	sh scripts/make-deb.sh
+
+# Builds the .deb, runs lintian, installs it, runs kilnd as the kiln user with
+# the packaged config, asks /healthz, removes and purges it (as root).
+check-package: deb
+	sh scripts/check-package.sh
+
+# make install into a temporary DESTDIR, checked file by file.
+check-install: all
+	sh scripts/check-install.sh
+
+# systemd-analyze verify of the unit, its ExecStart pointed at the build.
+check-unit-file: $(BUILD)/kilnd
+	sh scripts/check-unit-file.sh $(abspath $(BUILD)/kilnd)
+
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -48,6 +48,8 @@ static const struct config_key config_keys[] = {
 	{ "builtin.size", NUM(CK_UINT, builtin_size), 8, 4096 },
 	{ "builtin.compression", NUM(CK_UINT, builtin_compression), 0, 9 },
 	{ "builtin.call_log", STR(builtin_call_log), 0, 0 },
+	/* operations (issue 8) */
+	{ "shutdown_timeout", NUM(CK_UINT, shutdown_timeout), 0, 3600 },
 };
 
 void config_defaults(struct config *cfg)
@@ -68,6 +70,7 @@ void config_defaults(struct config *cfg)
 	cfg->builtin_delay_ms = 0;
 	cfg->builtin_size = 512;
 	cfg->builtin_compression = 6;
+	cfg->shutdown_timeout = 10;
 }
 
 /* Parses a whole decimal number with an optional K/M/G suffix when size is set. */
@@ -269,4 +272,33 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	}
 	fclose(f);
 	return 0;
+}
+
+/* The number of bytes a key's value takes in struct config. */
+static size_t key_bytes(const struct config_key *k)
+{
+	switch (k->kind) {
+	case CK_UINT: return sizeof(unsigned);
+	case CK_INT64: return sizeof(int64_t);
+	case CK_SIZE: return sizeof(uint64_t);
+	case CK_AUTH: return sizeof(enum config_auth);
+	default: return k->size;
+	}
+}
+
+void config_diff(const struct config *a, const struct config *b,
+		 void (*cb)(void *cls, const char *key), void *cls)
+{
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *va = (const char *)a + k->offset, *vb = (const char *)b + k->offset;
+		int differ;
+
+		if (k->kind == CK_STRING || k->kind == CK_LISTEN)
+			differ = strncmp(va, vb, k->size) != 0;
+		else
+			differ = memcmp(va, vb, key_bytes(k)) != 0;
+		if (differ)
+			cb(cls, k->name);
+	}
 }

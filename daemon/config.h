@@ -36,6 +36,8 @@ struct config {
 	unsigned builtin_size;     /* long side of the image in pixels (512) */
 	int builtin_compression;   /* zlib level 0..9 for the PNG (6) */
 	char builtin_call_log[1024]; /* append "<image id>\n" per call, for tests ("") */
+	/* operations (issue 8) */
+	unsigned shutdown_timeout; /* s: engine calls in flight may finish on SIGTERM (10) */
 };
 
 /* Fills *cfg with every default. */
@@ -53,5 +55,12 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
  */
 int config_set(struct config *cfg, const char *key, const char *value,
 	       char *err, size_t errlen);
+
+/*
+ * Calls cb(cls, key) for every key whose value differs between a and b (for
+ * SIGHUP: what a reload changed).  Keys come in the order of the key table.
+ */
+void config_diff(const struct config *a, const struct config *b,
+		 void (*cb)(void *cls, const char *key), void *cls);
 
 #endif

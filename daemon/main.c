@@ -7,12 +7,27 @@
  * what to do: defaults → config file (--config) → flags → open and migrate
  * the store under data_dir → make sure the admin account exists (its token
  * written to <data_dir>/admin.token the first time) → create the engine →
- * recover what a crash left running → start the workers → listen.  The main
- * thread then waits for SIGINT or SIGTERM (blocked in every other thread)
- * and shuts down in the reverse order: stop listening, cancel the engine
- * calls in flight (their images go back to pending, to be made after a
- * restart), close the store.  `kilnd inspect FILE` is handed to inspect.c
- * before any of this: it reads a spreadsheet and exits, starting nothing.
+ * recover what a crash left running → start the workers → listen → tell
+ * systemd READY=1 (sd_notify; a no-op without NOTIFY_SOCKET).
+ *
+ * Signals are blocked in every thread and read by the main thread from a
+ * signalfd, so no work happens inside a handler.  SIGHUP re-reads the
+ * config file (the flags still override it) and applies what can change
+ * while running — log_level, max_upload_bytes, max_rows, max_attempts,
+ * credits_per_image, shutdown_timeout — logging every other changed key as
+ * needing a restart (listen, data_dir, workers, http_threads, auth, the
+ * engine and its keys); a file that does not parse changes nothing.  The
+ * reloadable values are single words that HTTP and worker threads read
+ * without a lock: a reader sees the old or the new value, never a mix.
+ * SIGINT or SIGTERM: STOPPING=1, stop listening (requests in flight are
+ * answered), stop claiming images, let the engine calls in flight finish
+ * for up to shutdown_timeout seconds (a second SIGINT/SIGTERM cuts the wait
+ * short), cancel the rest (their images go back to pending and are made
+ * after a restart), checkpoint the WAL into kiln.db, exit 0.
+ *
+ * `kilnd inspect FILE`, `kilnd backup FILE` and `kilnd restore FILE` are
+ * handed to inspect.c and backup.c before any of this: they do their one
+ * thing and exit, starting no daemon.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,9 +35,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "api/api.h"
+#include "daemon/backup.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "daemon/inspect.h"
@@ -39,10 +60,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kilnd [options]\n"
 		"       kilnd inspect [--max-rows N] FILE\n"
+		"       kilnd backup [--config FILE | --data-dir DIR] BACKUP.zip\n"
+		"       kilnd restore [--config FILE | --data-dir DIR] BACKUP.zip\n"
 		"\n"
 		"Runs the kiln batch image generation daemon.  `kilnd inspect FILE` prints\n"
 		"what kiln reads from a spreadsheet, as JSON lines, without starting it\n"
-		"(`kilnd inspect --help` for more).\n"
+		"(`kilnd inspect --help` for more).  `kilnd backup` writes a consistent copy\n"
+		"of the store and its images while kilnd runs; `kilnd restore` brings one\n"
+		"back into an empty data dir.\n"
 		"\n"
 		"  -c, --config FILE     read settings from FILE (see config/kilnd.conf)\n"
 		"  -l, --listen ADDR     address and port to listen on (127.0.0.1:5456)\n"
@@ -54,81 +79,112 @@ static void usage(FILE *f)
 		"  -V, --version         the version\n"
 		"\n"
 		"Flags override the config file. The admin's token is written to\n"
-		"<data-dir>/admin.token on first start.\n");
+		"<data-dir>/admin.token on first start.  SIGHUP reloads the config file;\n"
+		"SIGTERM or SIGINT stops kilnd cleanly.\n");
 }
 
-/* Applies one flag through config_set(); exits with a message on a bad value. */
-static void flag(struct config *cfg, const char *name, const char *key, const char *value)
-{
-	char err[512];
+static const struct option main_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "data-dir", required_argument, NULL, 'd' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "engine", required_argument, NULL, 'e' },
+	{ "set", required_argument, NULL, 's' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+static const char main_short_opts[] = "c:l:d:w:e:s:hV";
 
-	if (config_set(cfg, key, value, err, sizeof(err)) < 0) {
-		fprintf(stderr, "kilnd: %s: %s\n", name, err);
-		exit(2);
+/* Applies one flag through config_set(); 0, or -1 with "FLAG: problem" in err. */
+static int flag(struct config *cfg, const char *name, const char *key, const char *value,
+		char *err, size_t errlen)
+{
+	char msg[512];
+
+	if (config_set(cfg, key, value, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", name, msg);
+		return -1;
 	}
+	return 0;
 }
 
-/* Parses the command line over the config file it names. */
-static void parse_args(int argc, char **argv, struct config *cfg)
+/*
+ * Applies the flags other than --config over cfg (at start-up, and again
+ * on SIGHUP over the re-read file).  Returns 0; 'h' or 'V' when asked for
+ * help or the version; '?' for an unknown option; -1 with a message in err
+ * for a bad value.
+ */
+static int apply_flags(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "engine", required_argument, NULL, 'e' },
-		{ "set", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *short_opts = "c:l:d:w:e:s:hV";
-	char err[512];
-	int c;
+	int c, rc = 0;
 
-	/* first pass: the config file, so that flags override it whatever their order */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, short_opts, opts, NULL)) != -1) {
-		if (c != 'c')
-			continue;
-		if (config_load(cfg, optarg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "kilnd: %s\n", err);
-			exit(2);
-		}
-	}
 	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, short_opts, opts, NULL)) != -1) {
+	while (rc == 0 && (c = getopt_long(argc, argv, main_short_opts, main_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			break;
-		case 'l': flag(cfg, "--listen", "listen", optarg); break;
-		case 'd': flag(cfg, "--data-dir", "data_dir", optarg); break;
-		case 'w': flag(cfg, "--workers", "workers", optarg); break;
-		case 'e': flag(cfg, "--engine", "engine", optarg); break;
+		case 'l': rc = flag(cfg, "--listen", "listen", optarg, err, errlen); break;
+		case 'd': rc = flag(cfg, "--data-dir", "data_dir", optarg, err, errlen); break;
+		case 'w': rc = flag(cfg, "--workers", "workers", optarg, err, errlen); break;
+		case 'e': rc = flag(cfg, "--engine", "engine", optarg, err, errlen); break;
 		case 's': {
 			char key[128];
 			const char *eq = strchr(optarg, '=');
 
 			if (!eq || (size_t)(eq - optarg) >= sizeof(key)) {
-				fprintf(stderr, "kilnd: --set takes KEY=VALUE\n");
-				exit(2);
+				snprintf(err, errlen, "--set takes KEY=VALUE");
+				return -1;
 			}
 			memcpy(key, optarg, (size_t)(eq - optarg));
 			key[eq - optarg] = '\0';
-			flag(cfg, "--set", key, eq + 1);
+			rc = flag(cfg, "--set", key, eq + 1, err, errlen);
 			break;
 		}
 		case 'h':
-			usage(stdout);
-			exit(0);
 		case 'V':
-			printf("kilnd %s\n", KILN_VERSION);
-			exit(0);
+			return c;
 		default:
-			usage(stderr);
+			return '?';
+		}
+	}
+	return rc;
+}
+
+/* Parses the command line over the config file it names (*config_path, or NULL). */
+static void parse_args(int argc, char **argv, struct config *cfg, const char **config_path)
+{
+	char err[1024];
+	int c;
+
+	/* first pass: the config file, so that flags override it whatever their order */
+	*config_path = NULL;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, main_short_opts, main_opts, NULL)) != -1) {
+		if (c != 'c')
+			continue;
+		*config_path = optarg;
+		if (config_load(cfg, optarg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kilnd: %s\n", err);
 			exit(2);
 		}
+	}
+	opterr = 1;
+	switch (apply_flags(argc, argv, cfg, err, sizeof(err))) {
+	case 0:
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case 'V':
+		printf("kilnd %s\n", KILN_VERSION);
+		exit(0);
+	case -1:
+		fprintf(stderr, "kilnd: %s\n", err);
+		exit(2);
+	default:
+		usage(stderr);
+		exit(2);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "kilnd: unexpected argument \"%s\"\n", argv[optind]);
@@ -182,19 +238,169 @@ static int ensure_admin(struct kiln *k, struct store *st)
 	return 0;
 }
 
+/* What a SIGHUP changed: the keys applied and the keys that need a restart. */
+struct reload {
+	struct kiln *k;
+	const struct config *next;
+	char applied[512], restart[1024];
+};
+
+/* Appends key to a ", "-separated list in buf. */
+static void list_add(char *buf, size_t len, const char *key)
+{
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", key);
+}
+
+/* config_diff()'s callback: applies one changed key, or notes that it cannot be. */
+static void reload_key(void *cls, const char *key)
+{
+	struct reload *r = cls;
+	struct config *cfg = &r->k->cfg;
+	const struct config *next = r->next;
+
+	if (strcmp(key, "log_level") == 0) {
+		memcpy(cfg->log_level, next->log_level, sizeof(cfg->log_level));
+		log_set_level((enum log_level)log_level_parse(next->log_level));
+	} else if (strcmp(key, "max_upload_bytes") == 0) {
+		cfg->max_upload_bytes = next->max_upload_bytes;
+	} else if (strcmp(key, "max_rows") == 0) {
+		cfg->max_rows = next->max_rows;
+		r->k->limits.max_rows = next->max_rows;
+	} else if (strcmp(key, "max_attempts") == 0) {
+		cfg->max_attempts = next->max_attempts;
+	} else if (strcmp(key, "credits_per_image") == 0) {
+		cfg->credits_per_image = next->credits_per_image;
+	} else if (strcmp(key, "shutdown_timeout") == 0) {
+		cfg->shutdown_timeout = next->shutdown_timeout;
+	} else if (strcmp(key, "admin_credits") == 0) {
+		log_info("SIGHUP: admin_credits is only used when the data dir is made; ignored");
+		return;
+	} else {
+		list_add(r->restart, sizeof(r->restart), key);
+		return;
+	}
+	list_add(r->applied, sizeof(r->applied), key);
+}
+
+/*
+ * SIGHUP: re-reads the config file and the flags over it, applies what can
+ * change while running and logs what could not.  A bad file changes nothing.
+ */
+static void reload(struct kiln *k, int argc, char **argv, const char *config_path)
+{
+	struct config *next = malloc(sizeof(*next));
+	struct reload r;
+	char err[1024];
+
+	if (!next) {
+		log_error("SIGHUP: out of memory; nothing reloaded");
+		return;
+	}
+	config_defaults(next);
+	if (config_path && config_load(next, config_path, err, sizeof(err)) < 0) {
+		log_error("SIGHUP: %s; nothing reloaded, the running settings are kept", err);
+		free(next);
+		return;
+	}
+	opterr = 0;
+	if (apply_flags(argc, argv, next, err, sizeof(err)) != 0) {
+		log_error("SIGHUP: %s; nothing reloaded", err);
+		free(next);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.k = k;
+	r.next = next;
+	config_diff(&k->cfg, next, reload_key, &r);
+	log_info("SIGHUP: reloaded %s: applied: %s; needs a restart: %s",
+		 config_path ? config_path : "(no --config file; the flags only)",
+		 r.applied[0] ? r.applied : "nothing changed", r.restart[0] ? r.restart : "none");
+	if (r.restart[0])
+		log_warn("SIGHUP: %s changed but can only change with a restart (engine settings"
+			 " included); the running values are kept", r.restart);
+	free(next);
+}
+
+/* Reads one signal from the signalfd; its number, or 0 when none could be read. */
+static int read_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}
+
+/*
+ * The shutdown's middle: no new claims, the engine calls in flight get up
+ * to shutdown_timeout seconds (a second SIGINT/SIGTERM ends the wait), then
+ * the workers stop and what still runs is cancelled.
+ */
+static void drain(struct kiln *k, int sfd)
+{
+	int64_t deadline = util_mono_ms() + (int64_t)k->cfg.shutdown_timeout * 1000;
+	unsigned busy;
+
+	sched_drain(k->sched);
+	busy = sched_busy(k->sched);
+	if (busy)
+		log_info("waiting up to %u s for %u engine call(s) in flight",
+			 k->cfg.shutdown_timeout, busy);
+	while (busy && util_mono_ms() < deadline) {
+		struct pollfd p = { .fd = sfd, .events = POLLIN };
+
+		if (poll(&p, 1, 50) > 0) {
+			int sig = read_signal(sfd);
+
+			if (sig == SIGINT || sig == SIGTERM) {
+				log_info("second %s: not waiting any longer",
+					 sig == SIGINT ? "SIGINT" : "SIGTERM");
+				break;
+			}
+		}
+		busy = sched_busy(k->sched);
+	}
+	busy = sched_busy(k->sched);
+	if (busy)
+		log_info("cancelling %u engine call(s) still in flight; their images go back to"
+			 " pending and are made after a restart", busy);
+	sched_stop(k->sched);
+	k->sched = NULL;
+}
+
+/* Copies the WAL into kiln.db so that the data dir is one file at rest. */
+static void checkpoint(struct kiln *k)
+{
+	struct store *st = store_pool_get(k->pool);
+	int frames = 0;
+
+	if (!st)
+		return;
+	if (store_checkpoint(st, &frames) == STORE_OK)
+		log_info("store checkpointed (%d WAL frames)", frames);
+	store_pool_put(k->pool, st);
+}
+
 int main(int argc, char **argv)
 {
 	struct kiln k;
 	struct store *st;
+	const char *config_path;
 	sigset_t sigs;
 	char err[1024];
-	int sig = 0, rc = 1;
+	int sig = 0, sfd, rc = 1;
 
 	if (argc > 1 && strcmp(argv[1], "inspect") == 0)
 		return inspect_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "backup") == 0)
+		return backup_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "restore") == 0)
+		return restore_main(argc - 1, argv + 1);
 	memset(&k, 0, sizeof(k));
 	config_defaults(&k.cfg);
-	parse_args(argc, argv, &k.cfg);
+	parse_args(argc, argv, &k.cfg, &config_path);
 	log_set_level((enum log_level)log_level_parse(k.cfg.log_level));
 	if (k.cfg.auth == CONFIG_AUTH_NONE && !listen_is_loopback(k.cfg.listen)) {
 		fprintf(stderr, "kilnd: auth = none is only allowed on a loopback address"
@@ -210,8 +416,14 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "kilnd: signalfd: %s\n", strerror(errno));
+		return 2;
+	}
 
 	if (snprintf(k.db_path, sizeof(k.db_path), "%s/kiln.db", k.cfg.data_dir) >=
 	    (int)sizeof(k.db_path) ||
@@ -231,7 +443,7 @@ int main(int argc, char **argv)
 		store_close(st);
 		return 2;
 	}
-	if (ensure_admin(&k, st) < 0) {
+	if (ensure_admin(&k, st) < 0 || store_meta_set(st, "kilnd_version", KILN_VERSION) != STORE_OK) {
 		store_close(st);
 		return 2;
 	}
@@ -262,18 +474,34 @@ int main(int argc, char **argv)
 	log_info("kilnd %s listening on http://%.*s:%u (engine %s, %u workers, data dir %s)",
 		 KILN_VERSION, (int)(strrchr(k.cfg.listen, ':') - k.cfg.listen), k.cfg.listen,
 		 api_port(k.api), k.engine.ops->name, k.cfg.workers, k.cfg.data_dir);
+	sd_notifyf(0, "READY=1\nSTATUS=listening on port %u", api_port(k.api));
 
-	while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
-		;
-	log_info("received %s; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	while (sig != SIGINT && sig != SIGTERM) {
+		struct pollfd p = { .fd = sfd, .events = POLLIN };
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		sig = read_signal(sfd);
+		if (sig == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
+			reload(&k, argc, argv, config_path);
+			sd_notify(0, "READY=1");
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	log_info("received %s; shutting down: no new requests, no new images",
+		 sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rc = 0;
 	api_stop(k.api);
+	drain(&k, sfd);
+	checkpoint(&k);
 out_sched:
 	sched_stop(k.sched);
 out_engine:
 	engine_destroy(&k.engine);
 out_pool:
 	store_pool_free(k.pool);
+	close(sfd);
 	if (rc == 0)
 		log_info("stopped");
 	return rc;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 #include <zlib.h>
 
 #include "daemon/engine.h"
@@ -46,6 +47,10 @@ struct sched {
 	int crash_point;         /* KILN_CRASH_AT: 0 none, 1 after stage, 2 after rename */
 	unsigned crash_after;    /* ... at the Nth image */
 	atomic_uint crash_count;
+	int draining;            /* no new claims (under mu) */
+	uint64_t watchdog_us;    /* WATCHDOG_USEC, 0 when systemd asks for no watchdog */
+	pthread_t ticker;        /* sends WATCHDOG=1 (only when watchdog_us) */
+	pthread_cond_t tick_cv;
 };
 
 enum { CRASH_NONE, CRASH_STAGE, CRASH_RENAME };
@@ -184,7 +189,7 @@ static void *worker_main(void *arg)
 	while (!s->quit) {
 		struct store_job job;
 		struct timespec until;
-		int rc = store_claim(w->st, s->rr_seq, util_now_ms(), &job);
+		int rc = s->draining ? STORE_NONE : store_claim(w->st, s->rr_seq, util_now_ms(), &job);
 
 		if (rc == STORE_OK) {
 			s->rr_seq = job.batch_seq;
@@ -200,6 +205,30 @@ static void *worker_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&s->cv, &s->mu, &until);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* The watchdog ticker: WATCHDOG=1 every half period, after taking the scheduler's mutex. */
+static void *ticker_main(void *arg)
+{
+	struct sched *s = arg;
+	int64_t period_ms = (int64_t)(s->watchdog_us / 2000);
+
+	if (period_ms < 1)
+		period_ms = 1;
+	pthread_mutex_lock(&s->mu);
+	while (!s->quit) {
+		struct timespec until;
+		int64_t at;
+
+		sd_notify(0, "WATCHDOG=1");
+		clock_gettime(CLOCK_REALTIME, &until);
+		at = (int64_t)until.tv_nsec / 1000000 + period_ms;
+		until.tv_sec += at / 1000;
+		until.tv_nsec = (long)(at % 1000) * 1000000;
+		pthread_cond_timedwait(&s->tick_cv, &s->mu, &until);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -275,6 +304,9 @@ struct sched *sched_start(struct kiln *k, char *err, size_t errlen)
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->tick_cv, NULL);
+	if (sd_watchdog_enabled(0, &s->watchdog_us) <= 0)
+		s->watchdog_us = 0;
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
 
@@ -298,12 +330,22 @@ struct sched *sched_start(struct kiln *k, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	if (s->watchdog_us) {
+		if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
+			log_error("cannot start the watchdog thread; systemd will not get WATCHDOG=1");
+			s->watchdog_us = 0;
+		} else {
+			log_info("systemd watchdog: WATCHDOG=1 every %llu ms",
+				 (unsigned long long)(s->watchdog_us / 2000));
+		}
+	}
 	return s;
 fail:
 	for (unsigned i = 0; i < s->nworkers; i++)
 		store_pool_put(k->pool, s->workers[i].st);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->tick_cv);
 	free(s->workers);
 	free(s);
 	return NULL;
@@ -331,6 +373,24 @@ uint64_t sched_images_made(struct sched *s)
 	return atomic_load(&s->made);
 }
 
+void sched_drain(struct sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->draining = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
+unsigned sched_busy(struct sched *s)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (unsigned i = 0; i < s->nworkers; i++)
+		n += s->workers[i].batch_seq != 0;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
 void sched_stop(struct sched *s)
 {
 	if (!s)
@@ -340,13 +400,17 @@ void sched_stop(struct sched *s)
 	for (unsigned i = 0; i < s->nworkers; i++)
 		atomic_store(&s->workers[i].cancel, 1);
 	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->tick_cv);
 	pthread_mutex_unlock(&s->mu);
+	if (s->watchdog_us)
+		pthread_join(s->ticker, NULL);
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		pthread_join(s->workers[i].thread, NULL);
 		store_pool_put(s->k->pool, s->workers[i].st);
 	}
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->tick_cv);
 	free(s->workers);
 	free(s);
 }

@@ -18,6 +18,18 @@
  * of the directory; store_image_done() marks it done and charges its credit
  * in one transaction.  sched_recover() (at start-up, before the workers)
  * finishes what a crash interrupted between those steps.
+ *
+ * Shutdown (SIGTERM) is in two steps: sched_drain() stops the workers
+ * claiming new images, main.c waits while sched_busy() says engine calls are
+ * in flight (up to shutdown_timeout), then sched_stop() cancels what is left
+ * (those images go back to pending and are made after a restart).
+ *
+ * The systemd watchdog: when the service manager asks for one (WATCHDOG_USEC,
+ * sd_watchdog_enabled()), a ticker thread of the scheduler sends WATCHDOG=1
+ * every half period, each time after taking the scheduler's mutex, so a
+ * deadlocked scheduler stops the pings and systemd restarts kilnd.  An
+ * engine call that hangs is not the watchdog's business: engines bound their
+ * calls with their own timeouts.
  */
 #ifndef KILN_SCHED_H
 #define KILN_SCHED_H
@@ -45,6 +57,12 @@ void sched_cancel_batch(struct sched *s, int64_t batch_seq);
 
 /* Images generated since start (for logs and the benchmark). */
 uint64_t sched_images_made(struct sched *s);
+
+/* Stops claiming new images (shutdown); calls in flight go on. */
+void sched_drain(struct sched *s);
+
+/* The number of workers with an engine call in flight. */
+unsigned sched_busy(struct sched *s);
 
 /* Cancels every call in flight, waits for the workers and frees everything. */
 void sched_stop(struct sched *s);

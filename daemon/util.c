@@ -233,3 +233,8 @@ int util_read_file(const char *path, size_t max, char **buf, size_t *len)
 	*len = got;
 	return 0;
 }
+
+int util_write_all(int fd, const void *buf, size_t len)
+{
+	return write_all(fd, buf, len);
+}

@@ -51,4 +51,7 @@ int util_rename_durable(const char *from, const char *to, const char *dir);
 /* Reads a whole file of at most max bytes; *buf is malloc'd and NUL-terminated. 0 or -1. */
 int util_read_file(const char *path, size_t max, char **buf, size_t *len);
 
+/* Writes all of buf to fd, retrying short writes and EINTR; 0 or -1 (errno set). */
+int util_write_all(int fd, const void *buf, size_t len);
+
 #endif

@@ -9,6 +9,12 @@ PKGS="build-essential pkg-config
 libmicrohttpd-dev libcjson-dev libsqlite3-dev libzip-dev libpng-dev zlib1g-dev libssl-dev
 libexpat1-dev libxlsxwriter-dev
 libcmocka-dev python3 python3-pytest sqlite3 curl unzip"
+# operations (issue 8): sd_notify, and systemd-analyze to verify the unit
+PKGS="$PKGS libsystemd-dev systemd"
+# `install-deps.sh deb`: also what builds and checks the Debian package
+if [ "${1:-}" = "deb" ]; then
+	PKGS="$PKGS debhelper dpkg-dev lintian fakeroot man-db"
+fi
 
 missing=""
 for p in $PKGS; do

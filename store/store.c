@@ -162,6 +162,13 @@ static const char *const store_sql[Q_COUNT] = {
 		"SELECT i.seq, i.id, b.id, i.staged, i.ext, i.bytes FROM images i"
 		" JOIN batches b ON b.seq = i.batch_seq WHERE i.state = 'running'",
 	[Q_ACTIVE_BATCHES] = "SELECT seq FROM batches WHERE state IN ('queued', 'running', 'stopping')",
+	/* operations: backups, meta (store_ops.c) */
+	[Q_OPS_DONE_IMAGES] =
+		"SELECT b.id, i.id, i.ext, i.bytes, i.crc32 FROM images i"
+		" JOIN batches b ON b.seq = i.batch_seq WHERE i.state = 'done' ORDER BY i.seq",
+	[Q_OPS_META_SET] =
+		"INSERT INTO meta (key, value) VALUES (?1, ?2)"
+		" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 };
 
 struct store_pool {
@@ -345,9 +352,24 @@ char *store_col_dup(sqlite3_stmt *s, int i)
 
 /* ---- migrations ----------------------------------------------------------- */
 
-int store_migrate(struct store *st, char *err, size_t errlen)
+/*
+ * The kilnd version a newer data dir names in its meta table (0004), into
+ * buf; "" when it has none.  Ad hoc SQL: the table may not exist.
+ */
+static void meta_version(struct store *st, char *buf, size_t len)
 {
 	sqlite3_stmt *s = NULL;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'kilnd_version'",
+			       -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		store_col_copy(s, 0, buf, len);
+	sqlite3_finalize(s);
+}
+
+int store_migrate(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL, *seen = NULL;
 	char *msg = NULL;
 	int have = 0, latest = 0, rc;
 
@@ -369,11 +391,22 @@ int store_migrate(struct store *st, char *err, size_t errlen)
 	sqlite3_finalize(s);
 	s = NULL;
 	if (have > latest) {
-		snprintf(err, errlen, "the data dir was written by a newer kilnd (schema version %d;"
-			 " this kilnd knows up to %d): run that version, or restore a backup", have, latest);
+		char version[64], by[96] = "a newer kilnd";
+
+		meta_version(st, version, sizeof(version));
+		if (version[0])
+			snprintf(by, sizeof(by), "kilnd %s", version);
+		snprintf(err, errlen, "the data dir was written by %s (schema version %d; this kilnd"
+			 " knows up to %d): migrations only go forward, so run that kilnd or a newer"
+			 " one, or restore a backup made by this version", by, have, latest);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
+	/* each migration not recorded yet, in order (numbers may have gaps) */
+	rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM schema_migrations WHERE version = ?1",
+				-1, &seen, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
 	rc = sqlite3_prepare_v2(st->db,
 				"INSERT INTO schema_migrations (version, name, applied_at)"
 				" VALUES (?1, ?2, ?3)",
@@ -383,8 +416,13 @@ int store_migrate(struct store *st, char *err, size_t errlen)
 	for (unsigned i = 0; i < store_migrations_count; i++) {
 		const struct store_migration *m = &store_migrations[i];
 
-		if (m->version <= have)
+		sqlite3_bind_int(seen, 1, m->version);
+		rc = sqlite3_step(seen);
+		sqlite3_reset(seen);
+		if (rc == SQLITE_ROW)
 			continue;
+		if (rc != SQLITE_DONE)
+			goto fail;
 		rc = sqlite3_exec(st->db, m->sql, NULL, NULL, &msg);
 		if (rc != SQLITE_OK)
 			goto fail;
@@ -398,15 +436,18 @@ int store_migrate(struct store *st, char *err, size_t errlen)
 		log_info("store: applied migration %s", m->name);
 	}
 	sqlite3_finalize(s);
-	s = NULL;
+	sqlite3_finalize(seen);
+	s = seen = NULL;
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg);
 	if (rc != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "migration failed: %s", msg ? msg : sqlite3_errmsg(st->db));
+	snprintf(err, errlen, "migration failed (nothing was changed): %s",
+		 msg ? msg : sqlite3_errmsg(st->db));
 	sqlite3_free(msg);
 	sqlite3_finalize(s);
+	sqlite3_finalize(seen);
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }

@@ -309,4 +309,37 @@ int store_recover(struct store *st, int64_t now,
 /* Runs PRAGMA integrity_check; STORE_OK when it says ok. */
 int store_integrity_check(struct store *st);
 
+/* ---- operations: checkpoints, backups, meta (store_ops.c) --------------- */
+
+/*
+ * Copies the whole WAL into the database file and truncates the WAL
+ * (at shutdown, when no other connection is busy).  *frames gets the number
+ * of WAL frames checkpointed.  STORE_OK or STORE_ERROR.
+ */
+int store_checkpoint(struct store *st, int *frames);
+
+/*
+ * Writes a consistent copy of the database to the new file dest_path with
+ * SQLite's online backup API, in one step, so the copy is one snapshot even
+ * while kilnd writes.  Returns 0, or -1 with a message in err.
+ */
+int store_backup(struct store *st, const char *dest_path, char *err, size_t errlen);
+
+/* What a backup needs to know about a finished image. */
+struct store_image_file {
+	const char *batch_id, *image_id, *ext;
+	int64_t bytes;
+	uint32_t crc32;
+};
+
+/*
+ * Calls cb for every done image, oldest first; a non-zero return from cb
+ * stops the walk and is returned.  STORE_ERROR on a database error.
+ */
+int store_done_images(struct store *st, int (*cb)(void *cls, const struct store_image_file *f),
+		      void *cls);
+
+/* Sets a key of the meta table (the data dir's facts, schema 0004). */
+int store_meta_set(struct store *st, const char *key, const char *value);
+
 #endif
