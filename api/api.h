@@ -10,7 +10,8 @@
  * configured limit, and then calls the route's handler once with a struct
  * api_request.  A handler answers with api_reply_json(), api_error() or its
  * own MHD response, and returns what MHD_queue_response() returned.  One
- * endpoint group per file: batches.c, archive.c, images.c, service.c.
+ * endpoint group per file: batches.c, archive.c, images.c, service.c,
+ * accounts.c.
  */
 #ifndef KILN_API_H
 #define KILN_API_H
@@ -126,5 +127,14 @@ enum MHD_Result api_images_file(struct api_request *req);
 enum MHD_Result api_service_health(struct api_request *req);
 enum MHD_Result api_service_template(struct api_request *req);
 enum MHD_Result api_service_account(struct api_request *req);
+enum MHD_Result api_accounts_create(struct api_request *req);
+enum MHD_Result api_accounts_list(struct api_request *req);
+enum MHD_Result api_accounts_get(struct api_request *req);
+enum MHD_Result api_accounts_credit(struct api_request *req);
+enum MHD_Result api_accounts_token(struct api_request *req);
+enum MHD_Result api_images_thumbnail(struct api_request *req);
+
+/* The account object of GET /v1/account and /v1/accounts (accounts.c). */
+cJSON *api_account_json(const struct store_account *a);
 
 #endif

@@ -50,6 +50,12 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/v1/images", api_images_list, 0 },
 	{ "GET", "/v1/images/:id", api_images_get, 0 },
 	{ "GET", "/v1/images/:id/file", api_images_file, 0 },
+	{ "GET", "/v1/images/:id/thumbnail", api_images_thumbnail, 0 },
+	{ "POST", "/v1/accounts", api_accounts_create, API_JSON },
+	{ "GET", "/v1/accounts", api_accounts_list, 0 },
+	{ "GET", "/v1/accounts/:id", api_accounts_get, 0 },
+	{ "POST", "/v1/accounts/:id/credits", api_accounts_credit, API_JSON },
+	{ "POST", "/v1/accounts/:id/token", api_accounts_token, API_JSON },
 };
 
 /*

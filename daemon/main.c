@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "api/api.h"
+#include "daemon/account_cmd.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "daemon/inspect.h"
@@ -39,6 +40,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kilnd [options]\n"
 		"       kilnd inspect [--max-rows N] FILE\n"
+		"       kilnd account add|list|credit|token ... (kilnd account --help)\n"
 		"\n"
 		"Runs the kiln batch image generation daemon.  `kilnd inspect FILE` prints\n"
 		"what kiln reads from a spreadsheet, as JSON lines, without starting it\n"
@@ -154,12 +156,10 @@ static int ensure_admin(struct kiln *k, struct store *st)
 	char token[80], hash[65], path[1100];
 	int created = 0;
 
-	memcpy(token, "kiln_", 5);
-	if (util_random_hex(token + 5, 32) < 0) {
+	if (kiln_token_new(token, hash) < 0) {
 		log_error("cannot make a random token: %s", strerror(errno));
 		return -1;
 	}
-	util_sha256_hex(token, strlen(token), hash);
 	if (store_admin_ensure(st, hash, k->cfg.admin_credits, &admin, &created) != STORE_OK) {
 		log_error("cannot create the admin account");
 		return -1;
@@ -167,10 +167,7 @@ static int ensure_admin(struct kiln *k, struct store *st)
 	memcpy(k->admin_id, admin.id, sizeof(k->admin_id));
 	snprintf(path, sizeof(path), "%s/admin.token", k->cfg.data_dir);
 	if (created) {
-		char line[96];
-		int n = snprintf(line, sizeof(line), "%s\n", token);
-
-		if (util_write_durable(k->cfg.data_dir, "admin.token", line, (size_t)n, 0600) < 0) {
+		if (kiln_write_admin_token(k->cfg.data_dir, token) < 0) {
 			log_error("cannot write %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -192,6 +189,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "inspect") == 0)
 		return inspect_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "account") == 0)
+		return account_cmd_main(argc - 1, argv + 1);
 	memset(&k, 0, sizeof(k));
 	config_defaults(&k.cfg);
 	parse_args(argc, argv, &k.cfg);

@@ -189,7 +189,7 @@ static void test_start_reserves_and_done_charges(void **state)
 	char st[12];
 
 	create(f, 2, 2, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	assert_string_equal(s.state, "queued");
 	assert_int_equal(s.credits_reserved, 8);
 	account(f, &a);
@@ -219,7 +219,7 @@ static void test_not_enough_credits(void **state)
 	int64_t req = 0, av = 0;
 
 	create(f, 200, 4, NULL, &b, STORE_OK);   /* 1600 credits */
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av),
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av),
 			 STORE_NO_CREDITS);
 	assert_int_equal(req, 1600);
 	assert_int_equal(av, 1000);
@@ -238,9 +238,9 @@ static void test_claims_are_fair(void **state)
 
 	create(f, 50, 4, NULL, &big, STORE_OK);
 	create(f, 1, 2, NULL, &small, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, big.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, big.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, small.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, small.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	/* claims alternate: the small batch's two images come within four claims */
 	for (int i = 0; i < 4; i++) {
@@ -264,7 +264,7 @@ static void test_stop_releases_and_settles(void **state)
 	char st[12];
 
 	create(f, 3, 2, NULL, &b, STORE_OK);   /* 6 images, 12 credits */
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	make_one(f, &j1, st);                            /* 1 done */
 	assert_int_equal(store_claim(f->st, 0, 0, &j1), STORE_OK);   /* 1 running */
@@ -309,7 +309,7 @@ static void test_stop_releases_and_settles(void **state)
 	account(f, &a);
 	assert_int_equal(a.reserved, 0);
 	assert_int_equal(a.charged, 4);
-	assert_int_equal(store_batch_resume(f->st, f->admin.id, b.id, 5, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_resume(f->st, f->admin.id, b.id, 5, NULL, &s, &req, &av), STORE_OK);
 	assert_string_equal(s.state, "queued");
 	assert_int_equal(s.credits_reserved, 8);          /* the four left */
 	store_batch_free(&s);
@@ -327,7 +327,7 @@ static void test_fail_releases(void **state)
 	char st[12];
 
 	create(f, 1, 1, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	assert_int_equal(store_claim(f->st, 0, 0, &job), STORE_OK);
 	assert_int_equal(store_image_retry(f->st, job.image_seq, 1000, "busy"), STORE_OK);
@@ -371,7 +371,7 @@ static void test_recover(void **state)
 	int calls = 0;
 
 	create(f, 1, 3, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	assert_int_equal(store_claim(f->st, 0, 0, &j1), STORE_OK);
 	assert_int_equal(store_claim(f->st, 0, 0, &j2), STORE_OK);
@@ -400,7 +400,7 @@ static void test_delete_only_when_idle(void **state)
 	int64_t req, av;
 
 	create(f, 1, 1, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	assert_int_equal(store_batch_delete(f->st, f->admin.id, b.id), STORE_CONFLICT);
 	assert_int_equal(store_batch_stop(f->st, f->admin.id, b.id, 2, &s), STORE_OK);

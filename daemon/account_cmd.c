@@ -1,0 +1,259 @@
+/*
+ * account_cmd.c — `kilnd account ...`; see account_cmd.h.
+ *
+ * DESIGN
+ * Subcommand first, then options and arguments (getopt_long, so options
+ * may come anywhere after the subcommand).  Output is a few plain lines for
+ * people, or one JSON object per account with --json for scripts (the same
+ * fields as GET /v1/accounts).  A token is printed once, when it is made;
+ * only its hash is stored.  Replacing the admin's token rewrites
+ * <data_dir>/admin.token too.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "daemon/account_cmd.h"
+#include "daemon/config.h"
+#include "daemon/kiln.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
+#include "store/store.h"
+
+static void account_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kilnd account add NAME [--credits N]   make an account; prints its token (once)\n"
+		"       kilnd account list                     every account and its credits\n"
+		"       kilnd account credit ACCOUNT DELTA     grant DELTA credits (negative: take back)\n"
+		"       kilnd account token ACCOUNT            replace the token; prints the new one\n"
+		"\n"
+		"ACCOUNT is an account's id or name.  Works on the store of the data dir,\n"
+		"also while kilnd runs on it.\n"
+		"\n"
+		"  -d, --data-dir DIR    the data dir (default ./kiln-data)\n"
+		"  -c, --config FILE     take data_dir from this kilnd.conf\n"
+		"  -n, --credits N       credits granted to a new account (0)\n"
+		"  -j, --json            print JSON (one object per line)\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Exit status: 0 done, 1 refused (no such account, name taken, not enough\n"
+		"credits), 2 a usage or store error.\n");
+}
+
+/* Parses a whole number in [min, max]; 0 or -1. */
+static int parse_int64(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*v == '\0' || *end || errno || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static void print_account(const struct store_account *a, const char *token, int json)
+{
+	char when[32];
+
+	util_time_rfc3339(a->created_at, when, sizeof(when));
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		char *text;
+
+		cJSON_AddStringToObject(o, "id", a->id);
+		cJSON_AddStringToObject(o, "name", a->name);
+		cJSON_AddBoolToObject(o, "admin", a->is_admin);
+		cJSON_AddNumberToObject(o, "credits_available", (double)a->available);
+		cJSON_AddNumberToObject(o, "credits_reserved", (double)a->reserved);
+		cJSON_AddNumberToObject(o, "credits_charged", (double)a->charged);
+		cJSON_AddNumberToObject(o, "credits_granted",
+					(double)(a->available + a->reserved + a->charged));
+		cJSON_AddStringToObject(o, "created_at", when);
+		if (token)
+			cJSON_AddStringToObject(o, "token", token);
+		text = cJSON_PrintUnformatted(o);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+		return;
+	}
+	printf("%-24s  %-20s %s available %" PRId64 ", reserved %" PRId64 ", charged %" PRId64
+	       ", granted %" PRId64 "\n", a->id, a->name, a->is_admin ? "admin" : "     ",
+	       a->available, a->reserved, a->charged, a->available + a->reserved + a->charged);
+	if (token)
+		printf("token: %s\n(shown only now: kiln keeps only its hash)\n", token);
+}
+
+static int list_one(void *cls, const struct store_account *a)
+{
+	print_account(a, NULL, *(int *)cls);
+	return 0;
+}
+
+/* Finds ACCOUNT by id or name; 0, or the exit status with the message printed. */
+static int find(struct store *st, const char *which, struct store_account *a)
+{
+	int rc = store_account_find(st, which, a);
+
+	if (rc == STORE_OK)
+		return 0;
+	if (rc == STORE_NOT_FOUND) {
+		fprintf(stderr, "kilnd account: no account with the id or name \"%s\""
+			" (kilnd account list shows them)\n", which);
+		return 1;
+	}
+	return 2;
+}
+
+/* Runs one subcommand on an open store; returns the exit status. */
+static int run(struct store *st, const char *data_dir, const char *cmd, char **args, int nargs,
+	       int64_t credits, int json)
+{
+	struct store_account a;
+	char token[80], hash[65];
+	int64_t delta;
+	int rc;
+
+	if (strcmp(cmd, "list") == 0 && nargs == 0)
+		return store_account_list(st, list_one, &json) == STORE_OK ? 0 : 2;
+	if (strcmp(cmd, "add") == 0 && nargs == 1) {
+		if (strlen(args[0]) == 0 || strlen(args[0]) > 100) {
+			fprintf(stderr, "kilnd account add: a name is 1 to 100 characters\n");
+			return 2;
+		}
+		if (kiln_token_new(token, hash) < 0)
+			return 2;
+		rc = store_account_create(st, args[0], hash, credits, util_now_ms(), &a);
+		if (rc == STORE_EXISTS) {
+			fprintf(stderr, "kilnd account add: an account named \"%s\" exists\n", args[0]);
+			return 1;
+		}
+		if (rc != STORE_OK)
+			return 2;
+		print_account(&a, token, json);
+		return 0;
+	}
+	if (strcmp(cmd, "credit") == 0 && nargs == 2) {
+		if (parse_int64(args[1], -1000000000000LL, 1000000000000LL, &delta) < 0 || delta == 0) {
+			fprintf(stderr, "kilnd account credit: DELTA is a whole number of credits, not 0"
+				" (negative to take back)\n");
+			return 2;
+		}
+		rc = find(st, args[0], &a);
+		if (rc != 0)
+			return rc;
+		rc = store_account_credit(st, a.id, delta, util_now_ms(), &a);
+		if (rc == STORE_NO_CREDITS) {
+			fprintf(stderr, "kilnd account credit: %s has %" PRId64 " credits available;"
+				" at most that many can be taken back\n", a.name, a.available);
+			return 1;
+		}
+		if (rc != STORE_OK)
+			return 2;
+		print_account(&a, NULL, json);
+		return 0;
+	}
+	if (strcmp(cmd, "token") == 0 && nargs == 1) {
+		rc = find(st, args[0], &a);
+		if (rc != 0)
+			return rc;
+		if (kiln_token_new(token, hash) < 0 ||
+		    store_account_set_token(st, a.id, hash, util_now_ms(), &a) != STORE_OK)
+			return 2;
+		if (a.is_admin && kiln_write_admin_token(data_dir, token) < 0) {
+			fprintf(stderr, "kilnd account token: cannot rewrite %s/admin.token: %s\n",
+				data_dir, strerror(errno));
+			return 2;
+		}
+		print_account(&a, token, json);
+		return 0;
+	}
+	account_usage(stderr);
+	return 2;
+}
+
+int account_cmd_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "credits", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct config cfg;
+	struct store *st = NULL;
+	const char *data_dir = NULL, *cmd;
+	char err[1024], path[1200];
+	struct stat sb;
+	int64_t credits = 0;
+	int c, json = 0, rc;
+
+	config_defaults(&cfg);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		account_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "d:c:n:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 'c':
+			if (config_load(&cfg, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "kilnd account: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'n':
+			if (parse_int64(optarg, 0, 1000000000000LL, &credits) < 0) {
+				fprintf(stderr, "kilnd account: --credits takes a whole number from 0"
+					" to 10^12\n");
+				return 2;
+			}
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			account_usage(stdout);
+			return 0;
+		default:
+			account_usage(stderr);
+			return 2;
+		}
+	}
+	if (!data_dir)
+		data_dir = cfg.data_dir;
+	if (snprintf(path, sizeof(path), "%s/kiln.db", data_dir) >= (int)sizeof(path)) {
+		fprintf(stderr, "kilnd account: the data dir's name is too long\n");
+		return 2;
+	}
+	if (stat(path, &sb) < 0) {
+		fprintf(stderr, "kilnd account: no store at %s: start kilnd once on this data dir,"
+			" or give the right --data-dir\n", path);
+		return 2;
+	}
+	if (store_open(path, &st, err, sizeof(err)) < 0 || store_migrate(st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kilnd account: %s\n", err);
+		store_close(st);
+		return 2;
+	}
+	rc = run(st, data_dir, cmd, argv + optind, argc - optind, credits, json);
+	store_close(st);
+	return rc;
+}
