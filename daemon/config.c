@@ -67,6 +67,28 @@ static int cost_index(const char *const *names, int n, const char *s, size_t len
 	return -1;
 }
 
+/* Reads "<model>" or "<model>.<rendering>" into *m and *r; 0, or -1 when it is neither. */
+static int cost_model_key(const char *name, int *m, int *r)
+{
+	for (int i = 0; i < CONFIG_MODELS; i++) {
+		size_t ml = strlen(config_models[i]);
+		const char *rest = name + ml;
+
+		if (strncmp(name, config_models[i], ml) != 0)
+			continue;
+		*m = i;
+		*r = CONFIG_RENDERINGS;
+		if (*rest == '\0')
+			return 0;
+		if (*rest != '.')
+			continue;
+		*r = cost_index(config_renderings, CONFIG_RENDERINGS, rest + 1, strlen(rest + 1));
+		if (*r >= 0)
+			return 0;
+	}
+	return -1;
+}
+
 /*
  * Sets cost.<model>, cost.<model>.<rendering> or cost.<rendering>; 0, or -1
  * with a message in err.
@@ -74,36 +96,17 @@ static int cost_index(const char *const *names, int n, const char *s, size_t len
 static int cost_set(struct config *cfg, const char *key, const char *value, char *err,
 		    size_t errlen)
 {
-	const char *name = key + 5, *dot;
-	int m = CONFIG_MODELS, r = CONFIG_RENDERINGS;
+	const char *name = key + 5;
+	int m = CONFIG_MODELS, r;
 	char *end;
 	long long n;
 
 	r = cost_index(config_renderings, CONFIG_RENDERINGS, name, strlen(name));
-	if (r < 0) {
-		/* a model, maybe followed by .rendering ("2.0.turbo": the model has a dot too) */
-		r = CONFIG_RENDERINGS;
-		m = -1;
-		for (int i = 0; i < CONFIG_MODELS && m < 0; i++) {
-			size_t ml = strlen(config_models[i]);
-
-			if (strncmp(name, config_models[i], ml) != 0)
-				continue;
-			dot = name + ml;
-			if (*dot == '\0') {
-				m = i;
-			} else if (*dot == '.') {
-				r = cost_index(config_renderings, CONFIG_RENDERINGS, dot + 1, strlen(dot + 1));
-				if (r >= 0)
-					m = i;
-			}
-		}
-		if (m < 0) {
-			snprintf(err, errlen, "unknown key \"%s\": cost keys are cost.<model>,"
-				 " cost.<rendering> and cost.<model>.<rendering> (models 2.0, 1.0, 0.2,"
-				 " 3.0, 2a; renderings default, turbo, quality)", key);
-			return -1;
-		}
+	if (r < 0 && cost_model_key(name, &m, &r) < 0) {
+		snprintf(err, errlen, "unknown key \"%s\": cost keys are cost.<model>,"
+			 " cost.<rendering> and cost.<model>.<rendering> (models 2.0, 1.0, 0.2,"
+			 " 3.0, 2a; renderings default, turbo, quality)", key);
+		return -1;
 	}
 	errno = 0;
 	n = strtoll(value, &end, 10);

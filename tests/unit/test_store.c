@@ -238,9 +238,11 @@ static void test_claims_are_fair(void **state)
 
 	create(f, 50, 4, NULL, &big, STORE_OK);
 	create(f, 1, 2, NULL, &small, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, big.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, big.id, NULL, 1, NULL, &s, &req, &av),
+			 STORE_OK);
 	store_batch_free(&s);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, small.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, small.id, NULL, 1, NULL, &s, &req, &av),
+			 STORE_OK);
 	store_batch_free(&s);
 	/* claims alternate: the small batch's two images come within four claims */
 	for (int i = 0; i < 4; i++) {
