@@ -2,15 +2,14 @@
  * account_cmd.c — `kilnd account ...`; see account_cmd.h.
  *
  * DESIGN
- * Subcommand first, then options and arguments (getopt_long, so options
- * may come anywhere after the subcommand).  Output is a few plain lines for
+ * Subcommand first, then options and arguments in any order (read by hand:
+ * a negative DELTA such as -5 is an argument, not an option).  Output is a few plain lines for
  * people, or one JSON object per account with --json for scripts (the same
  * fields as GET /v1/accounts).  A token is printed once, when it is made;
  * only its hash is stored.  Replacing the admin's token rewrites
  * <data_dir>/admin.token too.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,23 +182,37 @@ static int run(struct store *st, const char *data_dir, const char *cmd, char **a
 	return 2;
 }
 
+/*
+ * 1 when argv[*i] is the option (as "--opt V", "-o V" or "--opt=V"), with
+ * its value in *v and *i advanced past it; else 0.
+ */
+static int opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt,
+		     const char **v)
+{
+	size_t n = strlen(lng);
+
+	if (strncmp(argv[*i], lng, n) == 0 && argv[*i][n] == '=') {
+		*v = argv[*i] + n + 1;
+		return 1;
+	}
+	if ((strcmp(argv[*i], lng) == 0 || strcmp(argv[*i], shrt) == 0) && *i + 1 < argc) {
+		*i += 1;
+		*v = argv[*i];
+		return 1;
+	}
+	return 0;
+}
+
 int account_cmd_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "credits", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct config cfg;
 	struct store *st = NULL;
-	const char *data_dir = NULL, *cmd;
+	const char *data_dir = NULL, *cmd, *v;
 	char err[1024], path[1200];
+	char *args[4];
 	struct stat sb;
-	int64_t credits = 0;
-	int c, json = 0, rc;
+	int64_t credits = 0, num;
+	int json = 0, nargs = 0, rc;
 
 	config_defaults(&cfg);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -207,32 +220,35 @@ int account_cmd_main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	cmd = argv[1];
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "d:c:n:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			data_dir = optarg;
-			break;
-		case 'c':
-			if (config_load(&cfg, optarg, err, sizeof(err)) < 0) {
+	/* by hand rather than getopt: "-5" is a DELTA, not an option */
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (opt_value(argc, argv, &i, "--data-dir", "-d", &v)) {
+			data_dir = v;
+		} else if (opt_value(argc, argv, &i, "--config", "-c", &v)) {
+			if (config_load(&cfg, v, err, sizeof(err)) < 0) {
 				fprintf(stderr, "kilnd account: %s\n", err);
 				return 2;
 			}
-			break;
-		case 'n':
-			if (parse_int64(optarg, 0, 1000000000000LL, &credits) < 0) {
+		} else if (opt_value(argc, argv, &i, "--credits", "-n", &v)) {
+			if (parse_int64(v, 0, 1000000000000LL, &credits) < 0) {
 				fprintf(stderr, "kilnd account: --credits takes a whole number from 0"
 					" to 10^12\n");
 				return 2;
 			}
-			break;
-		case 'j':
+		} else if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
 			json = 1;
-			break;
-		case 'h':
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			account_usage(stdout);
 			return 0;
-		default:
+		} else if (a[0] == '-' && parse_int64(a, INT64_MIN, INT64_MAX, &num) < 0) {
+			fprintf(stderr, "kilnd account: unknown option or missing value: %s\n", a);
+			account_usage(stderr);
+			return 2;
+		} else if (nargs < 4) {
+			args[nargs++] = argv[i];
+		} else {
 			account_usage(stderr);
 			return 2;
 		}
@@ -253,7 +269,7 @@ int account_cmd_main(int argc, char **argv)
 		store_close(st);
 		return 2;
 	}
-	rc = run(st, data_dir, cmd, argv + optind, argc - optind, credits, json);
+	rc = run(st, data_dir, cmd, args, nargs, credits, json);
 	store_close(st);
 	return rc;
 }
