@@ -415,6 +415,132 @@ static void test_delete_only_when_idle(void **state)
 	store_batch_free(&b);
 }
 
+/* Creates a draft of n rows x k images for an account, with a cost per row. */
+static void create_costed(struct fixture *f, const char *account_id, unsigned n, int k,
+			  const int64_t *costs, struct store_batch *out)
+{
+	struct sheet_batch sb = make_sheet(n, k);
+	struct store_upload up;
+
+	memset(&up, 0, sizeof(up));
+	up.account_id = account_id;
+	up.name = "costed.csv";
+	up.format = "csv";
+	up.engine = "builtin";
+	up.cost_per_image = 2;
+	up.row_costs = costs;
+	up.sheet = &sb;
+	up.warnings = "[]";
+	assert_int_equal(store_batch_create(f->st, &up, out), STORE_OK);
+	free_sheet(&sb);
+}
+
+static int count_one(void *cls, const struct store_account *a)
+{
+	(void)a;
+	(*(int *)cls)++;
+	return 0;
+}
+
+static void test_accounts_credit_and_token(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account a, b, t;
+	int n = 0;
+
+	assert_int_equal(store_account_create(f->st, "alice", "h1", 50, 1, &a), STORE_OK);
+	assert_false(a.is_admin);
+	assert_int_equal(a.available, 50);
+	assert_int_equal(store_account_create(f->st, "alice", "h9", 5, 1, &b), STORE_EXISTS);
+	assert_int_equal(store_account_by_token(f->st, "h1", &t), STORE_OK);
+	assert_string_equal(t.id, a.id);
+	assert_int_equal(store_account_by_token(f->st, "h", &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_credit(f->st, a.id, -51, 2, &t), STORE_NO_CREDITS);
+	assert_int_equal(t.available, 50);
+	assert_int_equal(store_account_credit(f->st, a.id, -20, 2, &t), STORE_OK);
+	assert_int_equal(store_account_credit(f->st, a.id, 70, 3, &t), STORE_OK);
+	assert_int_equal(t.available, 100);
+	assert_int_equal(store_account_credit(f->st, "nobody", 1, 3, &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_set_token(f->st, a.id, "h2", 4, &t), STORE_OK);
+	assert_int_equal(store_account_by_token(f->st, "h1", &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_by_token(f->st, "h2", &t), STORE_OK);
+	assert_int_equal(store_account_find(f->st, "alice", &t), STORE_OK);
+	assert_string_equal(t.id, a.id);
+	assert_int_equal(store_account_find(f->st, a.id, &t), STORE_OK);
+	assert_int_equal(store_account_find(f->st, "bob", &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_list(f->st, count_one, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_ledger_check(f->st), STORE_OK);
+}
+
+static void test_row_costs(void **state)
+{
+	struct fixture *f = *state;
+	static const int64_t costs[] = { 1, 5 };
+	struct store_batch b, s;
+	struct store_account a;
+	struct store_job job;
+	int64_t req, av;
+	char st[12];
+
+	create_costed(f, f->admin.id, 2, 2, costs, &b);
+	assert_int_equal(b.credits_required, 12);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av),
+			 STORE_OK);
+	assert_int_equal(s.credits_reserved, 12);
+	store_batch_free(&s);
+	make_one(f, &job, st);                   /* row 2: 1 credit */
+	make_one(f, &job, st);
+	make_one(f, &job, st);                   /* row 3: 5 credits */
+	assert_int_equal(store_batch_stop(f->st, f->admin.id, b.id, 2, &s), STORE_OK);
+	assert_int_equal(s.credits_charged, 7);
+	assert_int_equal(s.credits_reserved, 0);
+	store_batch_free(&s);
+	account(f, &a);
+	assert_int_equal(a.charged, 7);
+	assert_int_equal(a.available, 993);
+	/* resume reserves the one image left, at its row's cost */
+	assert_int_equal(store_batch_resume(f->st, f->admin.id, b.id, 3, NULL, &s, &req, &av),
+			 STORE_OK);
+	assert_int_equal(s.credits_reserved, 5);
+	store_batch_free(&s);
+	store_batch_free(&b);
+}
+
+static void test_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct store_limits lim = { 1, 0, 0, 0 };
+	struct store_batch a, b, s;
+	int64_t req, av;
+
+	create(f, 1, 4, NULL, &a, STORE_OK);
+	create(f, 1, 4, NULL, &b, STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, a.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_OK);
+	store_batch_free(&s);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_LIMIT);
+	assert_int_equal(lim.hit, STORE_LIMIT_BATCHES);
+	assert_int_equal(lim.current, 2);
+	assert_string_equal(s.state, "draft");
+	store_batch_free(&s);
+	lim.max_active_batches = 0;
+	lim.max_queued_images = 7;
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_LIMIT);
+	assert_int_equal(lim.hit, STORE_LIMIT_IMAGES);
+	assert_int_equal(lim.current, 8);
+	store_batch_free(&s);
+	lim.max_queued_images = 8;
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_OK);
+	store_batch_free(&s);
+	store_batch_free(&a);
+	store_batch_free(&b);
+	assert_int_equal(store_ledger_check(f->st), STORE_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +554,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_only_when_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accounts_credit_and_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_row_costs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
