@@ -141,47 +141,6 @@ enum MHD_Result api_images_get(struct api_request *req)
 	return api_reply_json(req, MHD_HTTP_OK, c.json);
 }
 
-enum MHD_Result api_images_file(struct api_request *req)
-{
-	struct MHD_Response *resp;
-	const char *inm;
-	struct one_ctx c;
-	struct stat sb;
-	int rc = find(req, &c), fd;
-
-	cJSON_Delete(c.json);
-	if (rc == STORE_NOT_FOUND)
-		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such image", NULL);
-	if (rc != STORE_OK)
-		return api_internal(req);
-	if (!c.done)
-		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-				 "this image is not made yet; its row's state says when it is", NULL);
-	inm = api_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
-	if (inm && strstr(inm, c.etag)) {
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		if (!resp)
-			return MHD_NO;
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, c.etag);
-		return api_queue(req, MHD_HTTP_NOT_MODIFIED, resp);
-	}
-	fd = open(c.path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return api_internal(req);
-	}
-	resp = MHD_create_response_from_fd64((uint64_t)sb.st_size, fd);
-	if (!resp) {
-		close(fd);
-		return api_internal(req);
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, c.mime);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, c.etag);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=31536000, immutable");
-	return api_queue(req, MHD_HTTP_OK, resp);
-}
-
 /* 304 when the client has this ETag already; 0 (nothing queued) otherwise. */
 static int not_modified(struct api_request *req, const char *etag, enum MHD_Result *ret)
 {
@@ -213,6 +172,50 @@ static enum MHD_Result reply_image(struct api_request *req, struct MHD_Response 
 	return api_queue(req, MHD_HTTP_OK, resp);
 }
 
+/*
+ * Finds the path's image for the caller and makes sure it is made: 0, or -1
+ * with the answer (404, 500) queued in *ret.
+ */
+static int find_done(struct api_request *req, struct one_ctx *c, enum MHD_Result *ret)
+{
+	int rc = find(req, c);
+
+	cJSON_Delete(c->json);
+	c->json = NULL;
+	if (rc == STORE_NOT_FOUND)
+		*ret = api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such image", NULL);
+	else if (rc != STORE_OK)
+		*ret = api_internal(req);
+	else if (!c->done)
+		*ret = api_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+				 "this image is not made yet; its row's state says when it is", NULL);
+	else
+		return 0;
+	return -1;
+}
+
+enum MHD_Result api_images_file(struct api_request *req)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	struct one_ctx c;
+	struct stat sb;
+	int fd;
+
+	if (find_done(req, &c, &ret) < 0 || not_modified(req, c.etag, &ret))
+		return ret;
+	fd = open(c.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return api_internal(req);
+	}
+	resp = MHD_create_response_from_fd64((uint64_t)sb.st_size, fd);
+	if (!resp)
+		close(fd);
+	return reply_image(req, resp, c.mime, c.etag);
+}
+
 /* Caches a thumbnail under its own temporary name, durably; failures are only logged. */
 static void thumb_store(const struct one_ctx *c, const unsigned char *png, size_t len)
 {
@@ -241,17 +244,9 @@ enum MHD_Result api_images_thumbnail(struct api_request *req)
 	unsigned w, h;
 	char *data, err[256];
 	struct stat sb;
-	int rc = find(req, &c), fd;
+	int rc, fd;
 
-	cJSON_Delete(c.json);
-	if (rc == STORE_NOT_FOUND)
-		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such image", NULL);
-	if (rc != STORE_OK)
-		return api_internal(req);
-	if (!c.done)
-		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-				 "this image is not made yet; its row's state says when it is", NULL);
-	if (not_modified(req, c.thumb_etag, &ret))
+	if (find_done(req, &c, &ret) < 0 || not_modified(req, c.thumb_etag, &ret))
 		return ret;
 	fd = open(c.thumb, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {

@@ -4,8 +4,8 @@
  * DESIGN
  * Subcommand first, then options and arguments in any order (read by hand:
  * a negative DELTA such as -5 is an argument, not an option).  Output is a few plain lines for
- * people, or one JSON object per account with --json for scripts (the same
- * fields as GET /v1/accounts).  A token is printed once, when it is made;
+ * people, or one JSON object per account with --json for scripts
+ * (api_account_json(): the same object as GET /v1/accounts).  A token is printed once, when it is made;
  * only its hash is stored.  Replacing the admin's token rewrites
  * <data_dir>/admin.token too.
  */
@@ -16,8 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cjson/cJSON.h>
-
+#include "api/api.h"
 #include "daemon/account_cmd.h"
 #include "daemon/config.h"
 #include "daemon/kiln.h"
@@ -62,22 +61,10 @@ static int parse_int64(const char *v, int64_t min, int64_t max, int64_t *out)
 
 static void print_account(const struct store_account *a, const char *token, int json)
 {
-	char when[32];
-
-	util_time_rfc3339(a->created_at, when, sizeof(when));
 	if (json) {
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = api_account_json(a);
 		char *text;
 
-		cJSON_AddStringToObject(o, "id", a->id);
-		cJSON_AddStringToObject(o, "name", a->name);
-		cJSON_AddBoolToObject(o, "admin", a->is_admin);
-		cJSON_AddNumberToObject(o, "credits_available", (double)a->available);
-		cJSON_AddNumberToObject(o, "credits_reserved", (double)a->reserved);
-		cJSON_AddNumberToObject(o, "credits_charged", (double)a->charged);
-		cJSON_AddNumberToObject(o, "credits_granted",
-					(double)(a->available + a->reserved + a->charged));
-		cJSON_AddStringToObject(o, "created_at", when);
 		if (token)
 			cJSON_AddStringToObject(o, "token", token);
 		text = cJSON_PrintUnformatted(o);

@@ -621,11 +621,37 @@ int store_credit_move(struct store *st, const char *account_id, enum store_credi
 	return store_step_done(st, s, "ledger insert");
 }
 
+/*
+ * Inside a transaction: inserts an account with a new id and its first
+ * grant, and reads it back into *out.
+ */
+static int account_insert(struct store *st, const char *name, const char *token_hash,
+			  int is_admin, int64_t credits, int64_t now, struct store_account *out)
+{
+	sqlite3_stmt *s;
+	char id[33];
+
+	if (util_random_hex(id, 12) < 0)
+		return STORE_ERROR;
+	s = store_q(st, Q_ACCOUNT_INSERT);
+	if (!s)
+		return STORE_ERROR;
+	store_bind_text(s, 1, id);
+	store_bind_text(s, 2, name);
+	store_bind_text(s, 3, token_hash);
+	sqlite3_bind_int(s, 4, is_admin);
+	sqlite3_bind_int64(s, 5, now);
+	if (store_step_done(st, s, "account insert") != STORE_OK)
+		return STORE_ERROR;
+	if (store_credit_move(st, id, STORE_GRANT, credits, NULL, NULL, now) != STORE_OK)
+		return STORE_ERROR;
+	return store_account_get(st, id, out) == STORE_OK ? STORE_OK : STORE_ERROR;
+}
+
 int store_admin_ensure(struct store *st, const char *token_hash, int64_t credits,
 		       struct store_account *out, int *created)
 {
 	sqlite3_stmt *s;
-	char id[33];
 	int rc;
 
 	*created = 0;
@@ -637,27 +663,8 @@ int store_admin_ensure(struct store *st, const char *token_hash, int64_t credits
 	rc = account_row(st, s, out);
 	if (rc == STORE_OK)
 		return store_commit(st);
-	if (rc != STORE_NOT_FOUND)
-		goto fail;
-	if (util_random_hex(id, 12) < 0)
-		goto fail;
-	s = store_q(st, Q_ACCOUNT_INSERT);
-	if (!s)
-		goto fail;
-	store_bind_text(s, 1, id);
-	store_bind_text(s, 2, "admin");
-	store_bind_text(s, 3, token_hash);
-	sqlite3_bind_int(s, 4, 1);
-	sqlite3_bind_int64(s, 5, util_now_ms());
-	if (store_step_done(st, s, "admin insert") != STORE_OK)
-		goto fail;
-	if (store_credit_move(st, id, STORE_GRANT, credits, NULL, NULL, util_now_ms()) != STORE_OK)
-		goto fail;
-	s = store_q(st, Q_ACCOUNT_BY_ID);
-	if (!s)
-		goto fail;
-	store_bind_text(s, 1, id);
-	if (account_row(st, s, out) != STORE_OK)
+	if (rc != STORE_NOT_FOUND ||
+	    account_insert(st, "admin", token_hash, 1, credits, util_now_ms(), out) != STORE_OK)
 		goto fail;
 	*created = 1;
 	return store_commit(st);
@@ -687,7 +694,6 @@ int store_account_create(struct store *st, const char *name, const char *token_h
 {
 	struct store_account other;
 	sqlite3_stmt *s;
-	char id[33];
 	int rc;
 
 	if (store_begin(st) != STORE_OK)
@@ -701,21 +707,7 @@ int store_account_create(struct store *st, const char *name, const char *token_h
 		store_rollback(st);
 		return STORE_EXISTS;
 	}
-	if (rc != STORE_NOT_FOUND || util_random_hex(id, 12) < 0)
-		goto fail;
-	s = store_q(st, Q_ACCOUNT_INSERT);
-	if (!s)
-		goto fail;
-	store_bind_text(s, 1, id);
-	store_bind_text(s, 2, name);
-	store_bind_text(s, 3, token_hash);
-	sqlite3_bind_int(s, 4, 0);
-	sqlite3_bind_int64(s, 5, now);
-	if (store_step_done(st, s, "account insert") != STORE_OK)
-		goto fail;
-	if (store_credit_move(st, id, STORE_GRANT, credits, NULL, NULL, now) != STORE_OK)
-		goto fail;
-	if (store_account_get(st, id, out) != STORE_OK)
+	if (rc != STORE_NOT_FOUND || account_insert(st, name, token_hash, 0, credits, now, out) != STORE_OK)
 		goto fail;
 	return store_commit(st);
 fail:
