@@ -610,6 +610,7 @@ static int rows_row(void *cls, const struct store_row *r)
 	else
 		cJSON_AddNullToObject(o, "error");
 	cJSON_AddItemToObject(o, "fields", api_fields_json(&r->f));
+	cJSON_AddNumberToObject(o, "credits_per_image", (double)r->cost);
 	c->images = cJSON_AddArrayToObject(o, "images");
 	cJSON_AddItemToArray(c->arr, o);
 	c->last_row = r->row;

@@ -12,7 +12,8 @@
  * and shuts down in the reverse order: stop listening, cancel the engine
  * calls in flight (their images go back to pending, to be made after a
  * restart), close the store.  `kilnd inspect FILE` is handed to inspect.c
- * before any of this: it reads a spreadsheet and exits, starting nothing.
+ * before any of this: it reads a spreadsheet and exits, starting nothing;
+ * `kilnd account ...` likewise to account_cmd.c, which works on the store.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -115,7 +115,7 @@ static const char *const store_sql[Q_COUNT] = {
 	" i.ignored, i.created_at, b.engine, " ROW_FIELDS \
 	" FROM images i JOIN batches b ON b.seq = i.batch_seq" \
 	" JOIN batch_rows r ON r.batch_seq = i.batch_seq AND r.row = i.row"
-	[Q_ROWS_PAGE] = "SELECT r.row, " ROW_FIELDS " FROM batch_rows r"
+	[Q_ROWS_PAGE] = "SELECT r.row, " ROW_FIELDS ", r.cost FROM batch_rows r"
 		" WHERE r.batch_seq = ?1 AND r.row > ?2 ORDER BY r.row LIMIT ?3",
 	[Q_ROW_IMAGES] = IMAGE_COLS " WHERE i.batch_seq = ?1 AND i.row = ?2 ORDER BY i.idx",
 	[Q_IMAGES_OF_BATCH] = IMAGE_COLS " WHERE i.batch_seq = ?1 ORDER BY i.row, i.idx",

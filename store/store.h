@@ -261,6 +261,7 @@ struct store_row {
 	unsigned attempts;       /* the most any of its images took */
 	const char *error;       /* the first image error, or NULL */
 	struct sheet_fields f;
+	int64_t cost;            /* credits one of its images costs */
 };
 
 /*

@@ -395,6 +395,17 @@ def test_cost_by_model_and_rendering(make_kiln):
     ledger_ok(k.data_dir)
 
 
+def test_cost_section_in_the_config_file(make_kiln, tmp_path):
+    conf = tmp_path / "kilnd.conf"
+    conf.write_text("credits_per_image = 3\n[cost]\n2.0.turbo = 1\n1.0 = 6\n")
+    k = make_kiln(["--config", str(conf), "--set", "builtin.size=64"])
+    b = k.upload_ok(csv_of([("a", "public", 2, "2.0", "turbo"), ("b", "public", 1, "1.0", "quality"),
+                            ("c", "public", 1, "2.0", "default")]))
+    assert b["credits_required"] == 2 * 1 + 6 + 3
+    rows = k.request("GET", "/v1/batches/%s/rows" % b["id"]).json()["rows"]
+    assert [r["credits_per_image"] for r in rows] == [1, 6, 3]
+
+
 def test_cost_keys_are_checked(tmp_path):
     for bad, want in ((["--set", "cost.9.9=1"], "cost keys are"),
                       (["--set", "cost.2.0.fast=1"], "cost keys are"),
