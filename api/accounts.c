@@ -83,8 +83,7 @@ static int whole_number(const cJSON *item, long long min, long long max, int64_t
 	return 0;
 }
 
-/* 1 when a name is 1..100 bytes of printable text (UTF-8 allowed, no control characters). */
-static int good_name(const char *n)
+int api_account_name_ok(const char *n)
 {
 	size_t len = strlen(n);
 
@@ -118,7 +117,7 @@ enum MHD_Result api_accounts_create(struct api_request *req)
 	if (!root)
 		return ret;
 	name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "name"));
-	if (!name || !good_name(name)) {
+	if (!name || !api_account_name_ok(name)) {
 		cJSON_Delete(root);
 		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
 				 "name must be a string of 1 to 100 characters without control characters",

@@ -137,4 +137,7 @@ enum MHD_Result api_images_thumbnail(struct api_request *req);
 /* The account object of GET /v1/account and /v1/accounts (accounts.c). */
 cJSON *api_account_json(const struct store_account *a);
 
+/* 1 when a name can be an account's: 1..100 bytes, no control characters (UTF-8 allowed). */
+int api_account_name_ok(const char *n);
+
 #endif

@@ -114,8 +114,9 @@ static int run(struct store *st, const char *data_dir, const char *cmd, char **a
 	if (strcmp(cmd, "list") == 0 && nargs == 0)
 		return store_account_list(st, list_one, &json) == STORE_OK ? 0 : 2;
 	if (strcmp(cmd, "add") == 0 && nargs == 1) {
-		if (strlen(args[0]) == 0 || strlen(args[0]) > 100) {
-			fprintf(stderr, "kilnd account add: a name is 1 to 100 characters\n");
+		if (!api_account_name_ok(args[0])) {
+			fprintf(stderr, "kilnd account add: a name is 1 to 100 characters, without"
+				" control characters\n");
 			return 2;
 		}
 		if (kiln_token_new(token, hash) < 0)

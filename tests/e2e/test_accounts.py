@@ -488,6 +488,8 @@ def test_kilnd_account_commands(kiln):
     assert kiln.request("GET", "/v1/account", token=new).json()["name"] == "carol"
     # refusals and usage
     assert kilnd_account(d, "add", "carol").returncode == 1
+    assert kilnd_account(d, "add", "bad\nname").returncode == 2
+    assert kilnd_account(d, "add", "").returncode == 2
     assert kilnd_account(d, "credit", "nobody", "5").returncode == 1
     assert kilnd_account(d, "credit", "carol", "0").returncode == 2
     assert kilnd_account(d, "credit", "carol", "ten").returncode == 2
