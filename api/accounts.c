@@ -11,7 +11,9 @@
  * request is a 401.  Replacing the admin's own token also rewrites
  * <data_dir>/admin.token, which the CLI reads.  Credits move through the
  * ledger (a grant line, negative to take credits back); an account's
- * balances in the answers are the ledger's.
+ * balances in the answers are the ledger's.  An account may have limits of
+ * its own (POST /v1/accounts/{id}/limits); null puts one back to the
+ * config's, and the answers show the limits in force.
  */
 #include <errno.h>
 #include <math.h>
@@ -25,10 +27,25 @@
 
 #define ACCOUNT_CREDITS_MAX 1000000000000LL
 
+void api_account_limits(const struct store_account *a, const struct config *cfg,
+			unsigned *max_active_batches, unsigned *max_queued_images,
+			uint64_t *max_upload_bytes)
+{
+	*max_active_batches = a->max_active_batches >= 0 ? (unsigned)a->max_active_batches
+							 : cfg->max_active_batches;
+	*max_queued_images = a->max_queued_images >= 0 ? (unsigned)a->max_queued_images
+						       : cfg->max_queued_images;
+	*max_upload_bytes = a->max_upload_bytes >= 0 ? (uint64_t)a->max_upload_bytes
+						     : cfg->max_upload_bytes;
+}
+
 /* The account object: the API's view of struct store_account. */
-cJSON *api_account_json(const struct store_account *a)
+cJSON *api_account_json(const struct store_account *a, const struct config *cfg)
 {
 	cJSON *o = cJSON_CreateObject();
+	cJSON *lim;
+	unsigned batches, images;
+	uint64_t upload;
 
 	cJSON_AddStringToObject(o, "id", a->id);
 	cJSON_AddStringToObject(o, "name", a->name);
@@ -39,6 +56,13 @@ cJSON *api_account_json(const struct store_account *a)
 	cJSON_AddNumberToObject(o, "credits_granted", (double)(a->available + a->reserved + a->charged));
 	if (a->created_at)
 		cJSON_AddItemToObject(o, "created_at", api_time(a->created_at));
+	api_account_limits(a, cfg, &batches, &images, &upload);
+	lim = cJSON_AddObjectToObject(o, "limits");
+	cJSON_AddNumberToObject(lim, "max_active_batches", batches);
+	cJSON_AddNumberToObject(lim, "max_queued_images", images);
+	cJSON_AddNumberToObject(lim, "max_upload_bytes", (double)upload);
+	cJSON_AddBoolToObject(lim, "own", a->max_active_batches >= 0 || a->max_queued_images >= 0 ||
+			      a->max_upload_bytes >= 0);
 	return o;
 }
 
@@ -142,29 +166,38 @@ enum MHD_Result api_accounts_create(struct api_request *req)
 	if (rc != STORE_OK)
 		return api_internal(req);
 	log_info("account %s (%s) created with %lld credits", a.id, a.name, (long long)credits);
-	o = api_account_json(&a);
+	o = api_account_json(&a, &req->k->cfg);
 	cJSON_AddStringToObject(o, "token", token);
 	return api_reply_json(req, MHD_HTTP_CREATED, o);
 }
 
+struct list_ctx {
+	cJSON *arr;
+	const struct config *cfg;
+};
+
 static int list_one(void *cls, const struct store_account *a)
 {
-	cJSON_AddItemToArray(cls, api_account_json(a));
+	struct list_ctx *c = cls;
+
+	cJSON_AddItemToArray(c->arr, api_account_json(a, c->cfg));
 	return 0;
 }
 
 enum MHD_Result api_accounts_list(struct api_request *req)
 {
+	struct list_ctx c;
 	enum MHD_Result ret;
-	cJSON *root, *arr;
+	cJSON *root;
 
 	if (admin_only(req, &ret) < 0)
 		return ret;
 	if (!api_store(req))
 		return api_internal(req);
 	root = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(root, "accounts");
-	if (store_account_list(req->st, list_one, arr) != STORE_OK) {
+	c.arr = cJSON_AddArrayToObject(root, "accounts");
+	c.cfg = &req->k->cfg;
+	if (store_account_list(req->st, list_one, &c) != STORE_OK) {
 		cJSON_Delete(root);
 		return api_internal(req);
 	}
@@ -188,7 +221,7 @@ enum MHD_Result api_accounts_get(struct api_request *req)
 		return not_found(req);
 	if (rc != STORE_OK)
 		return api_internal(req);
-	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&a));
+	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&a, &req->k->cfg));
 }
 
 enum MHD_Result api_accounts_credit(struct api_request *req)
@@ -227,7 +260,7 @@ enum MHD_Result api_accounts_credit(struct api_request *req)
 	if (rc != STORE_OK)
 		return api_internal(req);
 	log_info("account %s: %+lld credits", a.id, (long long)delta);
-	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&a));
+	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&a, &req->k->cfg));
 }
 
 enum MHD_Result api_accounts_token(struct api_request *req)
@@ -253,7 +286,61 @@ enum MHD_Result api_accounts_token(struct api_request *req)
 		log_error("the admin's token was replaced but %s/admin.token could not be"
 			  " rewritten: %s", req->k->cfg.data_dir, strerror(errno));
 	log_info("account %s: token replaced", a.id);
-	o = api_account_json(&a);
+	o = api_account_json(&a, &req->k->cfg);
 	cJSON_AddStringToObject(o, "token", token);
 	return api_reply_json(req, MHD_HTTP_OK, o);
+}
+
+/*
+ * Reads one limit of a limits body: absent → -2 (unchanged), null → -1 (the
+ * config's), else a whole number in [min, max].  0, or -1 when it is none of these.
+ */
+static int limit_arg(const cJSON *root, const char *key, long long min, long long max,
+		     int64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+
+	*out = -2;
+	if (!v)
+		return 0;
+	if (cJSON_IsNull(v)) {
+		*out = -1;
+		return 0;
+	}
+	return whole_number(v, min, max, out);
+}
+
+enum MHD_Result api_accounts_limits(struct api_request *req)
+{
+	struct store_account a;
+	enum MHD_Result ret;
+	int64_t batches, images, upload;
+	cJSON *root;
+	int bad, rc;
+
+	if (admin_only(req, &ret) < 0)
+		return ret;
+	if (!util_is_hex(req->params[0], 24))
+		return not_found(req);
+	root = body_object(req, "{\"max_active_batches\": 2, \"max_queued_images\": null}", &ret);
+	if (!root)
+		return ret;
+	bad = limit_arg(root, "max_active_batches", 0, 1000000, &batches) < 0 ||
+	      limit_arg(root, "max_queued_images", 0, 100000000, &images) < 0 ||
+	      limit_arg(root, "max_upload_bytes", 1024, 1LL << 32, &upload) < 0;
+	cJSON_Delete(root);
+	if (bad)
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "max_active_batches (0 to 10^6), max_queued_images (0 to 10^8) and"
+				 " max_upload_bytes (1024 to 2^32) are whole numbers (0: no limit), or null"
+				 " for the config's value", NULL);
+	if (!api_store(req))
+		return api_internal(req);
+	rc = store_account_set_limits(req->st, req->params[0], batches, images, upload, &a);
+	if (rc == STORE_NOT_FOUND)
+		return not_found(req);
+	if (rc != STORE_OK)
+		return api_internal(req);
+	log_info("account %s: limits changed", a.id);
+	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&a, &req->k->cfg));
 }

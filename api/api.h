@@ -25,6 +25,7 @@
 #include "store/store.h"
 
 struct kiln;
+struct config;
 struct api_server;
 
 #define API_MAX_PARAMS 2
@@ -46,6 +47,7 @@ struct api_request {
 	int bad_body;
 	struct MHD_PostProcessor *pp;
 	unsigned status;                 /* the status queued, for the log */
+	uint64_t upload_max;             /* max_upload_bytes for this caller */
 };
 
 typedef enum MHD_Result (*api_handler)(struct api_request *req);
@@ -133,9 +135,15 @@ enum MHD_Result api_accounts_get(struct api_request *req);
 enum MHD_Result api_accounts_credit(struct api_request *req);
 enum MHD_Result api_accounts_token(struct api_request *req);
 enum MHD_Result api_images_thumbnail(struct api_request *req);
+enum MHD_Result api_accounts_limits(struct api_request *req);
 
-/* The account object of GET /v1/account and /v1/accounts (accounts.c). */
-cJSON *api_account_json(const struct store_account *a);
+/* The account object of GET /v1/account and /v1/accounts (accounts.c), limits as in force. */
+cJSON *api_account_json(const struct store_account *a, const struct config *cfg);
+
+/* The limits in force for an account: its own where set, else the config's. */
+void api_account_limits(const struct store_account *a, const struct config *cfg,
+			unsigned *max_active_batches, unsigned *max_queued_images,
+			uint64_t *max_upload_bytes);
 
 /* 1 when a name can be an account's: 1..100 bytes, no control characters (UTF-8 allowed). */
 int api_account_name_ok(const char *n);

@@ -385,8 +385,9 @@ static int webhook_arg(struct api_request *req, char **url, enum MHD_Result *ret
 static enum MHD_Result to_queued(struct api_request *req, int resume)
 {
 	const char *id = path_id(req);
-	struct store_limits lim = { req->k->cfg.max_active_batches, req->k->cfg.max_queued_images, 0, 0 };
+	struct store_limits lim = { 0, 0, 0, 0 };
 	struct store_batch b;
+	uint64_t upload;
 	int64_t required = 0, available = 0;
 	enum MHD_Result ret = MHD_NO;
 	char *webhook = NULL;
@@ -394,6 +395,8 @@ static enum MHD_Result to_queued(struct api_request *req, int resume)
 
 	if (!id)
 		return not_found(req);
+	api_account_limits(&req->account, &req->k->cfg, &lim.max_active_batches, &lim.max_queued_images,
+			   &upload);
 	if (!resume && webhook_arg(req, &webhook, &ret) < 0)
 		return ret;
 	if (!api_store(req)) {

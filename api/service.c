@@ -87,5 +87,5 @@ enum MHD_Result api_service_template(struct api_request *req)
 
 enum MHD_Result api_service_account(struct api_request *req)
 {
-	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&req->account));
+	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&req->account, &req->k->cfg));
 }

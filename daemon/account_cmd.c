@@ -3,11 +3,13 @@
  *
  * DESIGN
  * Subcommand first, then options and arguments in any order (read by hand:
- * a negative DELTA such as -5 is an argument, not an option).  Output is a few plain lines for
- * people, or one JSON object per account with --json for scripts
- * (api_account_json(): the same object as GET /v1/accounts).  A token is printed once, when it is made;
- * only its hash is stored.  Replacing the admin's token rewrites
- * <data_dir>/admin.token too.
+ * a negative DELTA such as -5 is an argument, not an option).  Output is a
+ * few plain lines for people, or one JSON object per account with --json
+ * for scripts (api_account_json(): the same object as GET /v1/accounts,
+ * limits as in force under the config given, or the defaults).  A token is
+ * printed once, when it is made; only its hash is stored.  Replacing the
+ * admin's token rewrites <data_dir>/admin.token too.  `limits` reads its
+ * values with config_set(), so they are checked as in kilnd.conf.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +33,9 @@ static void account_usage(FILE *f)
 		"       kilnd account list                     every account and its credits\n"
 		"       kilnd account credit ACCOUNT DELTA     grant DELTA credits (negative: take back)\n"
 		"       kilnd account token ACCOUNT            replace the token; prints the new one\n"
+		"       kilnd account limits ACCOUNT KEY=VALUE...  the account's own limits: KEY is\n"
+		"           max_active_batches, max_queued_images or max_upload_bytes; VALUE as in\n"
+		"           kilnd.conf, or default for the config's\n"
 		"\n"
 		"ACCOUNT is an account's id or name.  Works on the store of the data dir,\n"
 		"also while kilnd runs on it.\n"
@@ -59,10 +64,21 @@ static int parse_int64(const char *v, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
-static void print_account(const struct store_account *a, const char *token, int json)
+/* What every subcommand needs. */
+struct cmd {
+	struct store *st;
+	const struct config *cfg;
+	const char *data_dir;
+	int json;
+};
+
+static void print_account(const struct cmd *c, const struct store_account *a, const char *token)
 {
-	if (json) {
-		cJSON *o = api_account_json(a);
+	unsigned batches, images;
+	uint64_t upload;
+
+	if (c->json) {
+		cJSON *o = api_account_json(a, c->cfg);
 		char *text;
 
 		if (token)
@@ -77,13 +93,17 @@ static void print_account(const struct store_account *a, const char *token, int 
 	printf("%-24s  %-20s %s available %" PRId64 ", reserved %" PRId64 ", charged %" PRId64
 	       ", granted %" PRId64 "\n", a->id, a->name, a->is_admin ? "admin" : "     ",
 	       a->available, a->reserved, a->charged, a->available + a->reserved + a->charged);
+	api_account_limits(a, c->cfg, &batches, &images, &upload);
+	printf("%-24s  limits: %u batches, %u images at once, uploads up to %" PRIu64 " bytes%s\n", "",
+	       batches, images, upload, a->max_active_batches >= 0 || a->max_queued_images >= 0 ||
+	       a->max_upload_bytes >= 0 ? " (its own)" : "");
 	if (token)
 		printf("token: %s\n(shown only now: kiln keeps only its hash)\n", token);
 }
 
 static int list_one(void *cls, const struct store_account *a)
 {
-	print_account(a, NULL, *(int *)cls);
+	print_account(cls, a, NULL);
 	return 0;
 }
 
@@ -102,17 +122,66 @@ static int find(struct store *st, const char *which, struct store_account *a)
 	return 2;
 }
 
-/* Runs one subcommand on an open store; returns the exit status. */
-static int run(struct store *st, const char *data_dir, const char *cmd, char **args, int nargs,
-	       int64_t credits, int json)
+/*
+ * `limits ACCOUNT KEY=VALUE...`: each KEY one of max_active_batches,
+ * max_queued_images, max_upload_bytes, checked and read as in the config
+ * file; VALUE `default` goes back to the config's.  Returns the exit status.
+ */
+static int set_limits(const struct cmd *c, struct store_account *a, char **args, int nargs)
 {
+	int64_t v[3] = { -2, -2, -2 };
+	static const char *const keys[3] = { "max_active_batches", "max_queued_images",
+					     "max_upload_bytes" };
+	struct config tmp;
+	char err[512];
+
+	for (int i = 0; i < nargs; i++) {
+		const char *eq = strchr(args[i], '=');
+		int k = -1;
+
+		for (int j = 0; j < 3 && eq; j++) {
+			if (strlen(keys[j]) == (size_t)(eq - args[i]) &&
+			    strncmp(args[i], keys[j], strlen(keys[j])) == 0)
+				k = j;
+		}
+		if (k < 0) {
+			fprintf(stderr, "kilnd account limits: \"%s\" is not KEY=VALUE with KEY one of"
+				" max_active_batches, max_queued_images, max_upload_bytes\n", args[i]);
+			return 2;
+		}
+		if (strcmp(eq + 1, "default") == 0) {
+			v[k] = -1;
+			continue;
+		}
+		config_defaults(&tmp);
+		if (config_set(&tmp, keys[k], eq + 1, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kilnd account limits: %s (or \"default\")\n", err);
+			return 2;
+		}
+		v[k] = k == 0 ? tmp.max_active_batches : k == 1 ? tmp.max_queued_images
+								 : (int64_t)tmp.max_upload_bytes;
+	}
+	if (store_account_set_limits(c->st, a->id, v[0], v[1], v[2], a) != STORE_OK)
+		return 2;
+	print_account(c, a, NULL);
+	return 0;
+}
+
+/* Runs one subcommand on an open store; returns the exit status. */
+static int run(const struct cmd *c, const char *cmd, char **args, int nargs, int64_t credits)
+{
+	struct store *st = c->st;
 	struct store_account a;
 	char token[80], hash[65];
 	int64_t delta;
 	int rc;
 
 	if (strcmp(cmd, "list") == 0 && nargs == 0)
-		return store_account_list(st, list_one, &json) == STORE_OK ? 0 : 2;
+		return store_account_list(st, list_one, (void *)c) == STORE_OK ? 0 : 2;
+	if (strcmp(cmd, "limits") == 0 && nargs >= 1) {
+		rc = find(st, args[0], &a);
+		return rc != 0 ? rc : set_limits(c, &a, args + 1, nargs - 1);
+	}
 	if (strcmp(cmd, "add") == 0 && nargs == 1) {
 		if (!api_account_name_ok(args[0])) {
 			fprintf(stderr, "kilnd account add: a name is 1 to 100 characters, without"
@@ -128,7 +197,7 @@ static int run(struct store *st, const char *data_dir, const char *cmd, char **a
 		}
 		if (rc != STORE_OK)
 			return 2;
-		print_account(&a, token, json);
+		print_account(c, &a, token);
 		return 0;
 	}
 	if (strcmp(cmd, "credit") == 0 && nargs == 2) {
@@ -148,7 +217,7 @@ static int run(struct store *st, const char *data_dir, const char *cmd, char **a
 		}
 		if (rc != STORE_OK)
 			return 2;
-		print_account(&a, NULL, json);
+		print_account(c, &a, NULL);
 		return 0;
 	}
 	if (strcmp(cmd, "token") == 0 && nargs == 1) {
@@ -158,12 +227,12 @@ static int run(struct store *st, const char *data_dir, const char *cmd, char **a
 		if (kiln_token_new(token, hash) < 0 ||
 		    store_account_set_token(st, a.id, hash, util_now_ms(), &a) != STORE_OK)
 			return 2;
-		if (a.is_admin && kiln_write_admin_token(data_dir, token) < 0) {
+		if (a.is_admin && kiln_write_admin_token(c->data_dir, token) < 0) {
 			fprintf(stderr, "kilnd account token: cannot rewrite %s/admin.token: %s\n",
-				data_dir, strerror(errno));
+				c->data_dir, strerror(errno));
 			return 2;
 		}
-		print_account(&a, token, json);
+		print_account(c, &a, token);
 		return 0;
 	}
 	account_usage(stderr);
@@ -197,7 +266,7 @@ int account_cmd_main(int argc, char **argv)
 	struct store *st = NULL;
 	const char *data_dir = NULL, *cmd, *v;
 	char err[1024], path[1200];
-	char *args[4];
+	char *args[8];
 	struct stat sb;
 	int64_t credits = 0, num;
 	int json = 0, nargs = 0, rc;
@@ -234,7 +303,7 @@ int account_cmd_main(int argc, char **argv)
 			fprintf(stderr, "kilnd account: unknown option or missing value: %s\n", a);
 			account_usage(stderr);
 			return 2;
-		} else if (nargs < 4) {
+		} else if (nargs < 8) {
 			args[nargs++] = argv[i];
 		} else {
 			account_usage(stderr);
@@ -257,7 +326,11 @@ int account_cmd_main(int argc, char **argv)
 		store_close(st);
 		return 2;
 	}
-	rc = run(st, data_dir, cmd, args, nargs, credits, json);
+	{
+		struct cmd c = { st, &cfg, data_dir, json };
+
+		rc = run(&c, cmd, args, nargs, credits);
+	}
 	store_close(st);
 	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * account_cmd.h — `kilnd account add|list|credit|token`: the admin's account
+ * account_cmd.h — `kilnd account add|list|credit|token|limits`: the admin's account
  * routes, offline, straight on the store of a data dir.
  *
  * DESIGN

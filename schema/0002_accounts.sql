@@ -7,7 +7,8 @@
 -- config never changes what an uploaded batch costs.  Rows and batches made
 -- before this migration cost what their batch's cost_per_image said.
 --
--- Account names are unique, so that `kilnd account credit NAME` is not
+-- An account may have limits of its own, set by the admin; NULL means the
+-- config's.  Account names are unique, so that `kilnd account credit NAME` is not
 -- ambiguous.  The ledger cannot be changed or shortened: every balance is
 -- recomputed from it (store_ledger_check()), so triggers refuse UPDATE and
 -- DELETE on it.
@@ -20,6 +21,10 @@ ALTER TABLE batches ADD COLUMN credits_required INTEGER NOT NULL DEFAULT 0;
 UPDATE batches SET credits_required = images_total * cost_per_image;
 
 ALTER TABLE accounts ADD COLUMN token_set_at INTEGER;
+-- an account's own limits; NULL: the config's (max_active_batches, ...)
+ALTER TABLE accounts ADD COLUMN max_active_batches INTEGER;
+ALTER TABLE accounts ADD COLUMN max_queued_images INTEGER;
+ALTER TABLE accounts ADD COLUMN max_upload_bytes INTEGER;
 UPDATE accounts SET token_set_at = created_at;
 CREATE UNIQUE INDEX accounts_name ON accounts(name);
 

@@ -38,7 +38,8 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
 #define ACCOUNT_COLS "SELECT id, name, is_admin, credits_available, credits_reserved," \
-	" credits_charged, created_at, token_hash FROM accounts"
+	" credits_charged, created_at, token_hash, COALESCE(max_active_batches, -1)," \
+	" COALESCE(max_queued_images, -1), COALESCE(max_upload_bytes, -1) FROM accounts"
 	[Q_ACCOUNT_BY_TOKEN] = ACCOUNT_COLS " WHERE token_hash = ?1",
 	[Q_ACCOUNT_BY_ID] = ACCOUNT_COLS " WHERE id = ?1",
 	[Q_ADMIN_GET] = ACCOUNT_COLS " WHERE is_admin = 1 ORDER BY created_at LIMIT 1",
@@ -175,6 +176,13 @@ static const char *const store_sql[Q_COUNT] = {
 		"SELECT count(*), COALESCE(SUM(r.cost), 0) FROM images i"
 		" JOIN batch_rows r ON r.batch_seq = i.batch_seq AND r.row = i.row"
 		" WHERE i.batch_seq = ?1 AND i.state = 'pending'",
+	[Q_ACCOUNT_SET_LIMITS] =
+		"UPDATE accounts SET max_active_batches = CASE WHEN ?2 = -2 THEN max_active_batches"
+		"   WHEN ?2 < 0 THEN NULL ELSE ?2 END,"
+		" max_queued_images = CASE WHEN ?3 = -2 THEN max_queued_images"
+		"   WHEN ?3 < 0 THEN NULL ELSE ?3 END,"
+		" max_upload_bytes = CASE WHEN ?4 = -2 THEN max_upload_bytes"
+		"   WHEN ?4 < 0 THEN NULL ELSE ?4 END WHERE id = ?1",
 	[Q_BATCH_SET_REQUIRED] =
 		"UPDATE batches SET credits_required = (SELECT COALESCE(SUM(r.cost * r.num_images), 0)"
 		" FROM batch_rows r WHERE r.batch_seq = ?1) WHERE seq = ?1",
@@ -531,6 +539,9 @@ static void account_from_row(sqlite3_stmt *s, struct store_account *out)
 	out->reserved = sqlite3_column_int64(s, 4);
 	out->charged = sqlite3_column_int64(s, 5);
 	out->created_at = sqlite3_column_int64(s, 6);
+	out->max_active_batches = sqlite3_column_int64(s, 8);
+	out->max_queued_images = sqlite3_column_int64(s, 9);
+	out->max_upload_bytes = sqlite3_column_int64(s, 10);
 }
 
 /*
@@ -776,30 +787,66 @@ int store_account_credit(struct store *st, const char *id, int64_t delta, int64_
 	return store_commit(st);
 }
 
-int store_account_set_token(struct store *st, const char *id, const char *token_hash,
-			    int64_t now, struct store_account *out)
+/*
+ * Begins the update of an account: NULL with *rc set when it cannot (the
+ * transaction undone), else the statement q with ?1 bound to the id.
+ */
+static sqlite3_stmt *account_update_begin(struct store *st, const char *id, enum store_q q,
+					  struct store_account *out, int *rc)
 {
 	sqlite3_stmt *s;
-	int rc;
 
+	*rc = STORE_ERROR;
 	if (store_begin(st) != STORE_OK)
-		return STORE_ERROR;
-	rc = store_account_get(st, id, out);
-	if (rc != STORE_OK) {
-		store_rollback(st);
-		return rc;
-	}
-	s = store_q(st, Q_ACCOUNT_SET_TOKEN);
+		return NULL;
+	*rc = store_account_get(st, id, out);
+	s = *rc == STORE_OK ? store_q(st, q) : NULL;
 	if (!s) {
+		if (*rc == STORE_OK)
+			*rc = STORE_ERROR;
 		store_rollback(st);
-		return STORE_ERROR;
+		return NULL;
 	}
 	store_bind_text(s, 1, id);
-	store_bind_text(s, 2, token_hash);
-	sqlite3_bind_int64(s, 3, now);
-	if (store_step_done(st, s, "account token") != STORE_OK) {
+	return s;
+}
+
+/* Runs the update begun by account_update_begin(), reads the account again, commits. */
+static int account_update_end(struct store *st, sqlite3_stmt *s, const char *id,
+			      struct store_account *out)
+{
+	if (store_step_done(st, s, "account update") != STORE_OK ||
+	    store_account_get(st, id, out) != STORE_OK) {
 		store_rollback(st);
 		return STORE_ERROR;
 	}
 	return store_commit(st);
+}
+
+int store_account_set_token(struct store *st, const char *id, const char *token_hash,
+			    int64_t now, struct store_account *out)
+{
+	int rc;
+	sqlite3_stmt *s = account_update_begin(st, id, Q_ACCOUNT_SET_TOKEN, out, &rc);
+
+	if (!s)
+		return rc;
+	store_bind_text(s, 2, token_hash);
+	sqlite3_bind_int64(s, 3, now);
+	return account_update_end(st, s, id, out);
+}
+
+int store_account_set_limits(struct store *st, const char *id, int64_t max_active_batches,
+			     int64_t max_queued_images, int64_t max_upload_bytes,
+			     struct store_account *out)
+{
+	int rc;
+	sqlite3_stmt *s = account_update_begin(st, id, Q_ACCOUNT_SET_LIMITS, out, &rc);
+
+	if (!s)
+		return rc;
+	sqlite3_bind_int64(s, 2, max_active_batches);
+	sqlite3_bind_int64(s, 3, max_queued_images);
+	sqlite3_bind_int64(s, 4, max_upload_bytes);
+	return account_update_end(st, s, id, out);
 }

@@ -80,6 +80,8 @@ struct store_account {
 	int is_admin;
 	int64_t available, reserved, charged;   /* granted = their sum */
 	int64_t created_at;
+	/* its own limits, or -1: the config's */
+	int64_t max_active_batches, max_queued_images, max_upload_bytes;
 };
 
 /*
@@ -122,6 +124,14 @@ int store_account_credit(struct store *st, const char *id, int64_t delta, int64_
 /* Replaces an account's token hash: the old token stops working at once. */
 int store_account_set_token(struct store *st, const char *id, const char *token_hash,
 			    int64_t now, struct store_account *out);
+
+/*
+ * Sets an account's own limits: a value >= 0 sets it, -1 goes back to the
+ * config's, -2 leaves it as it is.  Fills *out with the account after.
+ */
+int store_account_set_limits(struct store *st, const char *id, int64_t max_active_batches,
+			     int64_t max_queued_images, int64_t max_upload_bytes,
+			     struct store_account *out);
 
 /*
  * Recomputes every account's balances from the ledger and compares them with

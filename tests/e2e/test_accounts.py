@@ -451,6 +451,43 @@ def test_limits_per_account(make_kiln):
     ledger_ok(k.data_dir)
 
 
+def test_limits_of_one_account(make_kiln):
+    k = make_kiln(["--set", "builtin.size=64", "--set", "builtin.delay_ms=300", "--workers", "1"])
+    aid, tok = add_account(k, "alice", 1000)
+    bid, btok = add_account(k, "bob", 1000)
+    me = k.request("GET", "/v1/account", token=tok).json()
+    assert me["limits"] == {"max_active_batches": 10, "max_queued_images": 20000,
+                            "max_upload_bytes": 10 * 1024 * 1024, "own": False}
+    r = k.request("POST", "/v1/accounts/%s/limits" % aid,
+                  body={"max_active_batches": 1, "max_upload_bytes": 2048})
+    assert r.status == 200, r
+    assert r.json()["limits"] == {"max_active_batches": 1, "max_queued_images": 20000,
+                                  "max_upload_bytes": 2048, "own": True}
+    for bad in ({"max_active_batches": -1}, {"max_upload_bytes": 10}, {"max_queued_images": "5"},
+                {"max_active_batches": 1.5}):
+        assert k.request("POST", "/v1/accounts/%s/limits" % aid, body=bad).status == 400, bad
+    assert k.request("POST", "/v1/accounts/%s/limits" % aid, body={"max_active_batches": 1},
+                     token=tok).status == 403
+    h = {"Content-Type": "text/csv"}
+    big = b"prompt,visibility\n" + b"p,public\n" * 400
+    r = k.request("POST", "/v1/batches?name=a.csv", body=big, headers=h, token=tok)
+    assert r.status == 413 and "2048" in r.json()["error"]["message"]
+    assert k.request("POST", "/v1/batches?name=b.csv", body=big, headers=h, token=btok).status == 201
+    one = b"prompt,visibility,num_images\nx,public,2\n"
+    a1 = k.request("POST", "/v1/batches?name=1.csv", body=one, headers=h, token=tok).json()
+    a2 = k.request("POST", "/v1/batches?name=2.csv", body=one, headers=h, token=tok).json()
+    assert k.request("POST", "/v1/batches/%s/start" % a1["id"], token=tok).status == 200
+    r = k.request("POST", "/v1/batches/%s/start" % a2["id"], token=tok)
+    assert r.status == 429 and r.json()["error"]["max"] == 1
+    # null: back to the config's value
+    r = k.request("POST", "/v1/accounts/%s/limits" % aid, body={"max_active_batches": None})
+    assert r.json()["limits"]["max_active_batches"] == 10 and r.json()["limits"]["own"] is True
+    assert k.request("POST", "/v1/batches/%s/start" % a2["id"], token=tok).status == 200
+    for b in (a1, a2):
+        wait_done(k, b["id"], tok)
+    ledger_ok(k.data_dir)
+
+
 # ---- kilnd account, offline on the store ---------------------------------------------------------
 
 def kilnd_account(data_dir, *args):
@@ -486,6 +523,17 @@ def test_kilnd_account_commands(kiln):
     new = [x for x in p.stdout.split() if x.startswith("kiln_")][0]
     assert kiln.request("GET", "/v1/account", token=tok).status == 401
     assert kiln.request("GET", "/v1/account", token=new).json()["name"] == "carol"
+    # limits of her own, then back to the config's
+    p = kilnd_account(d, "limits", "carol", "max_active_batches=2", "max_upload_bytes=64K", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["limits"] == {"max_active_batches": 2, "max_queued_images": 20000,
+                                              "max_upload_bytes": 65536, "own": True}
+    assert kiln.request("GET", "/v1/account", token=new).json()["limits"]["max_active_batches"] == 2
+    p = kilnd_account(d, "limits", "carol", "max_active_batches=default", "max_upload_bytes=default",
+                      "--json")
+    assert json.loads(p.stdout)["limits"]["own"] is False
+    assert kilnd_account(d, "limits", "carol", "max_active_batches=-3").returncode == 2
+    assert kilnd_account(d, "limits", "carol", "speed=3").returncode == 2
     # refusals and usage
     assert kilnd_account(d, "add", "carol").returncode == 1
     assert kilnd_account(d, "add", "bad\nname").returncode == 2

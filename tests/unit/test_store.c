@@ -470,7 +470,55 @@ static void test_accounts_credit_and_token(void **state)
 	assert_int_equal(store_account_find(f->st, "bob", &t), STORE_NOT_FOUND);
 	assert_int_equal(store_account_list(f->st, count_one, &n), STORE_OK);
 	assert_int_equal(n, 2);
+	assert_int_equal(t.max_active_batches, -1);
+	assert_int_equal(store_account_set_limits(f->st, a.id, 2, -2, 4096, &t), STORE_OK);
+	assert_int_equal(t.max_active_batches, 2);
+	assert_int_equal(t.max_queued_images, -1);
+	assert_int_equal(t.max_upload_bytes, 4096);
+	assert_int_equal(store_account_set_limits(f->st, a.id, -2, 0, -1, &t), STORE_OK);
+	assert_int_equal(t.max_active_batches, 2);
+	assert_int_equal(t.max_queued_images, 0);
+	assert_int_equal(t.max_upload_bytes, -1);
+	assert_int_equal(store_account_set_limits(f->st, "nobody", 1, 1, 1, &t), STORE_NOT_FOUND);
 	assert_int_equal(store_ledger_check(f->st), STORE_OK);
+}
+
+/* A data dir made by the first schema: its batches keep their cost through 0002. */
+static void test_migration_keeps_costs(void **state)
+{
+	char dir[] = "/tmp/kiln-test-migrate-XXXXXX", path[96], err[256], cmd[128];
+	struct store_batch b;
+	struct store *st;
+	sqlite3 *db;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/kiln.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(store_migrations[0].version, 1);
+	assert_int_equal(sqlite3_exec(db, store_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+		" applied_at INTEGER NOT NULL);"
+		"INSERT INTO schema_migrations VALUES (1, '0001_init', 0);"
+		"INSERT INTO accounts (id, name, token_hash, is_admin, created_at)"
+		" VALUES ('a1', 'admin', 'h', 1, 0);"
+		"INSERT INTO batches (id, account_id, name, format, engine, nrows, images_total,"
+		" cost_per_image, created_at, state) VALUES ('b1', 'a1', 'old.csv', 'csv', 'builtin',"
+		" 1, 3, 7, 0, 'draft');"
+		"INSERT INTO batch_rows (batch_seq, row, prompt, visibility, aspect_ratio, magic_prompt,"
+		" model, rendering, negative_prompt, style, num_images) VALUES (1, 2, 'p', 'public',"
+		" '1:1', 'on', '2.0', 'default', '', 'auto', 3);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_migrate(st, err, sizeof(err)), 0);
+	assert_int_equal(store_batch_get(st, "a1", "b1", &b), STORE_OK);
+	assert_int_equal(b.credits_required, 21);
+	store_batch_free(&b);
+	assert_int_equal(store_integrity_check(st), STORE_OK);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_row_costs(void **state)
@@ -557,6 +605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_accounts_credit_and_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_row_costs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test(test_migration_keeps_costs),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
