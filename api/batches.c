@@ -632,6 +632,8 @@ static int rows_image(void *cls, const struct store_image *img)
 	if (strcmp(img->state, "done") == 0) {
 		snprintf(url, sizeof(url), "/v1/images/%s/file", img->id);
 		cJSON_AddStringToObject(o, "url", url);
+		snprintf(url, sizeof(url), "/v1/images/%s/thumbnail", img->id);
+		cJSON_AddStringToObject(o, "thumbnail_url", url);
 		cJSON_AddNumberToObject(o, "seed", (double)img->seed);
 		cJSON_AddNumberToObject(o, "width", img->width);
 		cJSON_AddNumberToObject(o, "height", img->height);

@@ -63,6 +63,8 @@ static cJSON *image_json(const struct store_image *img)
 	if (strcmp(img->state, "done") == 0) {
 		snprintf(url, sizeof(url), "/v1/images/%s/file", img->id);
 		cJSON_AddStringToObject(o, "url", url);
+		snprintf(url, sizeof(url), "/v1/images/%s/thumbnail", img->id);
+		cJSON_AddStringToObject(o, "thumbnail_url", url);
 	}
 	return o;
 }

@@ -334,7 +334,9 @@ def test_thumbnails(make_kiln):
         assert max(fw, fh) == 600
         # the long side becomes 256, the short one keeps the ratio (rounded)
         want = (256, int(fh * 256 / fw + 0.5)) if fw > fh else (int(fw * 256 / fh + 0.5), 256)
-        t = k.request("GET", "/v1/images/%s/thumbnail" % img["id"])
+        assert img["thumbnail_url"] == "/v1/images/%s/thumbnail" % img["id"]
+        assert k.request("GET", "/v1/images/" + img["id"]).json()["thumbnail_url"] == img["thumbnail_url"]
+        t = k.request("GET", img["thumbnail_url"])
         assert t.status == 200 and t.header("Content-Type") == "image/png"
         w, h, px = png_pixels(t.body)
         assert (w, h) == want, (w, h)
