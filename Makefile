@@ -12,7 +12,8 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?=
-PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl expat xlsxwriter
+PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl expat xlsxwriter \
+	   libjpeg libwebp
 PKGS    += libsystemd
 
 OPT     ?= -O2 -g

@@ -10,7 +10,8 @@
  * configured limit, and then calls the route's handler once with a struct
  * api_request.  A handler answers with api_reply_json(), api_error() or its
  * own MHD response, and returns what MHD_queue_response() returned.  One
- * endpoint group per file: batches.c, archive.c, images.c, service.c.
+ * endpoint group per file: batches.c, archive.c, images.c, service.c,
+ * accounts.c.
  */
 #ifndef KILN_API_H
 #define KILN_API_H
@@ -24,6 +25,7 @@
 #include "store/store.h"
 
 struct kiln;
+struct config;
 struct api_server;
 
 #define API_MAX_PARAMS 2
@@ -45,6 +47,7 @@ struct api_request {
 	int bad_body;
 	struct MHD_PostProcessor *pp;
 	unsigned status;                 /* the status queued, for the log */
+	uint64_t upload_max;             /* max_upload_bytes for this caller */
 };
 
 typedef enum MHD_Result (*api_handler)(struct api_request *req);
@@ -126,5 +129,23 @@ enum MHD_Result api_images_file(struct api_request *req);
 enum MHD_Result api_service_health(struct api_request *req);
 enum MHD_Result api_service_template(struct api_request *req);
 enum MHD_Result api_service_account(struct api_request *req);
+enum MHD_Result api_accounts_create(struct api_request *req);
+enum MHD_Result api_accounts_list(struct api_request *req);
+enum MHD_Result api_accounts_get(struct api_request *req);
+enum MHD_Result api_accounts_credit(struct api_request *req);
+enum MHD_Result api_accounts_token(struct api_request *req);
+enum MHD_Result api_images_thumbnail(struct api_request *req);
+enum MHD_Result api_accounts_limits(struct api_request *req);
+
+/* The account object of GET /v1/account and /v1/accounts (accounts.c), limits as in force. */
+cJSON *api_account_json(const struct store_account *a, const struct config *cfg);
+
+/* The limits in force for an account: its own where set, else the config's. */
+void api_account_limits(const struct store_account *a, const struct config *cfg,
+			unsigned *max_active_batches, unsigned *max_queued_images,
+			uint64_t *max_upload_bytes);
+
+/* 1 when a name can be an account's: 1..100 bytes, no control characters (UTF-8 allowed). */
+int api_account_name_ok(const char *n);
 
 #endif

@@ -55,7 +55,7 @@ static cJSON *batch_json(const struct store_batch *b, int64_t credits_available,
 	} else {
 		cJSON_AddNullToObject(o, "eta_seconds");
 	}
-	cJSON_AddNumberToObject(o, "credits_required", (double)(b->images_total * b->cost_per_image));
+	cJSON_AddNumberToObject(o, "credits_required", (double)b->credits_required);
 	cJSON_AddNumberToObject(o, "credits_charged", (double)b->credits_charged);
 	cJSON_AddNumberToObject(o, "credits_reserved", (double)b->credits_reserved);
 	cJSON_AddStringToObject(o, "engine", b->engine);
@@ -181,6 +181,7 @@ static enum MHD_Result upload(struct api_request *req, const char *replace_id)
 	char err[512], name[256], msg[800];
 	const char *key = api_header(req, "Idempotency-Key");
 	enum MHD_Result ret;
+	int64_t *costs;
 	char *warnings;
 	int rc, nerr;
 
@@ -230,10 +231,20 @@ static enum MHD_Result upload(struct api_request *req, const char *replace_id)
 	up.format = sheet_format_name(sheet_sniff((const unsigned char *)req->body, req->body_len, NULL));
 	up.engine = k->engine.ops->name;
 	up.cost_per_image = k->cfg.credits_per_image;
+	costs = calloc(sb.nrows ? sb.nrows : 1, sizeof(*costs));
+	if (!costs) {
+		free(warnings);
+		sheet_batch_free(&sb);
+		return api_internal(req);
+	}
+	for (size_t i = 0; i < sb.nrows; i++)
+		costs[i] = config_image_cost(&k->cfg, sb.rows[i].f.model, sb.rows[i].f.rendering);
+	up.row_costs = costs;
 	up.sheet = &sb;
 	up.warnings = warnings;
 	up.idempotency_key = replace_id ? NULL : key;
 	if (!api_store(req)) {
+		free(costs);
 		free(warnings);
 		sheet_batch_free(&sb);
 		return api_internal(req);
@@ -242,6 +253,7 @@ static enum MHD_Result upload(struct api_request *req, const char *replace_id)
 		rc = store_batch_replace(req->st, replace_id, &up, &b);
 	else
 		rc = store_batch_create(req->st, &up, &b);
+	free(costs);
 	free(warnings);
 	sheet_batch_free(&sb);
 	switch (rc) {
@@ -311,6 +323,31 @@ static enum MHD_Result no_credits(struct api_request *req, int64_t required, int
 	return api_reply_json(req, MHD_HTTP_PAYMENT_REQUIRED, root);
 }
 
+/* 429 for a start or resume past a per-account limit. */
+static enum MHD_Result over_limit(struct api_request *req, const struct store_limits *lim)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *err = cJSON_AddObjectToObject(root, "error");
+	int batches = lim->hit == STORE_LIMIT_BATCHES;
+	unsigned max = batches ? lim->max_active_batches : lim->max_queued_images;
+	char msg[300];
+
+	if (batches)
+		snprintf(msg, sizeof(msg), "this account may have at most %u batches queued or running"
+			 " at once (max_active_batches); start this one when another finishes, or stop"
+			 " one", max);
+	else
+		snprintf(msg, sizeof(msg), "this account may have at most %u images waiting at once"
+			 " (max_queued_images) and this batch would make it %lld; start it when others"
+			 " have finished", max, (long long)lim->current);
+	cJSON_AddStringToObject(err, "code", "rate_limited");
+	cJSON_AddStringToObject(err, "message", msg);
+	cJSON_AddStringToObject(err, "limit", batches ? "max_active_batches" : "max_queued_images");
+	cJSON_AddNumberToObject(err, "max", max);
+	cJSON_AddNumberToObject(err, "would_be", (double)lim->current);
+	return api_reply_json(req, MHD_HTTP_TOO_MANY_REQUESTS, root);
+}
+
 /* Reads {"webhook_url": "http(s)://…"} from a start body; -1 with the 400 queued. */
 static int webhook_arg(struct api_request *req, char **url, enum MHD_Result *ret)
 {
@@ -348,7 +385,9 @@ static int webhook_arg(struct api_request *req, char **url, enum MHD_Result *ret
 static enum MHD_Result to_queued(struct api_request *req, int resume)
 {
 	const char *id = path_id(req);
+	struct store_limits lim = { 0, 0, 0, 0 };
 	struct store_batch b;
+	uint64_t upload;
 	int64_t required = 0, available = 0;
 	enum MHD_Result ret = MHD_NO;
 	char *webhook = NULL;
@@ -356,6 +395,8 @@ static enum MHD_Result to_queued(struct api_request *req, int resume)
 
 	if (!id)
 		return not_found(req);
+	api_account_limits(&req->account, &req->k->cfg, &lim.max_active_batches, &lim.max_queued_images,
+			   &upload);
 	if (!resume && webhook_arg(req, &webhook, &ret) < 0)
 		return ret;
 	if (!api_store(req)) {
@@ -363,10 +404,10 @@ static enum MHD_Result to_queued(struct api_request *req, int resume)
 		return api_internal(req);
 	}
 	if (resume)
-		rc = store_batch_resume(req->st, req->account.id, id, util_now_ms(), &b,
+		rc = store_batch_resume(req->st, req->account.id, id, util_now_ms(), &lim, &b,
 					&required, &available);
 	else
-		rc = store_batch_start(req->st, req->account.id, id, webhook, util_now_ms(), &b,
+		rc = store_batch_start(req->st, req->account.id, id, webhook, util_now_ms(), &lim, &b,
 				       &required, &available);
 	free(webhook);
 	switch (rc) {
@@ -382,6 +423,9 @@ static enum MHD_Result to_queued(struct api_request *req, int resume)
 		break;
 	case STORE_NO_CREDITS:
 		ret = no_credits(req, required, available);
+		break;
+	case STORE_LIMIT:
+		ret = over_limit(req, &lim);
 		break;
 	default:
 		return api_internal(req);
@@ -569,6 +613,7 @@ static int rows_row(void *cls, const struct store_row *r)
 	else
 		cJSON_AddNullToObject(o, "error");
 	cJSON_AddItemToObject(o, "fields", api_fields_json(&r->f));
+	cJSON_AddNumberToObject(o, "credits_per_image", (double)r->cost);
 	c->images = cJSON_AddArrayToObject(o, "images");
 	cJSON_AddItemToArray(c->arr, o);
 	c->last_row = r->row;
@@ -587,6 +632,8 @@ static int rows_image(void *cls, const struct store_image *img)
 	if (strcmp(img->state, "done") == 0) {
 		snprintf(url, sizeof(url), "/v1/images/%s/file", img->id);
 		cJSON_AddStringToObject(o, "url", url);
+		snprintf(url, sizeof(url), "/v1/images/%s/thumbnail", img->id);
+		cJSON_AddStringToObject(o, "thumbnail_url", url);
 		cJSON_AddNumberToObject(o, "seed", (double)img->seed);
 		cJSON_AddNumberToObject(o, "width", img->width);
 		cJSON_AddNumberToObject(o, "height", img->height);

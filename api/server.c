@@ -50,6 +50,13 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/v1/images", api_images_list, 0 },
 	{ "GET", "/v1/images/:id", api_images_get, 0 },
 	{ "GET", "/v1/images/:id/file", api_images_file, 0 },
+	{ "GET", "/v1/images/:id/thumbnail", api_images_thumbnail, 0 },
+	{ "POST", "/v1/accounts", api_accounts_create, API_JSON },
+	{ "GET", "/v1/accounts", api_accounts_list, 0 },
+	{ "GET", "/v1/accounts/:id", api_accounts_get, 0 },
+	{ "POST", "/v1/accounts/:id/credits", api_accounts_credit, API_JSON },
+	{ "POST", "/v1/accounts/:id/token", api_accounts_token, API_JSON },
+	{ "POST", "/v1/accounts/:id/limits", api_accounts_limits, API_JSON },
 };
 
 /*
@@ -265,9 +272,9 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
 	if (filename && !req->file_name)
 		req->file_name = strdup(filename);
 	if (size > 0)
-		body_append(req, data, size, req->k->cfg.max_upload_bytes);
+		body_append(req, data, size, req->upload_max);
 	else if (!req->body)
-		body_append(req, "", 0, req->k->cfg.max_upload_bytes);
+		body_append(req, "", 0, req->upload_max);
 	return MHD_YES;
 }
 
@@ -339,9 +346,15 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 	}
 	if (!(req->route->flags & API_PUBLIC) && authenticate(req, &ret) < 0)
 		return ret;
+	req->upload_max = req->k->cfg.max_upload_bytes;
+	if (!(req->route->flags & API_PUBLIC)) {
+		unsigned batches, images;
+
+		api_account_limits(&req->account, &req->k->cfg, &batches, &images, &req->upload_max);
+	}
 	len = api_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (req->route->flags & API_UPLOAD) {
-		uint64_t max = req->k->cfg.max_upload_bytes;
+		uint64_t max = req->upload_max;
 
 		type = api_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 		if (len && strtoull(len, NULL, 10) > max + API_MULTIPART_SLACK) {
@@ -396,7 +409,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t limit = API_JSON_MAX;
 
 		if (req->route->flags & API_UPLOAD)
-			limit = (size_t)req->k->cfg.max_upload_bytes;
+			limit = (size_t)req->upload_max;
 		if (req->pp) {
 			if (MHD_post_process(req->pp, upload_data, *upload_data_size) != MHD_YES)
 				req->bad_body = 1;
@@ -410,7 +423,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "the upload is larger than the limit of %llu bytes"
-			 " (max_upload_bytes)", (unsigned long long)req->k->cfg.max_upload_bytes);
+			 " (max_upload_bytes)", (unsigned long long)req->upload_max);
 		return api_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", msg, NULL);
 	}
 	if (req->bad_body)

@@ -87,13 +87,5 @@ enum MHD_Result api_service_template(struct api_request *req)
 
 enum MHD_Result api_service_account(struct api_request *req)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "id", req->account.id);
-	cJSON_AddStringToObject(o, "name", req->account.name);
-	cJSON_AddBoolToObject(o, "admin", req->account.is_admin);
-	cJSON_AddNumberToObject(o, "credits_available", (double)req->account.available);
-	cJSON_AddNumberToObject(o, "credits_reserved", (double)req->account.reserved);
-	cJSON_AddNumberToObject(o, "credits_charged", (double)req->account.charged);
-	return api_reply_json(req, MHD_HTTP_OK, o);
+	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&req->account, &req->k->cfg));
 }

@@ -50,7 +50,90 @@ static const struct config_key config_keys[] = {
 	{ "builtin.call_log", STR(builtin_call_log), 0, 0 },
 	/* operations (issue 8) */
 	{ "shutdown_timeout", NUM(CK_UINT, shutdown_timeout), 0, 3600 },
+	{ "max_active_batches", NUM(CK_UINT, max_active_batches), 0, 1000000 },
+	{ "max_queued_images", NUM(CK_UINT, max_queued_images), 0, 100000000 },
 };
+
+static const char *const config_models[CONFIG_MODELS] = { "2.0", "1.0", "0.2", "3.0", "2a" };
+static const char *const config_renderings[CONFIG_RENDERINGS] = { "default", "turbo", "quality" };
+
+/* The index of s in names[n], or n (the "any" slot) when s is NULL; -1 if unknown. */
+static int cost_index(const char *const *names, int n, const char *s, size_t len)
+{
+	if (!s)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (strlen(names[i]) == len && strncmp(names[i], s, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Reads "<model>" or "<model>.<rendering>" into *m and *r; 0, or -1 when it is neither. */
+static int cost_model_key(const char *name, int *m, int *r)
+{
+	for (int i = 0; i < CONFIG_MODELS; i++) {
+		size_t ml = strlen(config_models[i]);
+		const char *rest = name + ml;
+
+		if (strncmp(name, config_models[i], ml) != 0)
+			continue;
+		*m = i;
+		*r = CONFIG_RENDERINGS;
+		if (*rest == '\0')
+			return 0;
+		if (*rest != '.')
+			continue;
+		*r = cost_index(config_renderings, CONFIG_RENDERINGS, rest + 1, strlen(rest + 1));
+		if (*r >= 0)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Sets cost.<model>, cost.<model>.<rendering> or cost.<rendering>; 0, or -1
+ * with a message in err.
+ */
+static int cost_set(struct config *cfg, const char *key, const char *value, char *err,
+		    size_t errlen)
+{
+	const char *name = key + 5;
+	int m = CONFIG_MODELS, r;
+	char *end;
+	long long n;
+
+	r = cost_index(config_renderings, CONFIG_RENDERINGS, name, strlen(name));
+	if (r < 0 && cost_model_key(name, &m, &r) < 0) {
+		snprintf(err, errlen, "unknown key \"%s\": cost keys are cost.<model>,"
+			 " cost.<rendering> and cost.<model>.<rendering> (models 2.0, 1.0, 0.2,"
+			 " 3.0, 2a; renderings default, turbo, quality)", key);
+		return -1;
+	}
+	errno = 0;
+	n = strtoll(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end || errno || n > 1000000) {
+		snprintf(err, errlen, "%s: \"%s\" is not a whole number of credits from 0 to 1000000",
+			 key, value);
+		return -1;
+	}
+	cfg->cost[m][r] = n;
+	return 0;
+}
+
+int64_t config_image_cost(const struct config *cfg, const char *model, const char *rendering)
+{
+	int m = cost_index(config_models, CONFIG_MODELS, model, strlen(model));
+	int r = cost_index(config_renderings, CONFIG_RENDERINGS, rendering, strlen(rendering));
+
+	if (m >= 0 && r >= 0 && cfg->cost[m][r] >= 0)
+		return cfg->cost[m][r];
+	if (m >= 0 && cfg->cost[m][CONFIG_RENDERINGS] >= 0)
+		return cfg->cost[m][CONFIG_RENDERINGS];
+	if (r >= 0 && cfg->cost[CONFIG_MODELS][r] >= 0)
+		return cfg->cost[CONFIG_MODELS][r];
+	return cfg->credits_per_image;
+}
 
 void config_defaults(struct config *cfg)
 {
@@ -71,6 +154,11 @@ void config_defaults(struct config *cfg)
 	cfg->builtin_size = 512;
 	cfg->builtin_compression = 6;
 	cfg->shutdown_timeout = 10;
+	for (int m = 0; m <= CONFIG_MODELS; m++)
+		for (int r = 0; r <= CONFIG_RENDERINGS; r++)
+			cfg->cost[m][r] = -1;
+	cfg->max_active_batches = 10;
+	cfg->max_queued_images = 20000;
 }
 
 /* Parses a whole decimal number with an optional K/M/G suffix when size is set. */
@@ -134,6 +222,11 @@ int config_set(struct config *cfg, const char *key, const char *value,
 			k = &config_keys[i];
 			break;
 		}
+	}
+	if (!k && strncmp(key, "cost.", 5) == 0) {
+		if (strncmp(value, "env:", 4) == 0 && getenv(value + 4))
+			value = getenv(value + 4);
+		return cost_set(cfg, key, value, err, errlen);
 	}
 	if (!k) {
 		snprintf(err, errlen, "unknown key \"%s\"", key);

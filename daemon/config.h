@@ -18,6 +18,10 @@
 
 enum config_auth { CONFIG_AUTH_TOKEN, CONFIG_AUTH_NONE };
 
+/* The models and renderings of spreadsheet.md, for the cost table. */
+#define CONFIG_MODELS 5          /* 2.0 1.0 0.2 3.0 2a */
+#define CONFIG_RENDERINGS 3      /* default turbo quality */
+
 struct config {
 	char listen[128];          /* "127.0.0.1:5456" */
 	char data_dir[1024];       /* "./kiln-data" */
@@ -38,7 +42,18 @@ struct config {
 	char builtin_call_log[1024]; /* append "<image id>\n" per call, for tests ("") */
 	/* operations (issue 8) */
 	unsigned shutdown_timeout; /* s: engine calls in flight may finish on SIGTERM (10) */
+	/* accounts: cost of an image by model and rendering, limits per account */
+	int64_t cost[CONFIG_MODELS + 1][CONFIG_RENDERINGS + 1]; /* -1: not set; see config_image_cost() */
+	unsigned max_active_batches; /* batches queued or running at once per account (10; 0: none) */
+	unsigned max_queued_images;  /* images pending or running at once per account (20000; 0: none) */
 };
+
+/*
+ * The credits one image costs for a row's model and rendering: the key
+ * cost.<model>.<rendering>, else cost.<model>, else cost.<rendering>, else
+ * credits_per_image.
+ */
+int64_t config_image_cost(const struct config *cfg, const char *model, const char *rendering);
 
 /* Fills *cfg with every default. */
 void config_defaults(struct config *cfg);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon/kiln.h"
+#include "daemon/util.h"
 
 int kiln_batch_dir(const struct kiln *k, const char *batch_id, char *buf, size_t len)
 {
@@ -51,4 +52,29 @@ void kiln_remove_batch_files(const struct kiln *k, const char *batch_id)
 	}
 	closedir(d);
 	rmdir(dir);
+}
+
+int kiln_token_new(char *token, char *hash)
+{
+	memcpy(token, "kiln_", 5);
+	if (util_random_hex(token + 5, 32) < 0)
+		return -1;
+	util_sha256_hex(token, strlen(token), hash);
+	return 0;
+}
+
+int kiln_write_admin_token(const char *data_dir, const char *token)
+{
+	char line[96];
+	int n = snprintf(line, sizeof(line), "%s\n", token);
+
+	return util_write_durable(data_dir, "admin.token", line, (size_t)n, 0600);
+}
+
+int kiln_thumb_path(const struct kiln *k, const char *batch_id, const char *image_id,
+		    char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s/%s.thumb.png", k->images_dir, batch_id, image_id);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }

@@ -11,6 +11,7 @@
  *   <data_dir>/kiln.db                   the store (WAL: kiln.db-wal, -shm)
  *   <data_dir>/admin.token               the admin's token, mode 0600
  *   <data_dir>/images/<batch>/<image>.png  finished images
+ *   <data_dir>/images/<batch>/<image>.thumb.png  their thumbnails, made on first request
  */
 #ifndef KILN_KILN_H
 #define KILN_KILN_H
@@ -53,5 +54,19 @@ int kiln_image_tmp_path(const struct kiln *k, const char *batch_id, const char *
 
 /* Removes a batch's image directory and everything in it (after a delete). */
 void kiln_remove_batch_files(const struct kiln *k, const char *batch_id);
+
+/*
+ * A new bearer token: "kiln_" and 64 hex digits (32 random bytes) into
+ * token[80], and its hex SHA-256, the only form the store keeps, into
+ * hash[65].  0, or -1 when no randomness could be had.
+ */
+int kiln_token_new(char *token, char *hash);
+
+/* Writes <data_dir>/admin.token (mode 0600) durably; 0 or -1 (errno set). */
+int kiln_write_admin_token(const char *data_dir, const char *token);
+
+/* <images_dir>/<batch_id>/<image_id>.thumb.png, the cached thumbnail; 0 or -1. */
+int kiln_thumb_path(const struct kiln *k, const char *batch_id, const char *image_id,
+		    char *buf, size_t len);
 
 #endif

@@ -14,9 +14,10 @@
  * signalfd, so no work happens inside a handler.  SIGHUP re-reads the
  * config file (the flags still override it) and applies what can change
  * while running — log_level, max_upload_bytes, max_rows, max_attempts,
- * credits_per_image, shutdown_timeout — logging every other changed key as
- * needing a restart (listen, data_dir, workers, http_threads, auth, the
- * engine and its keys); a file that does not parse changes nothing.  The
+ * credits_per_image, shutdown_timeout, max_active_batches, max_queued_images,
+ * the [cost] table — logging every other changed key as needing a restart
+ * (listen, data_dir, workers, http_threads, auth, the engine and its keys);
+ * a file that does not parse changes nothing.  The
  * reloadable values are single words that HTTP and worker threads read
  * without a lock: a reader sees the old or the new value, never a mix.
  * SIGINT or SIGTERM: STOPPING=1, stop listening (requests in flight are
@@ -25,9 +26,10 @@
  * short), cancel the rest (their images go back to pending and are made
  * after a restart), checkpoint the WAL into kiln.db, exit 0.
  *
- * `kilnd inspect FILE`, `kilnd backup FILE` and `kilnd restore FILE` are
- * handed to inspect.c and backup.c before any of this: they do their one
- * thing and exit, starting no daemon.
+ * `kilnd inspect FILE`, `kilnd backup FILE`, `kilnd restore FILE` and
+ * `kilnd account ...` are handed to inspect.c, backup.c and account_cmd.c
+ * before any of this: they do their one thing (the last two on the store)
+ * and exit, starting no daemon.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,6 +46,7 @@
 
 #include "api/api.h"
 #include "daemon/backup.h"
+#include "daemon/account_cmd.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "daemon/inspect.h"
@@ -62,6 +65,7 @@ static void usage(FILE *f)
 		"       kilnd inspect [--max-rows N] FILE\n"
 		"       kilnd backup [--config FILE | --data-dir DIR] BACKUP.zip\n"
 		"       kilnd restore [--config FILE | --data-dir DIR] BACKUP.zip\n"
+		"       kilnd account add|list|credit|token ... (kilnd account --help)\n"
 		"\n"
 		"Runs the kiln batch image generation daemon.  `kilnd inspect FILE` prints\n"
 		"what kiln reads from a spreadsheet, as JSON lines, without starting it\n"
@@ -210,12 +214,10 @@ static int ensure_admin(struct kiln *k, struct store *st)
 	char token[80], hash[65], path[1100];
 	int created = 0;
 
-	memcpy(token, "kiln_", 5);
-	if (util_random_hex(token + 5, 32) < 0) {
+	if (kiln_token_new(token, hash) < 0) {
 		log_error("cannot make a random token: %s", strerror(errno));
 		return -1;
 	}
-	util_sha256_hex(token, strlen(token), hash);
 	if (store_admin_ensure(st, hash, k->cfg.admin_credits, &admin, &created) != STORE_OK) {
 		log_error("cannot create the admin account");
 		return -1;
@@ -223,10 +225,7 @@ static int ensure_admin(struct kiln *k, struct store *st)
 	memcpy(k->admin_id, admin.id, sizeof(k->admin_id));
 	snprintf(path, sizeof(path), "%s/admin.token", k->cfg.data_dir);
 	if (created) {
-		char line[96];
-		int n = snprintf(line, sizeof(line), "%s\n", token);
-
-		if (util_write_durable(k->cfg.data_dir, "admin.token", line, (size_t)n, 0600) < 0) {
+		if (kiln_write_admin_token(k->cfg.data_dir, token) < 0) {
 			log_error("cannot write %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -274,6 +273,10 @@ static void reload_key(void *cls, const char *key)
 		cfg->credits_per_image = next->credits_per_image;
 	} else if (strcmp(key, "shutdown_timeout") == 0) {
 		cfg->shutdown_timeout = next->shutdown_timeout;
+	} else if (strcmp(key, "max_active_batches") == 0) {
+		cfg->max_active_batches = next->max_active_batches;
+	} else if (strcmp(key, "max_queued_images") == 0) {
+		cfg->max_queued_images = next->max_queued_images;
 	} else if (strcmp(key, "admin_credits") == 0) {
 		log_info("SIGHUP: admin_credits is only used when the data dir is made; ignored");
 		return;
@@ -314,6 +317,10 @@ static void reload(struct kiln *k, int argc, char **argv, const char *config_pat
 	r.k = k;
 	r.next = next;
 	config_diff(&k->cfg, next, reload_key, &r);
+	if (memcmp(k->cfg.cost, next->cost, sizeof(next->cost)) != 0) {
+		memcpy(k->cfg.cost, next->cost, sizeof(next->cost));
+		list_add(r.applied, sizeof(r.applied), "cost");
+	}
 	log_info("SIGHUP: reloaded %s: applied: %s; needs a restart: %s",
 		 config_path ? config_path : "(no --config file; the flags only)",
 		 r.applied[0] ? r.applied : "nothing changed", r.restart[0] ? r.restart : "none");
@@ -398,6 +405,8 @@ int main(int argc, char **argv)
 		return backup_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "restore") == 0)
 		return restore_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "account") == 0)
+		return account_cmd_main(argc - 1, argv + 1);
 	memset(&k, 0, sizeof(k));
 	config_defaults(&k.cfg);
 	parse_args(argc, argv, &k.cfg, &config_path);

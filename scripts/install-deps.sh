@@ -8,6 +8,7 @@ set -eu
 PKGS="build-essential pkg-config
 libmicrohttpd-dev libcjson-dev libsqlite3-dev libzip-dev libpng-dev zlib1g-dev libssl-dev
 libexpat1-dev libxlsxwriter-dev
+libjpeg62-turbo-dev libwebp-dev
 libcmocka-dev python3 python3-pytest sqlite3 curl unzip"
 # operations (issue 8): sd_notify, and systemd-analyze to verify the unit
 PKGS="$PKGS libsystemd-dev systemd"

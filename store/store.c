@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "daemon/log.h"
 #include "daemon/util.h"
 #include "store/store.h"
@@ -35,18 +37,15 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
-	[Q_ACCOUNT_BY_TOKEN] =
-		"SELECT id, name, is_admin, credits_available, credits_reserved, credits_charged"
-		" FROM accounts WHERE token_hash = ?1",
-	[Q_ACCOUNT_BY_ID] =
-		"SELECT id, name, is_admin, credits_available, credits_reserved, credits_charged"
-		" FROM accounts WHERE id = ?1",
-	[Q_ADMIN_GET] =
-		"SELECT id, name, is_admin, credits_available, credits_reserved, credits_charged"
-		" FROM accounts WHERE is_admin = 1 ORDER BY created_at LIMIT 1",
+#define ACCOUNT_COLS "SELECT id, name, is_admin, credits_available, credits_reserved," \
+	" credits_charged, created_at, token_hash, COALESCE(max_active_batches, -1)," \
+	" COALESCE(max_queued_images, -1), COALESCE(max_upload_bytes, -1) FROM accounts"
+	[Q_ACCOUNT_BY_TOKEN] = ACCOUNT_COLS " WHERE token_hash = ?1",
+	[Q_ACCOUNT_BY_ID] = ACCOUNT_COLS " WHERE id = ?1",
+	[Q_ADMIN_GET] = ACCOUNT_COLS " WHERE is_admin = 1 ORDER BY created_at LIMIT 1",
 	[Q_ACCOUNT_INSERT] =
-		"INSERT INTO accounts (id, name, token_hash, is_admin, created_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5)",
+		"INSERT INTO accounts (id, name, token_hash, is_admin, created_at, token_set_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
 	[Q_ACCOUNT_MOVE] =
 		"UPDATE accounts SET credits_available = credits_available + ?2,"
 		" credits_reserved = credits_reserved + ?3, credits_charged = credits_charged + ?4"
@@ -71,8 +70,8 @@ static const char *const store_sql[Q_COUNT] = {
 	" b.nrows, b.images_total, b.images_done, b.images_failed, b.cost_per_image," \
 	" b.credits_reserved, b.credits_charged, b.created_at, b.started_at, b.finished_at," \
 	" b.run_started_at, b.run_done_base, b.warnings, b.webhook_url, b.error," \
-	" (SELECT count(*) FROM images i WHERE i.batch_seq = b.seq AND i.state = 'running')" \
-	" FROM batches b"
+	" (SELECT count(*) FROM images i WHERE i.batch_seq = b.seq AND i.state = 'running')," \
+	" b.credits_required FROM batches b"
 	[Q_BATCH_BY_ID] = BATCH_COLS " WHERE b.id = ?1 AND b.account_id = ?2",
 	[Q_BATCH_BY_ID_ANY] = BATCH_COLS " WHERE b.id = ?1",
 	[Q_BATCH_BY_SEQ] = BATCH_COLS " WHERE b.seq = ?1",
@@ -91,7 +90,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_ROW_INSERT] =
 		"INSERT INTO batch_rows (batch_seq, row, prompt, visibility, aspect_ratio,"
 		" magic_prompt, model, seed, rendering, negative_prompt, style, color_palette,"
-		" num_images) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		" num_images, cost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[Q_IMAGE_INSERT] =
 		"INSERT INTO images (id, batch_seq, row, idx, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
 	[Q_ROWS_DELETE] = "DELETE FROM batch_rows WHERE batch_seq = ?1",
@@ -117,7 +116,7 @@ static const char *const store_sql[Q_COUNT] = {
 	" i.ignored, i.created_at, b.engine, " ROW_FIELDS \
 	" FROM images i JOIN batches b ON b.seq = i.batch_seq" \
 	" JOIN batch_rows r ON r.batch_seq = i.batch_seq AND r.row = i.row"
-	[Q_ROWS_PAGE] = "SELECT r.row, " ROW_FIELDS " FROM batch_rows r"
+	[Q_ROWS_PAGE] = "SELECT r.row, " ROW_FIELDS ", r.cost FROM batch_rows r"
 		" WHERE r.batch_seq = ?1 AND r.row > ?2 ORDER BY r.row LIMIT ?3",
 	[Q_ROW_IMAGES] = IMAGE_COLS " WHERE i.batch_seq = ?1 AND i.row = ?2 ORDER BY i.idx",
 	[Q_IMAGES_OF_BATCH] = IMAGE_COLS " WHERE i.batch_seq = ?1 ORDER BY i.row, i.idx",
@@ -145,8 +144,9 @@ static const char *const store_sql[Q_COUNT] = {
 		"UPDATE images SET staged = 1, seed = ?2, width = ?3, height = ?4, bytes = ?5,"
 		" crc32 = ?6, mime = ?7, ext = ?8, ignored = ?9 WHERE seq = ?1 AND state = 'running'",
 	[Q_IMAGE_CTX] =
-		"SELECT i.batch_seq, i.state, i.staged, b.cost_per_image, b.account_id, b.id, i.id,"
-		" b.state FROM images i JOIN batches b ON b.seq = i.batch_seq WHERE i.seq = ?1",
+		"SELECT i.batch_seq, i.state, i.staged, r.cost, b.account_id, b.id, i.id,"
+		" b.state FROM images i JOIN batches b ON b.seq = i.batch_seq"
+		" JOIN batch_rows r ON r.batch_seq = i.batch_seq AND r.row = i.row WHERE i.seq = ?1",
 	[Q_IMAGE_DONE] = "UPDATE images SET state = 'done', created_at = ?2, error = NULL WHERE seq = ?1",
 	[Q_IMAGE_FAIL] = "UPDATE images SET state = 'failed', error = ?2, created_at = ?3 WHERE seq = ?1",
 	[Q_IMAGE_PENDING] =
@@ -169,6 +169,30 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_OPS_META_SET] =
 		"INSERT INTO meta (key, value) VALUES (?1, ?2)"
 		" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	/* accounts made by the admin, costs per row, limits per account */
+	[Q_ACCOUNT_BY_NAME] = ACCOUNT_COLS " WHERE name = ?1",
+	[Q_ACCOUNT_LIST] = ACCOUNT_COLS " ORDER BY created_at, id",
+	[Q_ACCOUNT_SET_TOKEN] = "UPDATE accounts SET token_hash = ?2, token_set_at = ?3 WHERE id = ?1",
+	[Q_ACCOUNT_ACTIVE_BATCHES] =
+		"SELECT count(*) FROM batches WHERE account_id = ?1 AND state IN ('queued', 'running')",
+	[Q_ACCOUNT_QUEUED_IMAGES] =
+		"SELECT count(*) FROM images i JOIN batches b ON b.seq = i.batch_seq"
+		" WHERE b.account_id = ?1 AND b.state IN ('queued', 'running')"
+		" AND i.state IN ('pending', 'running')",
+	[Q_BATCH_PENDING_COST] =
+		"SELECT count(*), COALESCE(SUM(r.cost), 0) FROM images i"
+		" JOIN batch_rows r ON r.batch_seq = i.batch_seq AND r.row = i.row"
+		" WHERE i.batch_seq = ?1 AND i.state = 'pending'",
+	[Q_ACCOUNT_SET_LIMITS] =
+		"UPDATE accounts SET max_active_batches = CASE WHEN ?2 = -2 THEN max_active_batches"
+		"   WHEN ?2 < 0 THEN NULL ELSE ?2 END,"
+		" max_queued_images = CASE WHEN ?3 = -2 THEN max_queued_images"
+		"   WHEN ?3 < 0 THEN NULL ELSE ?3 END,"
+		" max_upload_bytes = CASE WHEN ?4 = -2 THEN max_upload_bytes"
+		"   WHEN ?4 < 0 THEN NULL ELSE ?4 END WHERE id = ?1",
+	[Q_BATCH_SET_REQUIRED] =
+		"UPDATE batches SET credits_required = (SELECT COALESCE(SUM(r.cost * r.num_images), 0)"
+		" FROM batch_rows r WHERE r.batch_seq = ?1) WHERE seq = ?1",
 };
 
 struct store_pool {
@@ -545,17 +569,40 @@ void store_pool_free(struct store_pool *p)
 
 /* ---- accounts and credits ------------------------------------------------- */
 
-static int account_row(struct store *st, sqlite3_stmt *s, struct store_account *out)
+/* Reads the ACCOUNT_COLS of the current row of s. */
+static void account_from_row(sqlite3_stmt *s, struct store_account *out)
+{
+	memset(out, 0, sizeof(*out));
+	store_col_copy(s, 0, out->id, sizeof(out->id));
+	store_col_copy(s, 1, out->name, sizeof(out->name));
+	out->is_admin = sqlite3_column_int(s, 2);
+	out->available = sqlite3_column_int64(s, 3);
+	out->reserved = sqlite3_column_int64(s, 4);
+	out->charged = sqlite3_column_int64(s, 5);
+	out->created_at = sqlite3_column_int64(s, 6);
+	out->max_active_batches = sqlite3_column_int64(s, 8);
+	out->max_queued_images = sqlite3_column_int64(s, 9);
+	out->max_upload_bytes = sqlite3_column_int64(s, 10);
+}
+
+/*
+ * Steps s (bound by the caller) for one account.  With hash, the row's
+ * token_hash must also equal it, compared in constant time.
+ */
+static int account_row_hash(struct store *st, sqlite3_stmt *s, struct store_account *out,
+			    const char *hash)
 {
 	int rc = sqlite3_step(s);
 
 	if (rc == SQLITE_ROW) {
-		store_col_copy(s, 0, out->id, sizeof(out->id));
-		store_col_copy(s, 1, out->name, sizeof(out->name));
-		out->is_admin = sqlite3_column_int(s, 2);
-		out->available = sqlite3_column_int64(s, 3);
-		out->reserved = sqlite3_column_int64(s, 4);
-		out->charged = sqlite3_column_int64(s, 5);
+		const char *stored = store_col_text(s, 7);
+
+		account_from_row(s, out);
+		if (hash && (!stored || strlen(stored) != strlen(hash) ||
+			     CRYPTO_memcmp(stored, hash, strlen(hash)) != 0)) {
+			store_done(s);
+			return STORE_NOT_FOUND;
+		}
 		store_done(s);
 		return STORE_OK;
 	}
@@ -565,6 +612,11 @@ static int account_row(struct store *st, sqlite3_stmt *s, struct store_account *
 	return store_fail(st, "account");
 }
 
+static int account_row(struct store *st, sqlite3_stmt *s, struct store_account *out)
+{
+	return account_row_hash(st, s, out, NULL);
+}
+
 int store_account_by_token(struct store *st, const char *hash, struct store_account *out)
 {
 	sqlite3_stmt *s = store_q(st, Q_ACCOUNT_BY_TOKEN);
@@ -572,7 +624,7 @@ int store_account_by_token(struct store *st, const char *hash, struct store_acco
 	if (!s)
 		return STORE_ERROR;
 	store_bind_text(s, 1, hash);
-	return account_row(st, s, out);
+	return account_row_hash(st, s, out, hash);
 }
 
 int store_account_get(struct store *st, const char *id, struct store_account *out)
@@ -621,11 +673,37 @@ int store_credit_move(struct store *st, const char *account_id, enum store_credi
 	return store_step_done(st, s, "ledger insert");
 }
 
+/*
+ * Inside a transaction: inserts an account with a new id and its first
+ * grant, and reads it back into *out.
+ */
+static int account_insert(struct store *st, const char *name, const char *token_hash,
+			  int is_admin, int64_t credits, int64_t now, struct store_account *out)
+{
+	sqlite3_stmt *s;
+	char id[33];
+
+	if (util_random_hex(id, 12) < 0)
+		return STORE_ERROR;
+	s = store_q(st, Q_ACCOUNT_INSERT);
+	if (!s)
+		return STORE_ERROR;
+	store_bind_text(s, 1, id);
+	store_bind_text(s, 2, name);
+	store_bind_text(s, 3, token_hash);
+	sqlite3_bind_int(s, 4, is_admin);
+	sqlite3_bind_int64(s, 5, now);
+	if (store_step_done(st, s, "account insert") != STORE_OK)
+		return STORE_ERROR;
+	if (store_credit_move(st, id, STORE_GRANT, credits, NULL, NULL, now) != STORE_OK)
+		return STORE_ERROR;
+	return store_account_get(st, id, out) == STORE_OK ? STORE_OK : STORE_ERROR;
+}
+
 int store_admin_ensure(struct store *st, const char *token_hash, int64_t credits,
 		       struct store_account *out, int *created)
 {
 	sqlite3_stmt *s;
-	char id[33];
 	int rc;
 
 	*created = 0;
@@ -637,27 +715,8 @@ int store_admin_ensure(struct store *st, const char *token_hash, int64_t credits
 	rc = account_row(st, s, out);
 	if (rc == STORE_OK)
 		return store_commit(st);
-	if (rc != STORE_NOT_FOUND)
-		goto fail;
-	if (util_random_hex(id, 12) < 0)
-		goto fail;
-	s = store_q(st, Q_ACCOUNT_INSERT);
-	if (!s)
-		goto fail;
-	store_bind_text(s, 1, id);
-	store_bind_text(s, 2, "admin");
-	store_bind_text(s, 3, token_hash);
-	sqlite3_bind_int(s, 4, 1);
-	sqlite3_bind_int64(s, 5, util_now_ms());
-	if (store_step_done(st, s, "admin insert") != STORE_OK)
-		goto fail;
-	if (store_credit_move(st, id, STORE_GRANT, credits, NULL, NULL, util_now_ms()) != STORE_OK)
-		goto fail;
-	s = store_q(st, Q_ACCOUNT_BY_ID);
-	if (!s)
-		goto fail;
-	store_bind_text(s, 1, id);
-	if (account_row(st, s, out) != STORE_OK)
+	if (rc != STORE_NOT_FOUND ||
+	    account_insert(st, "admin", token_hash, 1, credits, util_now_ms(), out) != STORE_OK)
 		goto fail;
 	*created = 1;
 	return store_commit(st);
@@ -680,4 +739,155 @@ int store_ledger_check(struct store *st)
 	bad = sqlite3_column_int(s, 0);
 	store_done(s);
 	return bad == 0 ? STORE_OK : STORE_CONFLICT;
+}
+
+int store_account_create(struct store *st, const char *name, const char *token_hash,
+			 int64_t credits, int64_t now, struct store_account *out)
+{
+	struct store_account other;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_begin(st) != STORE_OK)
+		return STORE_ERROR;
+	s = store_q(st, Q_ACCOUNT_BY_NAME);
+	if (!s)
+		goto fail;
+	store_bind_text(s, 1, name);
+	rc = account_row(st, s, &other);
+	if (rc == STORE_OK) {
+		store_rollback(st);
+		return STORE_EXISTS;
+	}
+	if (rc != STORE_NOT_FOUND || account_insert(st, name, token_hash, 0, credits, now, out) != STORE_OK)
+		goto fail;
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return STORE_ERROR;
+}
+
+int store_account_find(struct store *st, const char *id_or_name, struct store_account *out)
+{
+	sqlite3_stmt *s;
+	int rc = store_account_get(st, id_or_name, out);
+
+	if (rc != STORE_NOT_FOUND)
+		return rc;
+	s = store_q(st, Q_ACCOUNT_BY_NAME);
+	if (!s)
+		return STORE_ERROR;
+	store_bind_text(s, 1, id_or_name);
+	return account_row(st, s, out);
+}
+
+int store_account_list(struct store *st, int (*cb)(void *cls, const struct store_account *a),
+		       void *cls)
+{
+	sqlite3_stmt *s = store_q(st, Q_ACCOUNT_LIST);
+	struct store_account a;
+	int rc, ret = STORE_OK;
+
+	if (!s)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		account_from_row(s, &a);
+		if (cb(cls, &a) != 0) {
+			ret = STORE_ERROR;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = store_fail(st, "account list");
+	store_done(s);
+	return ret;
+}
+
+int store_account_credit(struct store *st, const char *id, int64_t delta, int64_t now,
+			 struct store_account *out)
+{
+	int rc;
+
+	if (store_begin(st) != STORE_OK)
+		return STORE_ERROR;
+	rc = store_account_get(st, id, out);
+	if (rc != STORE_OK) {
+		store_rollback(st);
+		return rc;
+	}
+	if (out->available + delta < 0) {
+		store_rollback(st);
+		return STORE_NO_CREDITS;
+	}
+	/* a negative grant is a grant line with a negative amount */
+	if (store_credit_move(st, id, STORE_GRANT, delta, NULL, NULL, now) != STORE_OK ||
+	    store_account_get(st, id, out) != STORE_OK) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	return store_commit(st);
+}
+
+/*
+ * Begins the update of an account: NULL with *rc set when it cannot (the
+ * transaction undone), else the statement q with ?1 bound to the id.
+ */
+static sqlite3_stmt *account_update_begin(struct store *st, const char *id, enum store_q q,
+					  struct store_account *out, int *rc)
+{
+	sqlite3_stmt *s;
+
+	*rc = STORE_ERROR;
+	if (store_begin(st) != STORE_OK)
+		return NULL;
+	*rc = store_account_get(st, id, out);
+	s = *rc == STORE_OK ? store_q(st, q) : NULL;
+	if (!s) {
+		if (*rc == STORE_OK)
+			*rc = STORE_ERROR;
+		store_rollback(st);
+		return NULL;
+	}
+	store_bind_text(s, 1, id);
+	return s;
+}
+
+/* Runs the update begun by account_update_begin(), reads the account again, commits. */
+static int account_update_end(struct store *st, sqlite3_stmt *s, const char *id,
+			      struct store_account *out)
+{
+	if (store_step_done(st, s, "account update") != STORE_OK ||
+	    store_account_get(st, id, out) != STORE_OK) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	return store_commit(st);
+}
+
+int store_account_set_token(struct store *st, const char *id, const char *token_hash,
+			    int64_t now, struct store_account *out)
+{
+	int rc;
+	sqlite3_stmt *s = account_update_begin(st, id, Q_ACCOUNT_SET_TOKEN, out, &rc);
+
+	if (!s)
+		return rc;
+	store_bind_text(s, 2, token_hash);
+	sqlite3_bind_int64(s, 3, now);
+	return account_update_end(st, s, id, out);
+}
+
+int store_account_set_limits(struct store *st, const char *id, int64_t max_active_batches,
+			     int64_t max_queued_images, int64_t max_upload_bytes,
+			     struct store_account *out)
+{
+	int rc;
+	sqlite3_stmt *s = account_update_begin(st, id, Q_ACCOUNT_SET_LIMITS, out, &rc);
+
+	if (!s)
+		return rc;
+	sqlite3_bind_int64(s, 2, max_active_batches);
+	sqlite3_bind_int64(s, 3, max_queued_images);
+	sqlite3_bind_int64(s, 4, max_upload_bytes);
+	return account_update_end(st, s, id, out);
 }

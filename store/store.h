@@ -11,9 +11,10 @@
  * one function here and one transaction (BEGIN IMMEDIATE) inside it.
  *
  * Credits: for every account, available + reserved + charged equals the sum
- * of its grants, and every movement is a line of the ledger.  For a batch,
- * credits_reserved is cost_per_image times the images that are pending or
- * running while it is queued or running, and times the images still running
+ * of its grants, and every movement is a line of the ledger.  Each row keeps
+ * the cost of one of its images (by model and rendering, fixed at upload).
+ * For a batch, credits_reserved is the cost of the images that are pending or
+ * running while it is queued or running, and of the images still running
  * once it is stopping, stopped or failed (those settle when they finish).
  *
  * Return values: STORE_OK (0), a positive enum store_rc for an outcome the
@@ -35,7 +36,8 @@ enum store_rc {
 	STORE_CONFLICT,          /* the batch is not in a state that allows it */
 	STORE_NO_CREDITS,        /* the account cannot cover the reservation */
 	STORE_EXISTS,            /* an Idempotency-Key seen before: *out is the first result */
-	STORE_NONE               /* nothing to do (no work to claim) */
+	STORE_NONE,              /* nothing to do (no work to claim) */
+	STORE_LIMIT              /* a per-account limit would be passed (struct store_limits) */
 };
 
 struct store_migration {
@@ -76,7 +78,10 @@ struct store_account {
 	char id[33];
 	char name[128];
 	int is_admin;
-	int64_t available, reserved, charged;
+	int64_t available, reserved, charged;   /* granted = their sum */
+	int64_t created_at;
+	/* its own limits, or -1: the config's */
+	int64_t max_active_batches, max_queued_images, max_upload_bytes;
 };
 
 /*
@@ -86,10 +91,47 @@ struct store_account {
 int store_admin_ensure(struct store *st, const char *token_hash, int64_t credits,
 		       struct store_account *out, int *created);
 
-/* The account whose token hashes to hash; STORE_NOT_FOUND if none. */
+/*
+ * The account whose token hashes to hash (hex SHA-256); STORE_NOT_FOUND if
+ * none.  The stored hash is compared with CRYPTO_memcmp() once found.
+ */
 int store_account_by_token(struct store *st, const char *hash, struct store_account *out);
 
 int store_account_get(struct store *st, const char *id, struct store_account *out);
+
+/*
+ * Creates an account (not an admin) with the hash of its token and a first
+ * grant of credits (0: none).  STORE_EXISTS when the name is taken.
+ */
+int store_account_create(struct store *st, const char *name, const char *token_hash,
+			 int64_t credits, int64_t now, struct store_account *out);
+
+/* The account with this id, else with this name. */
+int store_account_find(struct store *st, const char *id_or_name, struct store_account *out);
+
+/* Calls cb for every account, oldest first. */
+int store_account_list(struct store *st, int (*cb)(void *cls, const struct store_account *a),
+		       void *cls);
+
+/*
+ * Grants delta credits (negative: takes them back) as one ledger line.
+ * STORE_NO_CREDITS when the available credits would go below zero (reserved
+ * and charged credits are never taken back); STORE_NOT_FOUND.
+ */
+int store_account_credit(struct store *st, const char *id, int64_t delta, int64_t now,
+			 struct store_account *out);
+
+/* Replaces an account's token hash: the old token stops working at once. */
+int store_account_set_token(struct store *st, const char *id, const char *token_hash,
+			    int64_t now, struct store_account *out);
+
+/*
+ * Sets an account's own limits: a value >= 0 sets it, -1 goes back to the
+ * config's, -2 leaves it as it is.  Fills *out with the account after.
+ */
+int store_account_set_limits(struct store *st, const char *id, int64_t max_active_batches,
+			     int64_t max_queued_images, int64_t max_upload_bytes,
+			     struct store_account *out);
 
 /*
  * Recomputes every account's balances from the ledger and compares them with
@@ -109,6 +151,7 @@ struct store_batch {
 	char engine[32];
 	unsigned rows, images_total, images_done, images_failed, images_running;
 	int64_t cost_per_image, credits_reserved, credits_charged;
+	int64_t credits_required;  /* the cost of all its images */
 	int64_t created_at, started_at, finished_at;   /* ms; 0 when not yet */
 	int64_t run_started_at;
 	unsigned run_done_base;
@@ -127,7 +170,8 @@ struct store_upload {
 	const char *name;
 	const char *format;      /* "csv", ... */
 	const char *engine;
-	int64_t cost_per_image;
+	int64_t cost_per_image;  /* the cost of an image of a row without its own */
+	const int64_t *row_costs; /* one per sheet row, or NULL: cost_per_image for all */
 	const struct sheet_batch *sheet;
 	const char *warnings;    /* JSON array text */
 	const char *idempotency_key; /* or NULL */
@@ -157,14 +201,27 @@ int store_batch_list(struct store *st, const char *account_id, const char *state
 		     int64_t before_seq, unsigned limit,
 		     int (*cb)(void *cls, const struct store_batch *b), void *cls, int *more);
 
+/* Per-account limits checked by start and resume (0: no limit). */
+struct store_limits {
+	unsigned max_active_batches;   /* batches queued or running at once */
+	unsigned max_queued_images;    /* images pending or running in those batches */
+	/* filled when STORE_LIMIT is returned */
+	int hit;                       /* STORE_LIMIT_BATCHES or STORE_LIMIT_IMAGES */
+	int64_t current;               /* what the account would have with this batch */
+};
+
+enum { STORE_LIMIT_BATCHES = 1, STORE_LIMIT_IMAGES = 2 };
+
 /*
  * draft → queued, reserving the cost of its pending images; a batch already
  * queued or running is left as it is (STORE_OK).  STORE_NO_CREDITS with
- * *required and *available filled when the account cannot cover it.
+ * *required and *available filled when the account cannot cover it;
+ * STORE_LIMIT with lim->hit and lim->current filled when it would pass one
+ * of the limits (lim NULL: none).
  */
 int store_batch_start(struct store *st, const char *account_id, const char *batch_id,
-		      const char *webhook_url, int64_t now, struct store_batch *out,
-		      int64_t *required, int64_t *available);
+		      const char *webhook_url, int64_t now, struct store_limits *lim,
+		      struct store_batch *out, int64_t *required, int64_t *available);
 
 /*
  * queued/running → stopping (images still running) or stopped, releasing
@@ -175,7 +232,7 @@ int store_batch_stop(struct store *st, const char *account_id, const char *batch
 
 /* stopped → queued, reserving the cost of what is left; as start otherwise. */
 int store_batch_resume(struct store *st, const char *account_id, const char *batch_id,
-		       int64_t now, struct store_batch *out,
+		       int64_t now, struct store_limits *lim, struct store_batch *out,
 		       int64_t *required, int64_t *available);
 
 /* Deletes a batch not queued/running/stopping, with its rows and images. */
@@ -214,6 +271,7 @@ struct store_row {
 	unsigned attempts;       /* the most any of its images took */
 	const char *error;       /* the first image error, or NULL */
 	struct sheet_fields f;
+	int64_t cost;            /* credits one of its images costs */
 };
 
 /*

@@ -88,6 +88,7 @@ static int batch_from_row(sqlite3_stmt *s, struct store_batch *b)
 	b->webhook_url = store_col_dup(s, 20);
 	b->error = store_col_dup(s, 21);
 	b->images_running = (unsigned)sqlite3_column_int(s, 22);
+	b->credits_required = sqlite3_column_int64(s, 23);
 	if (!b->name || !b->warnings)
 		return -1;
 	return 0;
@@ -209,12 +210,19 @@ int store_batch_list(struct store *st, const char *account_id, const char *state
 	return ret;
 }
 
-/* Inserts the rows and pending images of a sheet for batch seq. */
-static int insert_rows(struct store *st, int64_t seq, const struct sheet_batch *sb)
+/*
+ * Inserts the rows and pending images of a sheet for batch seq, each row
+ * with its cost, and records the batch's total.
+ */
+static int insert_rows(struct store *st, int64_t seq, const struct store_upload *up)
 {
+	const struct sheet_batch *sb = up->sheet;
+	sqlite3_stmt *s;
+
 	for (size_t i = 0; i < sb->nrows; i++) {
 		const struct sheet_row *r = &sb->rows[i];
-		sqlite3_stmt *s = store_q(st, Q_ROW_INSERT);
+
+		s = store_q(st, Q_ROW_INSERT);
 
 		if (!s)
 			return STORE_ERROR;
@@ -232,6 +240,7 @@ static int insert_rows(struct store *st, int64_t seq, const struct sheet_batch *
 		store_bind_text(s, 11, r->f.style);
 		store_bind_text(s, 12, r->f.color_palette);
 		sqlite3_bind_int(s, 13, r->f.num_images);
+		sqlite3_bind_int64(s, 14, up->row_costs ? up->row_costs[i] : up->cost_per_image);
 		if (store_step_done(st, s, "row insert") != STORE_OK)
 			return STORE_ERROR;
 		for (int k = 1; k <= r->f.num_images; k++) {
@@ -250,7 +259,11 @@ static int insert_rows(struct store *st, int64_t seq, const struct sheet_batch *
 				return STORE_ERROR;
 		}
 	}
-	return STORE_OK;
+	s = store_q(st, Q_BATCH_SET_REQUIRED);
+	if (!s)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, seq);
+	return store_step_done(st, s, "batch required");
 }
 
 int store_batch_create(struct store *st, const struct store_upload *up, struct store_batch *out)
@@ -298,7 +311,7 @@ int store_batch_create(struct store *st, const struct store_upload *up, struct s
 	sqlite3_bind_int64(s, 11, util_now_ms());
 	if (store_step_done(st, s, "batch insert") != STORE_OK)
 		goto fail;
-	if (insert_rows(st, sqlite3_last_insert_rowid(st->db), up->sheet) != STORE_OK)
+	if (insert_rows(st, sqlite3_last_insert_rowid(st->db), up) != STORE_OK)
 		goto fail;
 	if (store_batch_get(st, up->account_id, id, out) != STORE_OK)
 		goto fail;
@@ -357,7 +370,7 @@ int store_batch_replace(struct store *st, const char *batch_id, const struct sto
 	store_bind_text(s, 8, up->engine);
 	if (store_step_done(st, s, "batch replace") != STORE_OK)
 		goto fail;
-	if (insert_rows(st, b.seq, up->sheet) != STORE_OK)
+	if (insert_rows(st, b.seq, up) != STORE_OK)
 		goto fail;
 	if (batch_by_seq(st, b.seq, out) != STORE_OK)
 		goto fail;
@@ -388,6 +401,74 @@ static int64_t count_or_any(struct store *st, int64_t seq, const char *state, in
 static int64_t count_images(struct store *st, int64_t seq, const char *state)
 {
 	return count_or_any(st, seq, state, 0);
+}
+
+/* The cost of a batch's pending images (-1 on error); their number in *n when not NULL. */
+static int64_t pending_cost(struct store *st, int64_t seq, int64_t *n)
+{
+	sqlite3_stmt *s = store_q(st, Q_BATCH_PENDING_COST);
+	int64_t cost = -1;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, seq);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		if (n)
+			*n = sqlite3_column_int64(s, 0);
+		cost = sqlite3_column_int64(s, 1);
+	}
+	store_done(s);
+	return cost;
+}
+
+/* One count of an account (a statement with ?1 = the account), or -1. */
+static int64_t account_count(struct store *st, enum store_q q, const char *account_id)
+{
+	sqlite3_stmt *s = store_q(st, q);
+	int64_t n = -1;
+
+	if (!s)
+		return -1;
+	store_bind_text(s, 1, account_id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	store_done(s);
+	return n;
+}
+
+/*
+ * Inside a transaction: 0 when queueing a batch of `images` pending images
+ * keeps the account within lim, 1 (lim->hit and lim->current set) when it
+ * does not, -1 on error.
+ */
+static int over_limit(struct store *st, const char *account_id, int64_t images,
+		      struct store_limits *lim)
+{
+	int64_t n;
+
+	if (!lim)
+		return 0;
+	if (lim->max_active_batches) {
+		n = account_count(st, Q_ACCOUNT_ACTIVE_BATCHES, account_id);
+		if (n < 0)
+			return -1;
+		if (n + 1 > lim->max_active_batches) {
+			lim->hit = STORE_LIMIT_BATCHES;
+			lim->current = n + 1;
+			return 1;
+		}
+	}
+	if (lim->max_queued_images) {
+		n = account_count(st, Q_ACCOUNT_QUEUED_IMAGES, account_id);
+		if (n < 0)
+			return -1;
+		if (n + images > lim->max_queued_images) {
+			lim->hit = STORE_LIMIT_IMAGES;
+			lim->current = n + images;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Sets a batch's state (and finished_at for the terminal ones). */
@@ -459,13 +540,13 @@ int store_settle_batch(struct store *st, int64_t batch_seq, int64_t now, char *s
  * cost of the pending images.  Already queued or running: nothing to do.
  */
 static int to_queued(struct store *st, const char *account_id, const char *batch_id,
-		     const char *from, const char *webhook_url, int64_t now,
+		     const char *from, const char *webhook_url, int64_t now, struct store_limits *lim,
 		     struct store_batch *out, int64_t *required, int64_t *available)
 {
 	struct store_account acct;
 	struct store_batch b;
 	sqlite3_stmt *s;
-	int64_t pending, need;
+	int64_t pending = 0, need;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -487,10 +568,17 @@ static int to_queued(struct store *st, const char *account_id, const char *batch
 		*out = b;
 		return STORE_CONFLICT;
 	}
-	pending = count_images(st, b.seq, "pending");
-	if (pending < 0 || store_account_get(st, b.account_id, &acct) != STORE_OK)
+	need = pending_cost(st, b.seq, &pending);
+	if (need < 0 || store_account_get(st, b.account_id, &acct) != STORE_OK)
 		goto fail;
-	need = pending * b.cost_per_image;
+	rc = over_limit(st, b.account_id, pending, lim);
+	if (rc < 0)
+		goto fail;
+	if (rc > 0) {
+		store_rollback(st);
+		*out = b;
+		return STORE_LIMIT;
+	}
 	if (acct.available < need) {
 		*required = need;
 		*available = acct.available;
@@ -521,25 +609,26 @@ fail:
 }
 
 int store_batch_start(struct store *st, const char *account_id, const char *batch_id,
-		      const char *webhook_url, int64_t now, struct store_batch *out,
-		      int64_t *required, int64_t *available)
+		      const char *webhook_url, int64_t now, struct store_limits *lim,
+		      struct store_batch *out, int64_t *required, int64_t *available)
 {
-	return to_queued(st, account_id, batch_id, "draft", webhook_url, now, out,
+	return to_queued(st, account_id, batch_id, "draft", webhook_url, now, lim, out,
 			 required, available);
 }
 
 int store_batch_resume(struct store *st, const char *account_id, const char *batch_id,
-		       int64_t now, struct store_batch *out,
+		       int64_t now, struct store_limits *lim, struct store_batch *out,
 		       int64_t *required, int64_t *available)
 {
-	return to_queued(st, account_id, batch_id, "stopped", NULL, now, out, required, available);
+	return to_queued(st, account_id, batch_id, "stopped", NULL, now, lim, out, required,
+			 available);
 }
 
 int store_batch_stop(struct store *st, const char *account_id, const char *batch_id,
 		     int64_t now, struct store_batch *out)
 {
 	struct store_batch b;
-	int64_t pending, running;
+	int64_t unbegun, running;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -560,11 +649,11 @@ int store_batch_stop(struct store *st, const char *account_id, const char *batch
 		*out = b;
 		return STORE_CONFLICT;
 	}
-	pending = count_images(st, b.seq, "pending");
+	unbegun = pending_cost(st, b.seq, NULL);
 	running = count_images(st, b.seq, "running");
-	if (pending < 0 || running < 0)
+	if (unbegun < 0 || running < 0)
 		goto fail;
-	if (reserve(st, &b, -pending * b.cost_per_image, now) != STORE_OK)
+	if (reserve(st, &b, -unbegun, now) != STORE_OK)
 		goto fail;
 	if (set_state(st, b.seq, running > 0 ? "stopping" : "stopped", now) != STORE_OK)
 		goto fail;
@@ -582,7 +671,7 @@ int store_batch_fail(struct store *st, int64_t batch_seq, const char *error, int
 {
 	struct store_batch b;
 	sqlite3_stmt *s;
-	int64_t pending;
+	int64_t unbegun;
 
 	if (store_begin(st) != STORE_OK)
 		return STORE_ERROR;
@@ -596,12 +685,12 @@ int store_batch_fail(struct store *st, int64_t batch_seq, const char *error, int
 		store_rollback(st);
 		return STORE_OK;
 	}
-	pending = count_images(st, b.seq, "pending");
-	if (pending < 0)
+	unbegun = pending_cost(st, b.seq, NULL);
+	if (unbegun < 0)
 		goto fail;
 	/* a stopped or stopping batch has already released its pending images */
 	if ((strcmp(b.state, "queued") == 0 || strcmp(b.state, "running") == 0) &&
-	    reserve(st, &b, -pending * b.cost_per_image, now) != STORE_OK)
+	    reserve(st, &b, -unbegun, now) != STORE_OK)
 		goto fail;
 	s = store_q(st, Q_BATCH_FAIL);
 	if (!s)

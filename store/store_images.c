@@ -194,6 +194,7 @@ int store_rows_page(struct store *st, int64_t batch_seq, unsigned after_row, uns
 			break;
 		}
 		rows[n].row = (unsigned)sqlite3_column_int(s, 0);
+		rows[n].cost = sqlite3_column_int64(s, 12);
 		if (store_read_fields(s, 1, &rows[n].f, 1) < 0) {
 			ret = STORE_ERROR;
 			break;

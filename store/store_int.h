@@ -29,6 +29,9 @@ enum store_q {
 	Q_BATCH_IMAGE_DONE, Q_BATCH_IMAGE_FAIL, Q_RUNNING_IMAGES, Q_ACTIVE_BATCHES,
 	/* operations: backups, meta (store_ops.c) */
 	Q_OPS_DONE_IMAGES, Q_OPS_META_SET,
+	/* accounts made by the admin, costs per row, limits per account */
+	Q_ACCOUNT_BY_NAME, Q_ACCOUNT_LIST, Q_ACCOUNT_SET_TOKEN, Q_ACCOUNT_ACTIVE_BATCHES,
+	Q_ACCOUNT_QUEUED_IMAGES, Q_BATCH_PENDING_COST, Q_BATCH_SET_REQUIRED, Q_ACCOUNT_SET_LIMITS,
 	Q_COUNT
 };
 

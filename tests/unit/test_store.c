@@ -189,7 +189,7 @@ static void test_start_reserves_and_done_charges(void **state)
 	char st[12];
 
 	create(f, 2, 2, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	assert_string_equal(s.state, "queued");
 	assert_int_equal(s.credits_reserved, 8);
 	account(f, &a);
@@ -219,7 +219,7 @@ static void test_not_enough_credits(void **state)
 	int64_t req = 0, av = 0;
 
 	create(f, 200, 4, NULL, &b, STORE_OK);   /* 1600 credits */
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av),
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av),
 			 STORE_NO_CREDITS);
 	assert_int_equal(req, 1600);
 	assert_int_equal(av, 1000);
@@ -238,9 +238,11 @@ static void test_claims_are_fair(void **state)
 
 	create(f, 50, 4, NULL, &big, STORE_OK);
 	create(f, 1, 2, NULL, &small, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, big.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, big.id, NULL, 1, NULL, &s, &req, &av),
+			 STORE_OK);
 	store_batch_free(&s);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, small.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, small.id, NULL, 1, NULL, &s, &req, &av),
+			 STORE_OK);
 	store_batch_free(&s);
 	/* claims alternate: the small batch's two images come within four claims */
 	for (int i = 0; i < 4; i++) {
@@ -264,7 +266,7 @@ static void test_stop_releases_and_settles(void **state)
 	char st[12];
 
 	create(f, 3, 2, NULL, &b, STORE_OK);   /* 6 images, 12 credits */
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	make_one(f, &j1, st);                            /* 1 done */
 	assert_int_equal(store_claim(f->st, 0, 0, &j1), STORE_OK);   /* 1 running */
@@ -309,7 +311,7 @@ static void test_stop_releases_and_settles(void **state)
 	account(f, &a);
 	assert_int_equal(a.reserved, 0);
 	assert_int_equal(a.charged, 4);
-	assert_int_equal(store_batch_resume(f->st, f->admin.id, b.id, 5, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_resume(f->st, f->admin.id, b.id, 5, NULL, &s, &req, &av), STORE_OK);
 	assert_string_equal(s.state, "queued");
 	assert_int_equal(s.credits_reserved, 8);          /* the four left */
 	store_batch_free(&s);
@@ -327,7 +329,7 @@ static void test_fail_releases(void **state)
 	char st[12];
 
 	create(f, 1, 1, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	assert_int_equal(store_claim(f->st, 0, 0, &job), STORE_OK);
 	assert_int_equal(store_image_retry(f->st, job.image_seq, 1000, "busy"), STORE_OK);
@@ -371,7 +373,7 @@ static void test_recover(void **state)
 	int calls = 0;
 
 	create(f, 1, 3, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	assert_int_equal(store_claim(f->st, 0, 0, &j1), STORE_OK);
 	assert_int_equal(store_claim(f->st, 0, 0, &j2), STORE_OK);
@@ -400,7 +402,7 @@ static void test_delete_only_when_idle(void **state)
 	int64_t req, av;
 
 	create(f, 1, 1, NULL, &b, STORE_OK);
-	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &s, &req, &av), STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
 	store_batch_free(&s);
 	assert_int_equal(store_batch_delete(f->st, f->admin.id, b.id), STORE_CONFLICT);
 	assert_int_equal(store_batch_stop(f->st, f->admin.id, b.id, 2, &s), STORE_OK);
@@ -411,6 +413,180 @@ static void test_delete_only_when_idle(void **state)
 	assert_int_equal(store_batch_delete(f->st, f->admin.id, b.id), STORE_NOT_FOUND);
 	assert_int_equal(store_batch_get(f->st, "someone-else", "x", &s), STORE_NOT_FOUND);
 	store_batch_free(&b);
+}
+
+/* Creates a draft of n rows x k images for an account, with a cost per row. */
+static void create_costed(struct fixture *f, const char *account_id, unsigned n, int k,
+			  const int64_t *costs, struct store_batch *out)
+{
+	struct sheet_batch sb = make_sheet(n, k);
+	struct store_upload up;
+
+	memset(&up, 0, sizeof(up));
+	up.account_id = account_id;
+	up.name = "costed.csv";
+	up.format = "csv";
+	up.engine = "builtin";
+	up.cost_per_image = 2;
+	up.row_costs = costs;
+	up.sheet = &sb;
+	up.warnings = "[]";
+	assert_int_equal(store_batch_create(f->st, &up, out), STORE_OK);
+	free_sheet(&sb);
+}
+
+static int count_one(void *cls, const struct store_account *a)
+{
+	(void)a;
+	(*(int *)cls)++;
+	return 0;
+}
+
+static void test_accounts_credit_and_token(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account a, b, t;
+	int n = 0;
+
+	assert_int_equal(store_account_create(f->st, "alice", "h1", 50, 1, &a), STORE_OK);
+	assert_false(a.is_admin);
+	assert_int_equal(a.available, 50);
+	assert_int_equal(store_account_create(f->st, "alice", "h9", 5, 1, &b), STORE_EXISTS);
+	assert_int_equal(store_account_by_token(f->st, "h1", &t), STORE_OK);
+	assert_string_equal(t.id, a.id);
+	assert_int_equal(store_account_by_token(f->st, "h", &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_credit(f->st, a.id, -51, 2, &t), STORE_NO_CREDITS);
+	assert_int_equal(t.available, 50);
+	assert_int_equal(store_account_credit(f->st, a.id, -20, 2, &t), STORE_OK);
+	assert_int_equal(store_account_credit(f->st, a.id, 70, 3, &t), STORE_OK);
+	assert_int_equal(t.available, 100);
+	assert_int_equal(store_account_credit(f->st, "nobody", 1, 3, &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_set_token(f->st, a.id, "h2", 4, &t), STORE_OK);
+	assert_int_equal(store_account_by_token(f->st, "h1", &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_by_token(f->st, "h2", &t), STORE_OK);
+	assert_int_equal(store_account_find(f->st, "alice", &t), STORE_OK);
+	assert_string_equal(t.id, a.id);
+	assert_int_equal(store_account_find(f->st, a.id, &t), STORE_OK);
+	assert_int_equal(store_account_find(f->st, "bob", &t), STORE_NOT_FOUND);
+	assert_int_equal(store_account_list(f->st, count_one, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(t.max_active_batches, -1);
+	assert_int_equal(store_account_set_limits(f->st, a.id, 2, -2, 4096, &t), STORE_OK);
+	assert_int_equal(t.max_active_batches, 2);
+	assert_int_equal(t.max_queued_images, -1);
+	assert_int_equal(t.max_upload_bytes, 4096);
+	assert_int_equal(store_account_set_limits(f->st, a.id, -2, 0, -1, &t), STORE_OK);
+	assert_int_equal(t.max_active_batches, 2);
+	assert_int_equal(t.max_queued_images, 0);
+	assert_int_equal(t.max_upload_bytes, -1);
+	assert_int_equal(store_account_set_limits(f->st, "nobody", 1, 1, 1, &t), STORE_NOT_FOUND);
+	assert_int_equal(store_ledger_check(f->st), STORE_OK);
+}
+
+/* A data dir made by the first schema: its batches keep their cost through 0002. */
+static void test_migration_keeps_costs(void **state)
+{
+	char dir[] = "/tmp/kiln-test-migrate-XXXXXX", path[96], err[256], cmd[128];
+	struct store_batch b;
+	struct store *st;
+	sqlite3 *db;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/kiln.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(store_migrations[0].version, 1);
+	assert_int_equal(sqlite3_exec(db, store_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+		" applied_at INTEGER NOT NULL);"
+		"INSERT INTO schema_migrations VALUES (1, '0001_init', 0);"
+		"INSERT INTO accounts (id, name, token_hash, is_admin, created_at)"
+		" VALUES ('a1', 'admin', 'h', 1, 0);"
+		"INSERT INTO batches (id, account_id, name, format, engine, nrows, images_total,"
+		" cost_per_image, created_at, state) VALUES ('b1', 'a1', 'old.csv', 'csv', 'builtin',"
+		" 1, 3, 7, 0, 'draft');"
+		"INSERT INTO batch_rows (batch_seq, row, prompt, visibility, aspect_ratio, magic_prompt,"
+		" model, rendering, negative_prompt, style, num_images) VALUES (1, 2, 'p', 'public',"
+		" '1:1', 'on', '2.0', 'default', '', 'auto', 3);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_migrate(st, err, sizeof(err)), 0);
+	assert_int_equal(store_batch_get(st, "a1", "b1", &b), STORE_OK);
+	assert_int_equal(b.credits_required, 21);
+	store_batch_free(&b);
+	assert_int_equal(store_integrity_check(st), STORE_OK);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_row_costs(void **state)
+{
+	struct fixture *f = *state;
+	static const int64_t costs[] = { 1, 5 };
+	struct store_batch b, s;
+	struct store_account a;
+	struct store_job job;
+	int64_t req, av;
+	char st[12];
+
+	create_costed(f, f->admin.id, 2, 2, costs, &b);
+	assert_int_equal(b.credits_required, 12);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av),
+			 STORE_OK);
+	assert_int_equal(s.credits_reserved, 12);
+	store_batch_free(&s);
+	make_one(f, &job, st);                   /* row 2: 1 credit */
+	make_one(f, &job, st);
+	make_one(f, &job, st);                   /* row 3: 5 credits */
+	assert_int_equal(store_batch_stop(f->st, f->admin.id, b.id, 2, &s), STORE_OK);
+	assert_int_equal(s.credits_charged, 7);
+	assert_int_equal(s.credits_reserved, 0);
+	store_batch_free(&s);
+	account(f, &a);
+	assert_int_equal(a.charged, 7);
+	assert_int_equal(a.available, 993);
+	/* resume reserves the one image left, at its row's cost */
+	assert_int_equal(store_batch_resume(f->st, f->admin.id, b.id, 3, NULL, &s, &req, &av),
+			 STORE_OK);
+	assert_int_equal(s.credits_reserved, 5);
+	store_batch_free(&s);
+	store_batch_free(&b);
+}
+
+static void test_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct store_limits lim = { 1, 0, 0, 0 };
+	struct store_batch a, b, s;
+	int64_t req, av;
+
+	create(f, 1, 4, NULL, &a, STORE_OK);
+	create(f, 1, 4, NULL, &b, STORE_OK);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, a.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_OK);
+	store_batch_free(&s);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_LIMIT);
+	assert_int_equal(lim.hit, STORE_LIMIT_BATCHES);
+	assert_int_equal(lim.current, 2);
+	assert_string_equal(s.state, "draft");
+	store_batch_free(&s);
+	lim.max_active_batches = 0;
+	lim.max_queued_images = 7;
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_LIMIT);
+	assert_int_equal(lim.hit, STORE_LIMIT_IMAGES);
+	assert_int_equal(lim.current, 8);
+	store_batch_free(&s);
+	lim.max_queued_images = 8;
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, &lim, &s, &req, &av),
+			 STORE_OK);
+	store_batch_free(&s);
+	store_batch_free(&a);
+	store_batch_free(&b);
+	assert_int_equal(store_ledger_check(f->st), STORE_OK);
 }
 
 int main(void)
@@ -426,6 +602,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_only_when_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accounts_credit_and_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_row_costs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test(test_migration_keeps_costs),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
