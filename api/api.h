@@ -45,6 +45,10 @@ struct api_request {
 	int bad_body;
 	struct MHD_PostProcessor *pp;
 	unsigned status;                 /* the status queued, for the log */
+	/* issue 7 */
+	char request_id[40];             /* X-Request-Id: the client's (if sane) or made here */
+	int route_idx;                   /* index in the route table, -1 when none matched */
+	int64_t started_ms;              /* monotonic, for the access log */
 };
 
 typedef enum MHD_Result (*api_handler)(struct api_request *req);
@@ -52,7 +56,8 @@ typedef enum MHD_Result (*api_handler)(struct api_request *req);
 enum api_route_flags {
 	API_PUBLIC = 1,          /* no token needed */
 	API_UPLOAD = 2,          /* a spreadsheet body (raw or multipart), up to max_upload_bytes */
-	API_JSON = 4             /* a small JSON body (up to 64 KiB) */
+	API_JSON = 4,            /* a small JSON body (up to 64 KiB) */
+	API_METRICS_AUTH = 8     /* no token, unless metrics.require_admin: then the admin's */
 };
 
 struct api_route {
@@ -126,5 +131,25 @@ enum MHD_Result api_images_file(struct api_request *req);
 enum MHD_Result api_service_health(struct api_request *req);
 enum MHD_Result api_service_template(struct api_request *req);
 enum MHD_Result api_service_account(struct api_request *req);
+
+/* ---- events, metrics (issue 7) ---------------------------------------------- */
+
+struct api_events;
+
+/* GET /v1/events (events.c) and GET /metrics (service.c). */
+enum MHD_Result api_events_stream(struct api_request *req);
+enum MHD_Result api_service_metrics(struct api_request *req);
+
+/* Starts the event streams' hub (its thread resumes waiting streams); NULL on failure. */
+struct api_events *api_events_new(struct kiln *k);
+
+/* Tells the hub that a commit wrote events (called from any thread). */
+void api_events_notify(struct api_events *hub);
+
+/* Ends every stream (resuming the suspended ones); before MHD_stop_daemon(). */
+void api_events_close(struct api_events *hub);
+
+/* Stops the hub's thread and frees it (after the server is stopped). */
+void api_events_free(struct api_events *hub);
 
 #endif

@@ -22,13 +22,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+
 #include "api/api.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "daemon/inspect.h"
 #include "daemon/kiln.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/sched.h"
+#include "daemon/webhook.h"
 #include "daemon/util.h"
 #include "store/store.h"
 
@@ -182,6 +186,16 @@ static int ensure_admin(struct kiln *k, struct store *st)
 	return 0;
 }
 
+/* The store's notifier (issue 7): a commit wrote events, maybe webhook deliveries. */
+static void on_events(void *cls, unsigned what)
+{
+	struct kiln *k = cls;
+
+	api_events_notify(k->events);
+	if (what & STORE_NOTIFY_WEBHOOK)
+		webhooks_wake(k->webhooks);
+}
+
 int main(int argc, char **argv)
 {
 	struct kiln k;
@@ -241,6 +255,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kilnd: out of memory\n");
 		return 2;
 	}
+	/* issue 7: counters, the event hub, the webhook thread, then the notifier */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	k.metrics = metrics_new();
+	k.events = k.metrics ? api_events_new(&k) : NULL;
+	if (!k.events) {
+		fprintf(stderr, "kilnd: cannot start the event hub\n");
+		goto out_pool;
+	}
+	k.webhooks = webhooks_start(&k, err, sizeof(err));
+	if (!k.webhooks) {
+		fprintf(stderr, "kilnd: %s\n", err);
+		goto out_pool;
+	}
+	store_pool_set_notify(k.pool, on_events, &k);
 	if (engine_create(&k.engine, &k.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kilnd: engine %s: %s\n", k.cfg.engine, err);
 		goto out_pool;
@@ -273,6 +301,10 @@ out_sched:
 out_engine:
 	engine_destroy(&k.engine);
 out_pool:
+	webhooks_stop(k.webhooks);
+	api_events_free(k.events);
+	metrics_free(k.metrics);
+	curl_global_cleanup();
 	store_pool_free(k.pool);
 	if (rc == 0)
 		log_info("stopped");
