@@ -310,6 +310,7 @@ static int parse_id(const char *v, int64_t *out)
 
 enum MHD_Result api_events_stream(struct api_request *req)
 {
+	static const char hello[] = "retry: 2000\n: connected\n\n";
 	struct kiln *k = req->k;
 	struct api_events *hub = k->events;
 	const char *last = api_header(req, "Last-Event-ID");
@@ -353,7 +354,7 @@ enum MHD_Result api_events_stream(struct api_request *req)
 	if (!(scope && strcmp(scope, "all") == 0))
 		memcpy(s->account_id, req->account.id, sizeof(s->account_id));
 	s->next_beat = util_mono_ms() + hub->heartbeat_ms;
-	if (put(s, "retry: 2000\n: connected\n\n", 26) < 0) {
+	if (put(s, hello, strlen(hello)) < 0) {
 		free(s);
 		return api_internal(req);
 	}

@@ -143,7 +143,8 @@ char *metrics_render(struct metrics *m, const struct store_metrics *sm, const ch
 		return NULL;
 	if (sm)
 		render_store(f, sm);
-	family(f, "kiln_http_requests_total", "counter", "HTTP requests answered, by route and status.");
+	family(f, "kiln_http_requests_total", "counter",
+	       "HTTP requests answered, by route and status.");
 	for (unsigned r = 0; r <= METRICS_MAX_ROUTES; r++) {
 		for (unsigned s = 0; s <= NSTATUS; s++) {
 			unsigned long long v = atomic_load_explicit(&m->http[r][s], memory_order_relaxed);
@@ -155,20 +156,21 @@ char *metrics_render(struct metrics *m, const struct store_metrics *sm, const ch
 				snprintf(status, sizeof(status), "%u", metrics_statuses[s]);
 			else
 				snprintf(status, sizeof(status), "other");
-			fprintf(f, "kiln_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
-				r < METRICS_MAX_ROUTES ? m->route_method[r] : "",
+			fprintf(f, "kiln_http_requests_total{method=\"%s\",route=\"%s\","
+				"status=\"%s\"} %llu\n", r < METRICS_MAX_ROUTES ? m->route_method[r] : "",
 				r < METRICS_MAX_ROUTES ? m->route_pattern[r] : "unmatched", status, v);
 		}
 	}
-	family(f, "kiln_engine_call_duration_seconds", "histogram", "Engine calls, by how long they took.");
+	family(f, "kiln_engine_call_duration_seconds", "histogram",
+	       "Engine calls, by how long they took.");
 	for (unsigned b = 0; b <= NBUCKET; b++) {
 		cum += atomic_load_explicit(&m->engine_bucket[b], memory_order_relaxed);
 		if (b < NBUCKET)
 			fprintf(f, "kiln_engine_call_duration_seconds_bucket{engine=\"%s\",le=\"%g\"} %llu\n",
 				engine, metrics_buckets[b], cum);
 		else
-			fprintf(f, "kiln_engine_call_duration_seconds_bucket{engine=\"%s\",le=\"+Inf\"} %llu\n",
-				engine, cum);
+			fprintf(f, "kiln_engine_call_duration_seconds_bucket{engine=\"%s\","
+				"le=\"+Inf\"} %llu\n", engine, cum);
 	}
 	fprintf(f, "kiln_engine_call_duration_seconds_sum{engine=\"%s\"} %.6f\n", engine,
 		(double)atomic_load_explicit(&m->engine_sum_us, memory_order_relaxed) / 1e6);

@@ -1,0 +1,185 @@
+"""
+test_events.py — GET /v1/events against a real kilnd: the caller's own
+batch events in order, heartbeats, Last-Event-ID resumption after a
+reconnect and after a kilnd restart (nothing missed, nothing twice), and
+500 clients connected at once, each receiving the completion.
+"""
+import os
+import resource
+import selectors
+import socket
+import time
+
+import pytest
+
+from conftest import EventStream, add_account, small_csv, stickers_csv
+
+
+def is_done(bid):
+    return lambda ev: ev["data"]["id"] == bid and ev["event"] in (
+        "batch.completed", "batch.failed", "batch.stopped")
+
+
+def check_progress(events, bid, total):
+    """Every image settled is reported once, in order: settled counts 1..total, no gap
+    (the last one by batch.completed)."""
+    ids = [ev["id"] for ev in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
+    settled = [ev["data"]["images_done"] + ev["data"]["images_failed"] for ev in events
+               if ev["data"]["id"] == bid and ev["event"] in ("batch.progress", "batch.completed")]
+    settled = [s for s in settled if s > 0]
+    assert settled == list(range(1, total + 1)), settled
+
+
+def test_stream_shows_own_batch_in_order(make_kiln):
+    k = make_kiln(["--set", "builtin.size=64", "--workers", "2"])
+    other = add_account(k)
+    mine = EventStream(k)
+    theirs = EventStream(k, token=other)
+    everyone = EventStream(k, query="?scope=all")
+    assert mine.status == 200 and theirs.status == 200 and everyone.status == 200
+    assert mine.resp.getheader("Content-Type").startswith("text/event-stream")
+    assert mine.resp.getheader("X-Request-Id")
+    # the other account's draft first: the admin's own stream must not show it
+    ob = k.request("POST", "/v1/batches?name=o.csv", body=small_csv(2),
+                   headers={"Content-Type": "text/csv"}, token=other)
+    assert ob.status == 201, ob
+    ob = ob.json()
+    b = k.upload_ok(stickers_csv(), "stickers.csv")
+    assert k.start_batch(b["id"]).status == 200
+    evs = mine.until(is_done(b["id"]))
+    assert all(ev["data"]["id"] == b["id"] for ev in evs), "another account's batch leaked"
+    assert [ev["event"] for ev in evs[:2]] == ["batch.created", "batch.started"]
+    assert evs[-1]["event"] == "batch.completed"
+    last = evs[-1]["data"]
+    assert last["state"] == "completed" and last["images_done"] == 48 and last["progress"] == 1
+    assert last["credits_charged"] == 96
+    check_progress(evs, b["id"], 48)
+    # the other account sees its own batch only
+    ev = theirs.next()
+    assert ev["event"] == "batch.created" and ev["data"]["id"] == ob["id"]
+    # the admin's scope=all sees both, in order
+    seen = everyone.until(is_done(b["id"]))
+    assert [e["data"]["id"] for e in seen[:2]] == [ob["id"], b["id"]]
+    # and a non-admin may not ask for every account
+    assert EventStream(k, token=other, query="?scope=all").status == 403
+    for s in (mine, theirs, everyone):
+        s.close()
+
+
+def test_heartbeats_and_bad_ids(make_kiln):
+    k = make_kiln(["--set", "events.heartbeat_seconds=1"])
+    s = EventStream(k)
+    s.resp.fp.raw._sock.settimeout(10)
+    deadline = time.monotonic() + 30
+    while s.comments < 4 and time.monotonic() < deadline:
+        line = s.resp.readline()
+        if line.startswith(b":"):
+            s.comments += 1
+    assert s.comments >= 4, "no heartbeats"
+    s.close()
+    assert EventStream(k, last_id="abc").status == 400
+    assert EventStream(k, last_id="-1", header=False).status == 400
+    r = k.request("GET", "/v1/events", auth=False)
+    assert r.status == 401
+
+
+def test_reconnect_with_last_event_id_misses_nothing(make_kiln):
+    k = make_kiln(["--set", "builtin.size=64", "--workers", "2", "--set", "builtin.delay_ms=20"])
+    s = EventStream(k)
+    b = k.upload_ok(stickers_csv(), "stickers.csv")
+    k.start_batch(b["id"])
+    got = s.until(lambda ev: ev["event"] == "batch.progress" and ev["data"]["images_done"] >= 10)
+    s.close()
+    time.sleep(0.3)          # events go on while nobody listens
+    s = EventStream(k, last_id=got[-1]["id"])
+    got += s.until(lambda ev: ev["event"] == "batch.progress" and ev["data"]["images_done"] >= 30)
+    s.close()
+    s = EventStream(k, last_id=got[-1]["id"], header=False)     # ?last_event_id=
+    got += s.until(is_done(b["id"]))
+    s.close()
+    check_progress(got, b["id"], 48)
+    # a replay of everything from the start gives exactly what the three connections gave
+    full = EventStream(k, last_id=0).until(is_done(b["id"]))
+    assert [(e["id"], e["data"]) for e in full] == [(e["id"], e["data"]) for e in got]
+
+
+def test_resume_across_a_restart(make_kiln):
+    k = make_kiln(["--set", "builtin.size=64", "--workers", "2", "--set", "builtin.delay_ms=40"])
+    s = EventStream(k)
+    b = k.upload_ok(stickers_csv(), "stickers.csv")
+    k.start_batch(b["id"])
+    got = s.until(lambda ev: ev["event"] == "batch.progress" and ev["data"]["images_done"] >= 8)
+    # kilnd goes away under the client (its stream ends) and comes back on another port
+    assert k.stop() == 0
+    with pytest.raises((EOFError, OSError)):
+        while True:
+            got.append(s.next())
+    s.close()
+    k.start()
+    s = EventStream(k, last_id=got[-1]["id"])
+    got += s.until(is_done(b["id"]))
+    s.close()
+    assert got[-1]["event"] == "batch.completed"
+    check_progress(got, b["id"], 48)
+    full = EventStream(k, last_id=0).until(is_done(b["id"]))
+    assert [e["id"] for e in full] == [e["id"] for e in got]
+
+
+def test_500_concurrent_streams(make_kiln):
+    n = 500
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = n + 200
+    if soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            pytest.skip("the open-file limit (%d) is below %d" % (hard, need))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    k = make_kiln(["--set", "builtin.size=64", "--workers", "2"])
+    request = ("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n"
+               % k.token).encode()
+    sel = selectors.DefaultSelector()
+    bufs = {}
+    socks = []
+    fds_before = len(os.listdir("/proc/%d/fd" % k.proc.pid))
+    try:
+        for _ in range(n):
+            c = socket.create_connection(("127.0.0.1", k.port), timeout=30)
+            c.sendall(request)
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ)
+            bufs[c] = b""
+            socks.append(c)
+
+        def pump(done, timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if all(done(v) for v in bufs.values()):
+                    return
+                for key, _ in sel.select(timeout=1):
+                    try:
+                        data = key.fileobj.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        sel.unregister(key.fileobj)
+                        continue
+                    bufs[key.fileobj] += data
+            missing = sum(1 for v in bufs.values() if not done(v))
+            raise AssertionError("%d of %d streams did not get there" % (missing, n))
+
+        pump(lambda v: b": connected" in v, 60)
+        assert all(v.startswith(b"HTTP/1.1 200") for v in bufs.values())
+        fds = len(os.listdir("/proc/%d/fd" % k.proc.pid))
+        assert fds >= fds_before + n
+        m = k.request("GET", "/metrics", auth=False).body.decode()
+        assert "kiln_event_stream_clients %d" % n in m
+        b = k.upload_ok(small_csv(2), "two.csv")
+        assert k.start_batch(b["id"]).status == 200
+        pump(lambda v: b"event: batch.completed" in v, 120)
+        for v in bufs.values():
+            assert b["id"].encode() in v
+            assert v.count(b"event: batch.created") == 1
+    finally:
+        for c in socks:
+            c.close()
+        sel.close()
