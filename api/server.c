@@ -606,6 +606,7 @@ struct api_server *api_start(struct kiln *k, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
 		metrics_route_label(k->metrics, (unsigned)i, api_routes[i].method, api_routes[i].pattern);
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, k,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)k->cfg.http_threads,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, k,
@@ -614,7 +615,6 @@ struct api_server *api_start(struct kiln *k, char *err, size_t errlen)
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)0,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 				  MHD_OPTION_END);
 	if (!srv->d) {
 		snprintf(err, errlen, "cannot listen on %s (is the port in use?)", k->cfg.listen);
