@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config
 libmicrohttpd-dev libcjson-dev libsqlite3-dev libzip-dev libpng-dev zlib1g-dev libssl-dev
 libexpat1-dev libxlsxwriter-dev
 libcmocka-dev python3 python3-pytest sqlite3 curl unzip
-libcurl4-openssl-dev"
+libcurl4-openssl-dev python3-prometheus-client"
 
 missing=""
 for p in $PKGS; do
