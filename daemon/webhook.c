@@ -239,7 +239,8 @@ int webhooks_check_url(const struct config *cfg, const char *url, char *err, siz
 {
 	struct target t;
 
-	return target_of(cfg, url, &t, err, errlen) == 0 ? 0 : -1;
+	/* a name that does not resolve now may later: the check at delivery decides */
+	return target_of(cfg, url, &t, err, errlen) == -1 ? -1 : 0;
 }
 
 /* Discards the receiver's answer. */

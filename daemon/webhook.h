@@ -51,7 +51,9 @@ void webhooks_stop(struct webhooks *w);
 /*
  * Checks a webhook URL as a client gives it: http or https, a host, no user
  * name or password, and every address the host resolves to allowed by the
- * config.  Returns 0, or -1 with a message for the client in err.
+ * config.  A host that cannot be resolved now passes (DNS may be down for a
+ * moment; each delivery checks again).  Returns 0, or -1 with a message for
+ * the client in err.
  */
 int webhooks_check_url(const struct config *cfg, const char *url, char *err, size_t errlen);
 
