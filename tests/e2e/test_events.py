@@ -84,12 +84,20 @@ def test_heartbeats_and_bad_ids(make_kiln):
     assert r.status == 401
 
 
-def test_reconnect_with_last_event_id_misses_nothing(make_kiln):
-    k = make_kiln(["--set", "builtin.size=64", "--workers", "2", "--set", "builtin.delay_ms=20"])
+def watch_stickers(make_kiln, delay_ms, until_done):
+    """A kilnd making stickers.csv slowly, and a stream read until images_done >= until_done."""
+    k = make_kiln(["--set", "builtin.size=64", "--workers", "2",
+                   "--set", "builtin.delay_ms=%d" % delay_ms])
     s = EventStream(k)
     b = k.upload_ok(stickers_csv(), "stickers.csv")
     k.start_batch(b["id"])
-    got = s.until(lambda ev: ev["event"] == "batch.progress" and ev["data"]["images_done"] >= 10)
+    got = s.until(lambda ev: ev["event"] == "batch.progress"
+                  and ev["data"]["images_done"] >= until_done)
+    return k, s, b, got
+
+
+def test_reconnect_with_last_event_id_misses_nothing(make_kiln):
+    k, s, b, got = watch_stickers(make_kiln, 20, 10)
     s.close()
     time.sleep(0.3)          # events go on while nobody listens
     s = EventStream(k, last_id=got[-1]["id"])
@@ -105,11 +113,7 @@ def test_reconnect_with_last_event_id_misses_nothing(make_kiln):
 
 
 def test_resume_across_a_restart(make_kiln):
-    k = make_kiln(["--set", "builtin.size=64", "--workers", "2", "--set", "builtin.delay_ms=40"])
-    s = EventStream(k)
-    b = k.upload_ok(stickers_csv(), "stickers.csv")
-    k.start_batch(b["id"])
-    got = s.until(lambda ev: ev["event"] == "batch.progress" and ev["data"]["images_done"] >= 8)
+    k, s, b, got = watch_stickers(make_kiln, 40, 8)
     # kilnd goes away under the client (its stream ends) and comes back on another port
     assert k.stop() == 0
     with pytest.raises((EOFError, OSError)):
