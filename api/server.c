@@ -102,6 +102,8 @@ enum MHD_Result api_queue(struct api_request *req, unsigned status, struct MHD_R
 	if (!resp)
 		return MHD_NO;
 	req->status = status;
+	/* counted when queued, so a scrape right after an answer already sees it */
+	metrics_http(req->k->metrics, req->route_idx, status);
 	if (req->request_id[0])
 		MHD_add_response_header(resp, "X-Request-Id", req->request_id);
 	r = MHD_queue_response(req->conn, status, resp);
@@ -479,7 +481,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	if (!req)
 		return;
-	metrics_http(k->metrics, req->route_idx, req->status);
 	log_set_request(req->request_id);
 	if (req->status >= 500 || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
 				   !(req->route_idx >= 0 &&

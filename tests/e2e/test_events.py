@@ -187,3 +187,49 @@ def test_500_concurrent_streams(make_kiln):
         for c in socks:
             c.close()
         sel.close()
+
+
+def test_stop_resume_and_failure_events(make_kiln):
+    k = make_kiln(["--set", "builtin.size=64", "--workers", "2", "--set", "builtin.delay_ms=100"])
+    s = EventStream(k)
+    b = k.upload_ok(small_csv(10, 2))
+    k.start_batch(b["id"])
+    s.until(lambda ev: ev["event"] == "batch.progress" and ev["data"]["images_done"] >= 1)
+    assert k.stop_batch(b["id"]).status == 200
+    evs = s.until(lambda ev: ev["event"] == "batch.stopped")
+    assert evs[-1]["data"]["state"] == "stopped"
+    assert all(ev["data"]["state"] in ("running", "stopping", "stopped") for ev in evs)
+    assert k.resume_batch(b["id"]).status == 200
+    ev = s.next()
+    assert ev["event"] == "batch.started" and ev["data"]["state"] == "queued"
+    s.until(is_done(b["id"]))
+    bad = k.upload_ok(b"prompt,visibility\n[[kiln:fatal]] x,public\n")
+    k.start_batch(bad["id"])
+    evs = s.until(is_done(bad["id"]))
+    assert evs[-1]["event"] == "batch.failed" and evs[-1]["data"]["state"] == "failed"
+    assert evs[-1]["data"]["error"]
+    s.close()
+
+
+def test_old_events_are_pruned(make_kiln):
+    import sqlite3
+    k = make_kiln(["--set", "builtin.size=64", "--set", "events.retention_days=1"])
+    b = k.upload_ok(small_csv(1))
+    k.start_batch(b["id"])
+    k.wait_state(b["id"], "completed")
+    k.stop()
+    db = sqlite3.connect(os.path.join(k.data_dir, "kiln.db"))
+    n = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert n >= 4
+    # the two oldest events are made two days old; the next start prunes them
+    db.execute("UPDATE events SET at = at - 2 * 86400000 WHERE id IN"
+               " (SELECT id FROM events ORDER BY id LIMIT 2)")
+    db.commit()
+    db.close()
+    k.start()
+    deadline = time.monotonic() + 10
+    while "pruned 2 event(s)" not in k.log():
+        assert time.monotonic() < deadline, k.log()
+        time.sleep(0.05)
+    ids = [ev["id"] for ev in EventStream(k, last_id=0).until(is_done(b["id"]))]
+    assert ids == list(range(3, n + 1))

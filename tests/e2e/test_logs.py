@@ -6,6 +6,7 @@ instead of timestamps when stderr is the journal (JOURNAL_STREAM).
 """
 import os
 import re
+import time
 
 from conftest import Kilnd, small_csv
 
@@ -26,6 +27,11 @@ def test_request_ids_in_headers_and_log(kiln):
     assert err.status == 404 and err.header("X-Request-Id")
     unauth = kiln.request("GET", "/v1/batches", auth=False)
     assert unauth.status == 401 and unauth.header("X-Request-Id")
+    # the access line is written once the answer is sent: give it a moment
+    deadline = time.monotonic() + 10
+    while "req=%s GET" % unauth.header("X-Request-Id") not in kiln.log():
+        assert time.monotonic() < deadline, kiln.log()
+        time.sleep(0.05)
     log = kiln.log()
     assert re.search(r"req=%s GET /v1/account -> 200 in \d+ ms" % rid, log), log
     assert "req=client-42.a_b GET /v1/batches -> 200" in log
@@ -47,6 +53,9 @@ def test_journald_priorities(tmp_path):
         k.start_batch(b["id"])
         k.wait_state(b["id"], "completed")
         rid = k.request("GET", "/v1/account").header("X-Request-Id")
+        deadline = time.monotonic() + 10
+        while "req=" + rid not in k.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         assert k.stop() == 0
     lines = k.log().splitlines()
