@@ -228,3 +228,22 @@ def test_allow_private_and_guard_at_delivery(make_kiln, receiver, tmp_path):
     time.sleep(1.5)
     assert len(receiver.hits) == n == 1
     assert "refused" in k.log()
+
+
+def test_gives_up_after_retry_seconds(make_kiln, receiver):
+    receiver.default = 500
+    k = hooked_kiln(make_kiln, ["--set", "webhooks.retry_seconds=2"])
+    b = k.upload_ok(small_csv(1))
+    assert k.start_batch(b["id"], {"webhook_url": receiver.url()}).status == 200
+    deadline = time.monotonic() + 20
+    while (not outbox(k) or outbox(k)[0][0] == "pending") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    state, attempts, status, error = outbox(k)[0]
+    assert state == "failed" and status == 500 and "500" in error
+    # attempts at 0 s and 1 s; the next (at 3 s) would be past the 2 s allowed
+    assert attempts == 2 and len(receiver.hits) == 2
+    time.sleep(2)
+    assert len(receiver.hits) == 2
+    m = k.request("GET", "/metrics", auth=False).body.decode()
+    assert 'kiln_webhook_deliveries_total{result="gave_up"} 1' in m
+    assert "giving up" in k.log()
