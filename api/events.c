@@ -166,6 +166,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 				return MHD_CONTENT_READER_END_WITH_ERROR;
 			continue;
 		}
+		if (s->cap > 16384) {
+			/* a burst grew the buffer: do not keep it while waiting */
+			free(s->buf);
+			s->buf = NULL;
+			s->cap = s->len = s->off = 0;
+		}
 		pthread_mutex_lock(&hub->mu);
 		if (hub->gen != gen || hub->closing) {
 			pthread_mutex_unlock(&hub->mu);
