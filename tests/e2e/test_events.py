@@ -233,3 +233,29 @@ def test_old_events_are_pruned(make_kiln):
         time.sleep(0.05)
     ids = [ev["id"] for ev in EventStream(k, last_id=0).until(is_done(b["id"]))]
     assert ids == list(range(3, n + 1))
+
+
+def test_kill9_loses_no_event(make_kiln):
+    """Events are committed with their changes: after kill -9 the stream still tells all."""
+    import sqlite3
+    k, s, b, got = watch_stickers(make_kiln, 30, 6)
+    k.kill9()
+    with pytest.raises((EOFError, OSError)):
+        while True:
+            got.append(s.next())
+    s.close()
+    k.start()
+    s = EventStream(k, last_id=got[-1]["id"])
+    got += s.until(is_done(b["id"]))
+    s.close()
+    check_progress(got, b["id"], 48)
+    db = sqlite3.connect(os.path.join(k.data_dir, "kiln.db"))
+    try:
+        state, done = db.execute("SELECT state, images_done FROM batches WHERE id = ?",
+                                 (b["id"],)).fetchone()
+        data = db.execute("SELECT data FROM events WHERE batch_id = ? ORDER BY id DESC LIMIT 1",
+                          (b["id"],)).fetchone()[0]
+    finally:
+        db.close()
+    assert (state, done) == ("completed", 48)
+    assert '"state":"completed"' in data and '"images_done":48' in data
