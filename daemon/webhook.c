@@ -26,17 +26,28 @@
 #include "store/store.h"
 
 #define WEBHOOK_BATCH 8                    /* deliveries taken per round */
+#define WEBHOOK_LANES 4                    /* delivery threads, each with its share of rows */
 #define WEBHOOK_MAX_BACKOFF_MS (600 * 1000)
 #define WEBHOOK_PRUNE_EVERY_MS (3600 * 1000)
+
+struct webhooks;
+
+/* One delivery thread: the rows whose seq % WEBHOOK_LANES is its index. */
+struct lane {
+	struct webhooks *w;
+	unsigned idx;
+	int woken;               /* under w->mu */
+	pthread_t thread;
+};
 
 struct webhooks {
 	struct kiln *k;
 	char secret[300];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int woken;               /* under mu */
 	atomic_int quit;
-	pthread_t thread;
+	unsigned nlanes;         /* threads started */
+	struct lane lanes[WEBHOOK_LANES];
 };
 
 void webhooks_hmac_hex(const char *key, const void *data, size_t len, char *out)
@@ -420,7 +431,8 @@ static void prune(struct webhooks *w)
 
 static void *webhooks_main(void *arg)
 {
-	struct webhooks *w = arg;
+	struct lane *l = arg;
+	struct webhooks *w = l->w;
 	struct kiln *k = w->k;
 	int64_t next_prune = 0, next_due = 0;
 
@@ -430,13 +442,14 @@ static void *webhooks_main(void *arg)
 		int64_t now = util_now_ms();
 		struct store *st;
 
-		if (now >= next_prune) {
+		if (l->idx == 0 && now >= next_prune) {
 			prune(w);
 			next_prune = now + WEBHOOK_PRUNE_EVERY_MS;
 		}
 		st = store_pool_get(k->pool);
 		if (st) {
-			if (store_outbox_due(st, now, v, WEBHOOK_BATCH, &n, &next_due) != STORE_OK)
+			if (store_outbox_due(st, now, l->idx, WEBHOOK_LANES, v, WEBHOOK_BATCH, &n,
+					     &next_due) != STORE_OK)
 				next_due = now + 5000;
 			store_pool_put(k->pool, st);
 		}
@@ -448,7 +461,7 @@ static void *webhooks_main(void *arg)
 		if (n == WEBHOOK_BATCH)
 			continue;
 		pthread_mutex_lock(&w->mu);
-		while (!w->woken && !atomic_load(&w->quit)) {
+		while (!l->woken && !atomic_load(&w->quit)) {
 			struct timespec until;
 			int64_t wait_ms = 60000;
 
@@ -467,7 +480,7 @@ static void *webhooks_main(void *arg)
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)
 				break;
 		}
-		w->woken = 0;
+		l->woken = 0;
 		pthread_mutex_unlock(&w->mu);
 	}
 	return NULL;
@@ -525,12 +538,15 @@ struct webhooks *webhooks_start(struct kiln *k, char *err, size_t errlen)
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->thread, NULL, webhooks_main, w) != 0) {
-		snprintf(err, errlen, "cannot start the webhook thread");
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cv);
-		free(w);
-		return NULL;
+	for (unsigned i = 0; i < WEBHOOK_LANES; i++) {
+		w->lanes[i].w = w;
+		w->lanes[i].idx = i;
+		if (pthread_create(&w->lanes[i].thread, NULL, webhooks_main, &w->lanes[i]) != 0) {
+			snprintf(err, errlen, "cannot start the webhook threads");
+			webhooks_stop(w);
+			return NULL;
+		}
+		w->nlanes++;
 	}
 	return w;
 }
@@ -540,8 +556,9 @@ void webhooks_wake(struct webhooks *w)
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->mu);
-	w->woken = 1;
-	pthread_cond_signal(&w->cv);
+	for (unsigned i = 0; i < WEBHOOK_LANES; i++)
+		w->lanes[i].woken = 1;
+	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -551,7 +568,8 @@ void webhooks_stop(struct webhooks *w)
 		return;
 	atomic_store(&w->quit, 1);
 	webhooks_wake(w);
-	pthread_join(w->thread, NULL);
+	for (unsigned i = 0; i < w->nlanes; i++)
+		pthread_join(w->lanes[i].thread, NULL);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);

@@ -5,12 +5,14 @@
  * DESIGN
  * A delivery is a row of webhook_outbox, written in the transaction that
  * writes the terminal event of a batch started with a webhook_url (see
- * store_event_emit()), so it survives a crash or a restart.  One thread
- * takes the rows that are due, POSTs each body with libcurl, and records
- * the attempt: delivered on a 2xx, else retried after 1 s, 2 s, 4 s, ...
- * (at most 10 minutes apart) until webhooks.retry_seconds have passed since
- * the event, then given up.  The thread sleeps until the next row is due or
- * webhooks_wake() (a commit wrote a delivery).
+ * store_event_emit()), so it survives a crash or a restart.  Four threads
+ * ("lanes") each take the due rows of their share (seq % 4, so no row is
+ * ever taken twice and a slow receiver holds up a quarter of the others at
+ * most), POST each body with libcurl, and record the attempt: delivered on
+ * a 2xx, else retried after 1 s, 2 s, 4 s, ... (at most 10 minutes apart)
+ * until webhooks.retry_seconds have passed since the event, then given up.
+ * A lane sleeps until its next row is due or webhooks_wake() (a commit
+ * wrote a delivery).
  *
  * Server-side request forgery: the host of a URL is resolved and every
  * address checked; loopback, private, link-local, shared (CGNAT),

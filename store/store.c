@@ -183,8 +183,10 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_EVENTS_LAST] = "SELECT COALESCE(MAX(id), 0) FROM events",
 	[Q_OUTBOX_DUE] =
 		"SELECT seq, event_id, batch_id, type, url, body, attempts, created_at FROM webhook_outbox"
-		" WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, seq LIMIT ?2",
-	[Q_OUTBOX_NEXT] = "SELECT MIN(next_at) FROM webhook_outbox WHERE state = 'pending'",
+		" WHERE state = 'pending' AND next_at <= ?1 AND seq % ?3 = ?4 ORDER BY next_at, seq"
+		" LIMIT ?2",
+	[Q_OUTBOX_NEXT] =
+		"SELECT MIN(next_at) FROM webhook_outbox WHERE state = 'pending' AND seq % ?3 = ?4",
 	[Q_OUTBOX_SET] =
 		"UPDATE webhook_outbox SET state = ?2, attempts = attempts + 1, last_status = ?3,"
 		" last_error = ?4, next_at = ?5, delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6"

@@ -354,10 +354,11 @@ void store_delivery_free(struct store_delivery *d);
 /*
  * Fills up to max deliveries due at now into v (free each with
  * store_delivery_free()); *n gets how many.  *next_at gets when the earliest
- * pending one not returned is due (0: none).
+ * pending one not returned is due (0: none).  Only the rows of one lane:
+ * seq % lanes == lane, so that several threads never take the same row.
  */
-int store_outbox_due(struct store *st, int64_t now, struct store_delivery *v, unsigned max,
-		     unsigned *n, int64_t *next_at);
+int store_outbox_due(struct store *st, int64_t now, unsigned lane, unsigned lanes,
+		     struct store_delivery *v, unsigned max, unsigned *n, int64_t *next_at);
 
 /*
  * Records an attempt: state "delivered", "failed" (given up) or "pending"

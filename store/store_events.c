@@ -113,8 +113,8 @@ void store_delivery_free(struct store_delivery *d)
 	d->url = d->body = NULL;
 }
 
-int store_outbox_due(struct store *st, int64_t now, struct store_delivery *v, unsigned max,
-		     unsigned *n, int64_t *next_at)
+int store_outbox_due(struct store *st, int64_t now, unsigned lane, unsigned lanes,
+		     struct store_delivery *v, unsigned max, unsigned *n, int64_t *next_at)
 {
 	sqlite3_stmt *s = store_q(st, Q_OUTBOX_DUE);
 	int rc;
@@ -125,6 +125,8 @@ int store_outbox_due(struct store *st, int64_t now, struct store_delivery *v, un
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int(s, 2, (int)max);
+	sqlite3_bind_int(s, 3, (int)lanes);
+	sqlite3_bind_int(s, 4, (int)lane);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct store_delivery *d = &v[*n];
 
@@ -152,6 +154,10 @@ int store_outbox_due(struct store *st, int64_t now, struct store_delivery *v, un
 	}
 	if (*n < max) {
 		s = store_q(st, Q_OUTBOX_NEXT);
+		if (s) {
+			sqlite3_bind_int(s, 3, (int)lanes);
+			sqlite3_bind_int(s, 4, (int)lane);
+		}
 		if (one_int(st, s, next_at, "outbox next") != STORE_OK)
 			return STORE_ERROR;
 	}

@@ -29,6 +29,7 @@ class Receiver:
         self.hits = []
         self.plan = []           # statuses to answer, in order; then default
         self.default = 200
+        self.slow_seconds = 0
         self.lock = threading.Lock()
         outer = self
 
@@ -36,6 +37,8 @@ class Receiver:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
+                if self.path == "/slow":
+                    time.sleep(outer.slow_seconds)
                 with outer.lock:
                     status = outer.plan.pop(0) if outer.plan else outer.default
                     outer.hits.append({"t": time.monotonic(), "path": self.path,
@@ -247,3 +250,18 @@ def test_gives_up_after_retry_seconds(make_kiln, receiver):
     m = k.request("GET", "/metrics", auth=False).body.decode()
     assert 'kiln_webhook_deliveries_total{result="gave_up"} 1' in m
     assert "giving up" in k.log()
+
+
+def test_a_hanging_receiver_does_not_hold_up_others(make_kiln, receiver):
+    receiver.slow_seconds = 12
+    k = hooked_kiln(make_kiln, ["--set", "webhooks.timeout_seconds=10"])
+    slow = k.upload_ok(small_csv(1, 1, "slow"))
+    fast = k.upload_ok(small_csv(1, 1, "fast"))
+    t0 = time.monotonic()
+    assert k.start_batch(slow["id"], {"webhook_url": receiver.url("/slow")}).status == 200
+    k.wait_state(slow["id"], "completed")
+    assert k.start_batch(fast["id"], {"webhook_url": receiver.url("/fast")}).status == 200
+    hit = receiver.wait(1, timeout=30)[0]
+    # the fast one arrives while the slow receiver still holds its request
+    assert hit["path"] == "/fast" and verify(hit)["id"] == fast["id"]
+    assert hit["t"] - t0 < 8
