@@ -96,6 +96,21 @@ def watch_stickers(make_kiln, delay_ms, until_done):
     return k, s, b, got
 
 
+def restart_and_resume(k, s, b, got, end):
+    """Ends kilnd with end() under the stream s, reads what s still gives, starts kilnd
+    again and follows the batch from the last id received; returns every event."""
+    assert end()
+    with pytest.raises((EOFError, OSError)):
+        while True:
+            got.append(s.next())
+    s.close()
+    k.start()
+    s = EventStream(k, last_id=got[-1]["id"])
+    got += s.until(is_done(b["id"]))
+    s.close()
+    return got
+
+
 def test_reconnect_with_last_event_id_misses_nothing(make_kiln):
     k, s, b, got = watch_stickers(make_kiln, 20, 10)
     s.close()
@@ -115,15 +130,7 @@ def test_reconnect_with_last_event_id_misses_nothing(make_kiln):
 def test_resume_across_a_restart(make_kiln):
     k, s, b, got = watch_stickers(make_kiln, 40, 8)
     # kilnd goes away under the client (its stream ends) and comes back on another port
-    assert k.stop() == 0
-    with pytest.raises((EOFError, OSError)):
-        while True:
-            got.append(s.next())
-    s.close()
-    k.start()
-    s = EventStream(k, last_id=got[-1]["id"])
-    got += s.until(is_done(b["id"]))
-    s.close()
+    got = restart_and_resume(k, s, b, got, lambda: k.stop() == 0)
     assert got[-1]["event"] == "batch.completed"
     check_progress(got, b["id"], 48)
     full = EventStream(k, last_id=0).until(is_done(b["id"]))
@@ -239,15 +246,7 @@ def test_kill9_loses_no_event(make_kiln):
     """Events are committed with their changes: after kill -9 the stream still tells all."""
     import sqlite3
     k, s, b, got = watch_stickers(make_kiln, 30, 6)
-    k.kill9()
-    with pytest.raises((EOFError, OSError)):
-        while True:
-            got.append(s.next())
-    s.close()
-    k.start()
-    s = EventStream(k, last_id=got[-1]["id"])
-    got += s.until(is_done(b["id"]))
-    s.close()
+    got = restart_and_resume(k, s, b, got, lambda: k.kill9() or True)
     check_progress(got, b["id"], 48)
     db = sqlite3.connect(os.path.join(k.data_dir, "kiln.db"))
     try:
