@@ -32,8 +32,8 @@
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/sched.h"
-#include "daemon/webhook.h"
 #include "daemon/util.h"
+#include "daemon/webhook.h"
 #include "store/store.h"
 
 #define KILN_VERSION "0.1.0"
