@@ -6,11 +6,12 @@
  * A stream is an MHD response of unknown size whose content reader fills a
  * small buffer with the events after its cursor, read from the store (the
  * events table, written in the same transactions as the changes they
- * report).  When there is nothing to send and no heartbeat is due, the
- * reader puts the stream on the hub's waiting list, suspends its
- * connection (MHD_suspend_connection(), the pattern microhttpd.h gives for
- * "no data yet") and returns 0: a waiting client costs a socket and a few
- * hundred bytes, no thread.  store_commit() calls the pool's notifier after
+ * report) through the hub's own connections.  When there is nothing to
+ * send and no heartbeat is due, the reader puts the stream on the hub's
+ * waiting list, suspends its connection (MHD_suspend_connection(), the
+ * pattern microhttpd.h gives for "no data yet") and returns 0: a waiting
+ * client costs a socket and libmicrohttpd's per-connection memory, no
+ * thread and no store connection.  store_commit() calls the pool's notifier after
  * a transaction that wrote events; it bumps the hub's generation and wakes
  * the hub thread, which resumes every waiting stream.  The hub thread also
  * resumes each stream when its heartbeat (a comment line, every
@@ -70,6 +71,7 @@ struct api_events {
 	int quit;                /* the hub thread ends */
 	atomic_uint nstreams;    /* streams alive (their responses not yet freed) */
 	int64_t heartbeat_ms;
+	struct store_pool *pool; /* the streams' own connections (see refill()) */
 	pthread_t thread;
 };
 
@@ -110,11 +112,17 @@ static int put_event(void *cls, const struct store_event *ev)
 	return 0;
 }
 
-/* Reads the events after the cursor into the buffer; 0 or -1. */
+/*
+ * Reads the events after the cursor into the buffer; 0 or -1.  The
+ * connection comes from the hub's own pool, one per HTTP thread: a reader
+ * runs on an MHD thread, and waiting there for one of kilnd's shared
+ * connections (which requests in progress, archive downloads say, may
+ * hold) could stall the very thread that would give one back.
+ */
 static int refill(struct stream *s)
 {
-	struct kiln *k = s->hub->k;
-	struct store *st = store_pool_get(k->pool);
+	struct api_events *hub = s->hub;
+	struct store *st = store_pool_get(hub->pool);
 	int64_t last;
 	int rc;
 
@@ -122,7 +130,7 @@ static int refill(struct stream *s)
 		return -1;
 	rc = store_events_after(st, s->account_id[0] ? s->account_id : NULL, s->cursor,
 				STREAM_BATCH, put_event, s, &last);
-	store_pool_put(k->pool, st);
+	store_pool_put(hub->pool, st);
 	if (rc != STORE_OK)
 		return -1;
 	s->cursor = last;
@@ -249,9 +257,15 @@ struct api_events *api_events_new(struct kiln *k)
 		return NULL;
 	hub->k = k;
 	hub->heartbeat_ms = (int64_t)k->cfg.events_heartbeat_seconds * 1000;
+	hub->pool = store_pool_new(k->db_path, k->cfg.http_threads);
+	if (!hub->pool) {
+		free(hub);
+		return NULL;
+	}
 	pthread_mutex_init(&hub->mu, NULL);
 	pthread_cond_init(&hub->cv, NULL);
 	if (pthread_create(&hub->thread, NULL, hub_main, hub) != 0) {
+		store_pool_free(hub->pool);
 		pthread_mutex_destroy(&hub->mu);
 		pthread_cond_destroy(&hub->cv);
 		free(hub);
@@ -293,6 +307,7 @@ void api_events_free(struct api_events *hub)
 	pthread_cond_signal(&hub->cv);
 	pthread_mutex_unlock(&hub->mu);
 	pthread_join(hub->thread, NULL);
+	store_pool_free(hub->pool);
 	pthread_mutex_destroy(&hub->mu);
 	pthread_cond_destroy(&hub->cv);
 	free(hub);
