@@ -15,6 +15,7 @@ SAN     ?=
 PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl expat xlsxwriter \
 	   libjpeg libwebp
 PKGS    += libsystemd
+PKGS    += libcurl
 
 OPT     ?= -O2 -g
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -139,7 +140,7 @@ fuzz: fuzz-deps
 clean:
 	rm -rf build kilnd
 
-# ---- install and packaging (issue 8) -----------------------------------------------
+# ---- install and packaging -----------------------------------------------
 # `make install` puts kilnd in SBINDIR (a daemon, man section 8), every man
 # page of man/ in its section, the unit (ExecStart rewritten to SBINDIR), a
 # sysusers.d entry for the kiln user, and the example config as

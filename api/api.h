@@ -48,6 +48,10 @@ struct api_request {
 	struct MHD_PostProcessor *pp;
 	unsigned status;                 /* the status queued, for the log */
 	uint64_t upload_max;             /* max_upload_bytes for this caller */
+	/* the access log */
+	char request_id[40];             /* X-Request-Id: the client's (if sane) or made here */
+	int route_idx;                   /* index in the route table, -1 when none matched */
+	int64_t started_ms;              /* monotonic, for the access log */
 };
 
 typedef enum MHD_Result (*api_handler)(struct api_request *req);
@@ -55,7 +59,8 @@ typedef enum MHD_Result (*api_handler)(struct api_request *req);
 enum api_route_flags {
 	API_PUBLIC = 1,          /* no token needed */
 	API_UPLOAD = 2,          /* a spreadsheet body (raw or multipart), up to max_upload_bytes */
-	API_JSON = 4             /* a small JSON body (up to 64 KiB) */
+	API_JSON = 4,            /* a small JSON body (up to 64 KiB) */
+	API_METRICS_AUTH = 8     /* no token, unless metrics.require_admin: then the admin's */
 };
 
 struct api_route {
@@ -147,5 +152,25 @@ void api_account_limits(const struct store_account *a, const struct config *cfg,
 
 /* 1 when a name can be an account's: 1..100 bytes, no control characters (UTF-8 allowed). */
 int api_account_name_ok(const char *n);
+
+/* ---- events, metrics ---------------------------------------------- */
+
+struct api_events;
+
+/* GET /v1/events (events.c) and GET /metrics (service.c). */
+enum MHD_Result api_events_stream(struct api_request *req);
+enum MHD_Result api_service_metrics(struct api_request *req);
+
+/* Starts the event streams' hub (its thread resumes waiting streams); NULL on failure. */
+struct api_events *api_events_new(struct kiln *k);
+
+/* Tells the hub that a commit wrote events (called from any thread). */
+void api_events_notify(struct api_events *hub);
+
+/* Ends every stream (resuming the suspended ones); before MHD_stop_daemon(). */
+void api_events_close(struct api_events *hub);
+
+/* Stops the hub's thread and frees it (after the server is stopped). */
+void api_events_free(struct api_events *hub);
 
 #endif

@@ -19,6 +19,7 @@
 #include "daemon/kiln.h"
 #include "daemon/sched.h"
 #include "daemon/util.h"
+#include "daemon/webhook.h"
 
 static const char *const batch_states[] = {
 	"draft", "queued", "running", "stopping", "stopped", "completed", "failed"
@@ -367,12 +368,19 @@ static int webhook_arg(struct api_request *req, char **url, enum MHD_Result *ret
 	w = cJSON_GetObjectItemCaseSensitive(root, "webhook_url");
 	if (w && !cJSON_IsNull(w)) {
 		const char *v = cJSON_GetStringValue(w);
+		char msg[512];
 
 		if (!v || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
 		    strlen(v) > 2000) {
 			cJSON_Delete(root);
 			*ret = api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
 					 "webhook_url must be an http:// or https:// URL", NULL);
+			return -1;
+		}
+		/* the address guard (webhook.h): also checked again at each delivery */
+		if (webhooks_check_url(&req->k->cfg, v, msg, sizeof(msg)) < 0) {
+			cJSON_Delete(root);
+			*ret = api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", msg, NULL);
 			return -1;
 		}
 		*url = strdup(v);

@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "api/api.h"
 #include "daemon/kiln.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/util.h"
 
 #define API_JSON_MAX (64 * 1024)
@@ -57,6 +59,9 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/v1/accounts/:id/credits", api_accounts_credit, API_JSON },
 	{ "POST", "/v1/accounts/:id/token", api_accounts_token, API_JSON },
 	{ "POST", "/v1/accounts/:id/limits", api_accounts_limits, API_JSON },
+	/* events, metrics */
+	{ "GET", "/v1/events", api_events_stream, 0 },
+	{ "GET", "/metrics", api_service_metrics, API_METRICS_AUTH },
 };
 
 /*
@@ -104,6 +109,10 @@ enum MHD_Result api_queue(struct api_request *req, unsigned status, struct MHD_R
 	if (!resp)
 		return MHD_NO;
 	req->status = status;
+	/* counted when queued, so a scrape right after an answer already sees it */
+	metrics_http(req->k->metrics, req->route_idx, status);
+	if (req->request_id[0])
+		MHD_add_response_header(resp, "X-Request-Id", req->request_id);
 	r = MHD_queue_response(req->conn, status, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -278,6 +287,30 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
+/*
+ * The request's id: the client's X-Request-Id when it is 1 to 36 characters
+ * of [A-Za-z0-9._-] (so a proxy's id carries through), else 16 random hex
+ * digits.
+ */
+static void request_id(struct api_request *req)
+{
+	const char *h = api_header(req, "X-Request-Id");
+	size_t n = h ? strlen(h) : 0;
+	int ok = n > 0 && n <= 36;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = h[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		     c == '.' || c == '_' || c == '-';
+	}
+	if (ok)
+		memcpy(req->request_id, h, n + 1);
+	else if (util_random_hex(req->request_id, 8) < 0)
+		snprintf(req->request_id, sizeof(req->request_id), "%llx",
+			 (unsigned long long)util_mono_ms());
+}
+
 /* Authenticates the caller into req->account; 0, or -1 with the 401 queued. */
 static int authenticate(struct api_request *req, enum MHD_Result *ret)
 {
@@ -334,6 +367,7 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 		if (strcmp(api_routes[i].method, lookup) != 0)
 			continue;
 		req->route = &api_routes[i];
+		req->route_idx = (int)i;
 		memcpy(req->params, params, sizeof(params));
 		break;
 	}
@@ -344,12 +378,17 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 					 NULL);
 		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such path", NULL);
 	}
-	if (!(req->route->flags & API_PUBLIC) && authenticate(req, &ret) < 0)
-		return ret;
 	req->upload_max = req->k->cfg.max_upload_bytes;
-	if (!(req->route->flags & API_PUBLIC)) {
+	if (!(req->route->flags & API_PUBLIC) &&
+	    !((req->route->flags & API_METRICS_AUTH) && !req->k->cfg.metrics_require_admin)) {
 		unsigned batches, images;
 
+		if (authenticate(req, &ret) < 0)
+			return ret;
+		if ((req->route->flags & API_METRICS_AUTH) && !req->account.is_admin)
+			return api_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
+					 "/metrics needs the admin's token (metrics.require_admin is set)",
+					 NULL);
 		api_account_limits(&req->account, &req->k->cfg, &batches, &images, &req->upload_max);
 	}
 	len = api_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -397,8 +436,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->conn = conn;
 		req->method = method;
 		req->url = url;
+		req->route_idx = -1;
+		req->started_ms = util_mono_ms();
+		request_id(req);
 		*con_cls = req;
+		log_set_request(req->request_id);
 		r = begin(req, url, method, &answered);
+		log_set_request(NULL);
 		if (answered)
 			req->route = NULL;
 		return r;
@@ -429,7 +473,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->bad_body)
 		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
 				 "the multipart body could not be read", NULL);
-	return req->route->handler(req);
+	{
+		enum MHD_Result r;
+
+		log_set_request(req->request_id);
+		r = req->route->handler(req);
+		log_set_request(NULL);
+		return r;
+	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -441,11 +492,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	if (!req)
 		return;
-	if (req->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_warn("%s %s -> %u%s", req->method, req->url, req->status,
+	log_set_request(req->request_id);
+	if (req->status >= 500 || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+				   !(req->route_idx >= 0 &&
+				     api_routes[req->route_idx].handler == api_events_stream)))
+		log_warn("%s %s -> %u in %lld ms%s", req->method, req->url, req->status,
+			 (long long)(util_mono_ms() - req->started_ms),
 			 toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (connection ended early)" : "");
 	else
-		log_debug("%s %s -> %u", req->method, req->url, req->status);
+		log_info("%s %s -> %u in %lld ms", req->method, req->url, req->status,
+			 (long long)(util_mono_ms() - req->started_ms));
+	log_set_request(NULL);
 	if (req->pp)
 		MHD_destroy_post_processor(req->pp);
 	if (req->st)
@@ -454,6 +511,41 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->file_name);
 	free(req);
 	*con_cls = NULL;
+}
+
+/*
+ * Raises the soft limit on open files towards the hard one, so that
+ * http_max_connections sockets (event streams among them) fit beside the
+ * store's files: systemd and shells start processes at 1024.
+ */
+static void raise_fd_limit(unsigned connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the open-file limit to %llu", (unsigned long long)want);
+	if (rl.rlim_cur < want)
+		log_warn("the open-file limit (%llu) is below http_max_connections + 256; raise it"
+			 " (LimitNOFILE= under systemd) or lower http_max_connections",
+			 (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * libmicrohttpd's own messages, as kilnd's log lines; a client that went
+ * away (an event stream closed by its reader) is not worth a warning.
+ */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_msg(strstr(msg, "no longer available") || strstr(msg, "closed by remote") ||
+		strstr(msg, "Connection reset") ? LOG_DEBUG : LOG_WARN, "microhttpd: %s", msg);
 }
 
 /* Parses "host:port" ("[::1]:5456" too) into a socket address. */
@@ -506,7 +598,8 @@ struct api_server *api_start(struct kiln *k, char *err, size_t errlen)
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 
 	if (parse_listen(k->cfg.listen, &ss, &sl) < 0) {
 		snprintf(err, errlen, "listen: \"%s\" is not an IP address and port (e.g. 127.0.0.1:5456)",
@@ -521,12 +614,16 @@ struct api_server *api_start(struct kiln *k, char *err, size_t errlen)
 		return NULL;
 	}
 	srv->k = k;
+	raise_fd_limit(k->cfg.http_max_connections);
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
+		metrics_route_label(k->metrics, (unsigned)i, api_routes[i].method, api_routes[i].pattern);
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, k,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)k->cfg.http_threads,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, k,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)k->cfg.http_max_connections,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)0,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
@@ -550,6 +647,7 @@ void api_stop(struct api_server *srv)
 {
 	if (!srv)
 		return;
+	api_events_close(srv->k->events);
 	MHD_stop_daemon(srv->d);
 	free(srv);
 }

@@ -1,7 +1,8 @@
 /*
  * service.c — the routes around the batches: /healthz, the templates
  * (.csv served from constant text, .xlsx generated per request by
- * sheet_template_xlsx()) and /v1/account.
+ * sheet_template_xlsx()), /v1/account and /metrics (the counters of
+ * daemon/metrics.c with the store's gauges, read at each scrape).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "api/api.h"
 #include "daemon/kiln.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/util.h"
 
 enum MHD_Result api_service_health(struct api_request *req)
@@ -88,4 +90,27 @@ enum MHD_Result api_service_template(struct api_request *req)
 enum MHD_Result api_service_account(struct api_request *req)
 {
 	return api_reply_json(req, MHD_HTTP_OK, api_account_json(&req->account, &req->k->cfg));
+}
+
+enum MHD_Result api_service_metrics(struct api_request *req)
+{
+	struct store_metrics sm;
+	struct MHD_Response *resp;
+	struct store *st = api_store(req);
+	size_t len = 0;
+	char *text;
+	int have = st && store_metrics_read(st, &sm) == STORE_OK;
+
+	text = metrics_render(req->k->metrics, have ? &sm : NULL, req->k->engine.ops->name, &len);
+	if (!text)
+		return api_internal(req);
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return api_queue(req, have ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, resp);
 }

@@ -18,7 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/log.h"
 
-enum config_kind { CK_STRING, CK_UINT, CK_INT64, CK_SIZE, CK_AUTH, CK_LISTEN };
+enum config_kind { CK_STRING, CK_UINT, CK_INT64, CK_SIZE, CK_AUTH, CK_LISTEN, CK_BOOL };
 
 struct config_key {
 	const char *name;
@@ -48,10 +48,19 @@ static const struct config_key config_keys[] = {
 	{ "builtin.size", NUM(CK_UINT, builtin_size), 8, 4096 },
 	{ "builtin.compression", NUM(CK_UINT, builtin_compression), 0, 9 },
 	{ "builtin.call_log", STR(builtin_call_log), 0, 0 },
-	/* operations (issue 8) */
+	/* operations */
 	{ "shutdown_timeout", NUM(CK_UINT, shutdown_timeout), 0, 3600 },
 	{ "max_active_batches", NUM(CK_UINT, max_active_batches), 0, 1000000 },
 	{ "max_queued_images", NUM(CK_UINT, max_queued_images), 0, 100000000 },
+	/* events, webhooks, metrics, connections */
+	{ "http_max_connections", NUM(CK_UINT, http_max_connections), 16, 1000000 },
+	{ "events.heartbeat_seconds", NUM(CK_UINT, events_heartbeat_seconds), 1, 3600 },
+	{ "events.retention_days", NUM(CK_UINT, events_retention_days), 1, 36500 },
+	{ "webhook_secret", STR(webhook_secret), 0, 0 },
+	{ "webhooks.allow_private", NUM(CK_BOOL, webhooks_allow_private), 0, 1 },
+	{ "webhooks.retry_seconds", NUM(CK_UINT, webhooks_retry_seconds), 0, 30 * 86400 },
+	{ "webhooks.timeout_seconds", NUM(CK_UINT, webhooks_timeout_seconds), 1, 300 },
+	{ "metrics.require_admin", NUM(CK_BOOL, metrics_require_admin), 0, 1 },
 };
 
 static const char *const config_models[CONFIG_MODELS] = { "2.0", "1.0", "0.2", "3.0", "2a" };
@@ -159,6 +168,12 @@ void config_defaults(struct config *cfg)
 			cfg->cost[m][r] = -1;
 	cfg->max_active_batches = 10;
 	cfg->max_queued_images = 20000;
+	/* events, webhooks, metrics, connections */
+	cfg->http_max_connections = 4096;
+	cfg->events_heartbeat_seconds = 15;
+	cfg->events_retention_days = 7;
+	cfg->webhooks_retry_seconds = 86400;
+	cfg->webhooks_timeout_seconds = 10;
 }
 
 /* Parses a whole decimal number with an optional K/M/G suffix when size is set. */
@@ -271,6 +286,18 @@ int config_set(struct config *cfg, const char *key, const char *value,
 			return -1;
 		}
 		return 0;
+	case CK_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "on") == 0 ||
+		    strcmp(value, "1") == 0) {
+			*(unsigned *)(base + k->offset) = 1;
+		} else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+			   strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+			*(unsigned *)(base + k->offset) = 0;
+		} else {
+			snprintf(err, errlen, "%s: \"%s\" is not true or false", key, value);
+			return -1;
+		}
+		return 0;
 	case CK_UINT:
 	case CK_INT64:
 	case CK_SIZE:
@@ -372,6 +399,7 @@ static size_t key_bytes(const struct config_key *k)
 {
 	switch (k->kind) {
 	case CK_UINT: return sizeof(unsigned);
+	case CK_BOOL: return sizeof(unsigned);
 	case CK_INT64: return sizeof(int64_t);
 	case CK_SIZE: return sizeof(uint64_t);
 	case CK_AUTH: return sizeof(enum config_auth);

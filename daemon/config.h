@@ -40,12 +40,21 @@ struct config {
 	unsigned builtin_size;     /* long side of the image in pixels (512) */
 	int builtin_compression;   /* zlib level 0..9 for the PNG (6) */
 	char builtin_call_log[1024]; /* append "<image id>\n" per call, for tests ("") */
-	/* operations (issue 8) */
+	/* operations */
 	unsigned shutdown_timeout; /* s: engine calls in flight may finish on SIGTERM (10) */
 	/* accounts: cost of an image by model and rendering, limits per account */
 	int64_t cost[CONFIG_MODELS + 1][CONFIG_RENDERINGS + 1]; /* -1: not set; see config_image_cost() */
 	unsigned max_active_batches; /* batches queued or running at once per account (10; 0: none) */
 	unsigned max_queued_images;  /* images pending or running at once per account (20000; 0: none) */
+	/* events, webhooks, metrics, connections */
+	unsigned http_max_connections;     /* open HTTP connections at most, streams included (4096) */
+	unsigned events_heartbeat_seconds; /* comment line on an idle event stream (15) */
+	unsigned events_retention_days;    /* events kept for Last-Event-ID (7) */
+	char webhook_secret[256];          /* HMAC key; "" → <data_dir>/webhook.secret */
+	unsigned webhooks_allow_private;   /* bool: allow loopback/private webhook addresses (false) */
+	unsigned webhooks_retry_seconds;   /* keep retrying a delivery this long (86400) */
+	unsigned webhooks_timeout_seconds; /* per attempt (10) */
+	unsigned metrics_require_admin;    /* bool: /metrics needs the admin's token (false) */
 };
 
 /*

@@ -27,6 +27,9 @@
 
 struct sched;
 struct api_server;
+struct api_events;
+struct metrics;
+struct webhooks;
 
 struct kiln {
 	struct config cfg;
@@ -39,6 +42,10 @@ struct kiln {
 	char images_dir[1100];
 	char admin_id[33];
 	int64_t started_at;          /* ms, for /healthz */
+	/* metrics, the event hub, webhook delivery */
+	struct metrics *metrics;     /* in-memory counters for /metrics */
+	struct api_events *events;   /* the event streams' hub */
+	struct webhooks *webhooks;   /* the delivery thread */
 };
 
 /* <images_dir>/<batch_id> into buf; 0, or -1 if it does not fit. */

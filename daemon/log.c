@@ -7,6 +7,7 @@
  * with its syslog priority, "<6>", which journald turns into the entry's
  * priority, and carries no timestamp of its own (the journal has one).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,29 +21,29 @@
 #include "daemon/log.h"
 
 static atomic_int log_threshold = LOG_INFO;
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static int log_journal;                       /* set once, by log_detect() */
+static _Thread_local char log_request[40];    /* the request this thread answers */
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
-static const int log_priorities[] = { 7, 6, 4, 3 };   /* LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR */
+static const int log_priorities[] = { 7, 6, 4, 3 };   /* sd-daemon(3) */
 
-/* 1 when stderr is the journal (decided at the first line), 0 otherwise; -1 not yet known. */
-static atomic_int log_journal = -1;
-
-/* Is stderr the stream JOURNAL_STREAM names? */
-static int to_journal(void)
+/* Is stderr the journal?  JOURNAL_STREAM is "device:inode" of the stream systemd gave us. */
+static void log_detect(void)
 {
-	int j = atomic_load(&log_journal);
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
 
-	if (j < 0) {
-		const char *env = getenv("JOURNAL_STREAM");
-		unsigned long long dev, ino;
-		struct stat sb;
+	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &sb) == 0 &&
+	    (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino)
+		log_journal = 1;
+}
 
-		j = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
-		    fstat(STDERR_FILENO, &sb) == 0 &&
-		    (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
-		atomic_store(&log_journal, j);
-	}
-	return j;
+int log_to_journal(void)
+{
+	pthread_once(&log_once, log_detect);
+	return log_journal;
 }
 
 int log_level_parse(const char *s)
@@ -59,19 +60,31 @@ void log_set_level(enum log_level level)
 	atomic_store(&log_threshold, (int)level);
 }
 
+void log_set_request(const char *id)
+{
+	snprintf(log_request, sizeof(log_request), "%s", id ? id : "");
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char line[2048];
 	struct timeval tv;
 	struct tm tm;
-	size_t n;
-	va_list ap;
+	size_t n = 0;
 	int r;
 
 	if ((int)level < atomic_load(&log_threshold))
 		return;
-	if (to_journal()) {
-		n = 0;
+	if (log_to_journal()) {
 		r = snprintf(line, sizeof(line), "<%d>%-5s ", log_priorities[level], log_names[level]);
 	} else {
 		gettimeofday(&tv, NULL);
@@ -82,11 +95,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	}
 	if (r > 0)
 		n += (size_t)r;
-	va_start(ap, fmt);
+	if (log_request[0]) {
+		r = snprintf(line + n, sizeof(line) - n, "req=%s ", log_request);
+		if (r > 0)
+			n += (size_t)r;
+	}
 	r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
+	/* one event, one line: a message never breaks the line (MHD's end with \n) */
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	}
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;

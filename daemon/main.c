@@ -44,6 +44,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <curl/curl.h>
+
 #include "api/api.h"
 #include "daemon/backup.h"
 #include "daemon/account_cmd.h"
@@ -52,8 +54,10 @@
 #include "daemon/inspect.h"
 #include "daemon/kiln.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/sched.h"
 #include "daemon/util.h"
+#include "daemon/webhook.h"
 #include "store/store.h"
 
 #define KILN_VERSION "0.1.0"
@@ -390,6 +394,16 @@ static void checkpoint(struct kiln *k)
 	store_pool_put(k->pool, st);
 }
 
+/* The store's notifier: a commit wrote events, maybe webhook deliveries. */
+static void on_events(void *cls, unsigned what)
+{
+	struct kiln *k = cls;
+
+	api_events_notify(k->events);
+	if (what & STORE_NOTIFY_WEBHOOK)
+		webhooks_wake(k->webhooks);
+}
+
 int main(int argc, char **argv)
 {
 	struct kiln k;
@@ -462,6 +476,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kilnd: out of memory\n");
 		return 2;
 	}
+	/* counters, the event hub, the webhook thread, then the notifier */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	k.metrics = metrics_new();
+	k.events = k.metrics ? api_events_new(&k) : NULL;
+	if (!k.events) {
+		fprintf(stderr, "kilnd: cannot start the event hub\n");
+		goto out_pool;
+	}
+	k.webhooks = webhooks_start(&k, err, sizeof(err));
+	if (!k.webhooks) {
+		fprintf(stderr, "kilnd: %s\n", err);
+		goto out_pool;
+	}
+	store_pool_set_notify(k.pool, on_events, &k);
 	if (engine_create(&k.engine, &k.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kilnd: engine %s: %s\n", k.cfg.engine, err);
 		goto out_pool;
@@ -509,6 +537,10 @@ out_sched:
 out_engine:
 	engine_destroy(&k.engine);
 out_pool:
+	webhooks_stop(k.webhooks);
+	api_events_free(k.events);
+	metrics_free(k.metrics);
+	curl_global_cleanup();
 	store_pool_free(k.pool);
 	close(sfd);
 	if (rc == 0)

@@ -22,6 +22,7 @@
 #include "daemon/engine.h"
 #include "daemon/kiln.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/sched.h"
 #include "daemon/util.h"
 #include "store/store.h"
@@ -62,6 +63,15 @@ static void crash_point(struct sched *s, int point)
 		log_warn("KILN_CRASH_AT: ending the process now, as kill -9 would");
 		_exit(86);
 	}
+}
+
+/* Monotonic seconds with microseconds, to time engine calls. */
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The retry back-off after a transient engine fault: 1 s, 2 s, 4 s, ... at most 60 s. */
@@ -134,6 +144,7 @@ static void run_job(struct worker *w, struct store_job *job)
 	enum engine_status es;
 	char err[512] = "", state[12] = "";
 	int64_t now;
+	double t0;
 
 	memset(&req, 0, sizeof(req));
 	memset(&img, 0, sizeof(img));
@@ -141,13 +152,16 @@ static void run_job(struct worker *w, struct store_job *job)
 	req.fields = &job->f;
 	req.index = (int)job->idx;
 	req.seed = job->f.seed;
+	t0 = mono_seconds();
 	es = engine_generate(&k->engine, &req, &w->cancel, &img, err, sizeof(err));
+	metrics_engine_call(k->metrics, mono_seconds() - t0, es);
 	if (es == ENGINE_OK && persist(w, job, &img, state, err, sizeof(err)) < 0)
 		es = ENGINE_RETRY;
 	now = util_now_ms();
 	switch (es) {
 	case ENGINE_OK:
 		atomic_fetch_add(&w->s->made, 1);
+		metrics_image(k->metrics, 1);
 		log_debug("image %s of batch %s row %u #%u done", job->image_id, job->batch_id,
 			  job->row, job->idx);
 		break;
@@ -165,7 +179,8 @@ static void run_job(struct worker *w, struct store_job *job)
 		/* fall through */
 	case ENGINE_FAIL:
 		log_warn("image %s of batch %s failed: %s", job->image_id, job->batch_id, err);
-		store_image_fail(w->st, job->image_seq, err, now, state);
+		if (store_image_fail(w->st, job->image_seq, err, now, state) == STORE_OK)
+			metrics_image(k->metrics, 0);
 		break;
 	case ENGINE_FATAL:
 		log_error("batch %s failed: the engine cannot work: %s", job->batch_id, err);

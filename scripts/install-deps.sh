@@ -9,8 +9,9 @@ PKGS="build-essential pkg-config
 libmicrohttpd-dev libcjson-dev libsqlite3-dev libzip-dev libpng-dev zlib1g-dev libssl-dev
 libexpat1-dev libxlsxwriter-dev
 libjpeg62-turbo-dev libwebp-dev
+libcurl4-openssl-dev python3-prometheus-client
 libcmocka-dev python3 python3-pytest sqlite3 curl unzip"
-# operations (issue 8): sd_notify, and systemd-analyze to verify the unit
+# operations: sd_notify, and systemd-analyze to verify the unit
 PKGS="$PKGS libsystemd-dev systemd"
 # `install-deps.sh deb`: also what builds and checks the Debian package
 if [ "${1:-}" = "deb" ]; then

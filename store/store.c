@@ -193,10 +193,54 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_BATCH_SET_REQUIRED] =
 		"UPDATE batches SET credits_required = (SELECT COALESCE(SUM(r.cost * r.num_images), 0)"
 		" FROM batch_rows r WHERE r.batch_seq = ?1) WHERE seq = ?1",
+	/* events, the webhook outbox, metrics */
+	[Q_EVENT_INSERT] =
+		"INSERT INTO events (account_id, batch_id, type, data, at)"
+		" SELECT account_id, id, ?2, json_object('type', ?2, 'id', id, 'name', name,"
+		" 'state', state, 'images_total', images_total, 'images_done', images_done,"
+		" 'images_failed', images_failed, 'progress', CASE WHEN images_total > 0 THEN"
+		" round(CAST(images_done + images_failed AS REAL) / images_total, 4) ELSE 0 END,"
+		" 'credits_charged', credits_charged, 'error', error,"
+		" 'at', strftime('%Y-%m-%dT%H:%M:%SZ', ?3 / 1000, 'unixepoch')), ?3"
+		" FROM batches WHERE seq = ?1",
+	[Q_OUTBOX_INSERT] =
+		"INSERT INTO webhook_outbox (event_id, batch_id, type, url, body, next_at, created_at)"
+		" SELECT e.id, e.batch_id, e.type, b.webhook_url, e.data, ?2, ?2 FROM events e"
+		" JOIN batches b ON b.id = e.batch_id WHERE e.id = ?1 AND b.webhook_url IS NOT NULL"
+		" AND e.type IN ('batch.completed', 'batch.stopped', 'batch.failed')",
+	[Q_EVENTS_AFTER_ACCOUNT] =
+		"SELECT id, type, data FROM events WHERE account_id = ?2 AND id > ?1 ORDER BY id LIMIT ?3",
+	[Q_EVENTS_AFTER_ALL] = "SELECT id, type, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?3",
+	[Q_EVENTS_LAST] = "SELECT COALESCE(MAX(id), 0) FROM events",
+	[Q_OUTBOX_DUE] =
+		"SELECT seq, event_id, batch_id, type, url, body, attempts, created_at FROM webhook_outbox"
+		" WHERE state = 'pending' AND next_at <= ?1 AND seq % ?3 = ?4 ORDER BY next_at, seq"
+		" LIMIT ?2",
+	[Q_OUTBOX_NEXT] =
+		"SELECT MIN(next_at) FROM webhook_outbox WHERE state = 'pending' AND seq % ?3 = ?4",
+	[Q_OUTBOX_SET] =
+		"UPDATE webhook_outbox SET state = ?2, attempts = attempts + 1, last_status = ?3,"
+		" last_error = ?4, next_at = ?5, delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6"
+		" ELSE delivered_at END WHERE seq = ?1",
+	[Q_EVENTS_PRUNE] =
+		"DELETE FROM events WHERE at < ?1 AND id NOT IN"
+		" (SELECT event_id FROM webhook_outbox WHERE state = 'pending')",
+	[Q_OUTBOX_PRUNE] = "DELETE FROM webhook_outbox WHERE state != 'pending' AND created_at < ?1",
+	[Q_METRICS_BATCHES] =
+		"SELECT state, count(*), COALESCE(SUM(images_done), 0), COALESCE(SUM(images_failed), 0)"
+		" FROM batches GROUP BY state",
+	[Q_METRICS_IMAGES] =
+		"SELECT COALESCE(SUM(i.state = 'pending' AND b.state IN ('queued', 'running')), 0),"
+		" COALESCE(SUM(i.state = 'running'), 0) FROM images i JOIN batches b ON b.seq = i.batch_seq"
+		" WHERE i.state IN ('pending', 'running')",
+	[Q_METRICS_CREDITS] = "SELECT COALESCE(SUM(credits_charged), 0) FROM accounts",
+	[Q_METRICS_OUTBOX] = "SELECT count(*) FROM webhook_outbox WHERE state = 'pending'",
 };
 
 struct store_pool {
 	pthread_mutex_t wlock;   /* one writer at a time (see the design note) */
+	void (*notify)(void *cls, unsigned what); /* after a commit that wrote events */
+	void *notify_cls;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char *path;
@@ -319,16 +363,22 @@ int store_begin(struct store *st)
 
 int store_commit(struct store *st)
 {
+	unsigned what = st->notify;
+
+	st->notify = 0;
 	if (store_exec(st, Q_COMMIT) != STORE_OK) {
 		store_rollback(st);
 		return STORE_ERROR;
 	}
 	unlock_writer(st);
+	if (what && st->pool && st->pool->notify)
+		st->pool->notify(st->pool->notify_cls, what);
 	return STORE_OK;
 }
 
 void store_rollback(struct store *st)
 {
+	st->notify = 0;
 	if (!sqlite3_get_autocommit(st->db))
 		store_exec(st, Q_ROLLBACK);
 	unlock_writer(st);
@@ -539,7 +589,16 @@ struct store *store_pool_get(struct store_pool *p)
 		return NULL;
 	}
 	st->wlock = &p->wlock;
+	st->pool = p;
 	return st;
+}
+
+void store_pool_set_notify(struct store_pool *p, void (*fn)(void *cls, unsigned what), void *cls)
+{
+	pthread_mutex_lock(&p->wlock);
+	p->notify = fn;
+	p->notify_cls = cls;
+	pthread_mutex_unlock(&p->wlock);
 }
 
 void store_pool_put(struct store_pool *p, struct store *st)

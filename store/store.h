@@ -364,6 +364,86 @@ int store_recover(struct store *st, int64_t now,
 				 const char *ext, int64_t bytes),
 		  void *cls, unsigned *adopted, unsigned *requeued);
 
+/* ---- events, the webhook outbox, metrics ------------------------- */
+
+enum store_notify {
+	STORE_NOTIFY_EVENT = 1,  /* a commit wrote events */
+	STORE_NOTIFY_WEBHOOK = 2 /* ... and webhook deliveries */
+};
+
+/*
+ * Sets the function a pool's connections call after a commit that wrote
+ * events (what: STORE_NOTIFY_* bits), on the committing thread, with no lock
+ * held.  Set it before the pool is used by other threads.
+ */
+void store_pool_set_notify(struct store_pool *p, void (*fn)(void *cls, unsigned what), void *cls);
+
+struct store_event {
+	int64_t id;
+	const char *type;        /* "batch.progress", ... (valid during the callback) */
+	const char *data;        /* the JSON object */
+};
+
+/*
+ * Calls cb for up to limit events after after_id, oldest first: those of the
+ * account's batches, or every account's with account_id NULL.  Returns
+ * STORE_OK; *last gets the id of the last one given (after_id if none).
+ */
+int store_events_after(struct store *st, const char *account_id, int64_t after_id, unsigned limit,
+		       int (*cb)(void *cls, const struct store_event *ev), void *cls, int64_t *last);
+
+/* The id of the newest event (0 when there is none) into *id. */
+int store_events_last(struct store *st, int64_t *id);
+
+struct store_delivery {
+	int64_t seq;
+	int64_t event_id;
+	char batch_id[33];
+	char type[24];
+	char *url;               /* malloc'd, as is body */
+	char *body;
+	unsigned attempts;       /* made so far */
+	int64_t created_at;
+};
+
+/* Frees the strings of a delivery. */
+void store_delivery_free(struct store_delivery *d);
+
+/*
+ * Fills up to max deliveries due at now into v (free each with
+ * store_delivery_free()); *n gets how many.  *next_at gets when the earliest
+ * pending one not returned is due (0: none).  Only the rows of one lane:
+ * seq % lanes == lane, so that several threads never take the same row.
+ */
+int store_outbox_due(struct store *st, int64_t now, unsigned lane, unsigned lanes,
+		     struct store_delivery *v, unsigned max, unsigned *n, int64_t *next_at);
+
+/*
+ * Records an attempt: state "delivered", "failed" (given up) or "pending"
+ * (retry at next_at); status is the HTTP status (0 when there was none).
+ */
+int store_outbox_attempt(struct store *st, int64_t seq, const char *state, int status,
+			 const char *error, int64_t next_at, int64_t now);
+
+/* Deletes events and finished deliveries older than before (ms). */
+int store_events_prune(struct store *st, int64_t before, unsigned *events, unsigned *deliveries);
+
+/* The batch states, in the order of struct store_metrics's batches[]. */
+extern const char *const store_batch_states[7];
+
+struct store_metrics {
+	int64_t batches[7];       /* per state, as store_batch_states */
+	int64_t images_done, images_failed; /* over the batches in the store */
+	int64_t queue_depth;      /* pending images of queued and running batches */
+	int64_t images_running;
+	int64_t credits_charged;  /* over every account */
+	int64_t webhooks_pending;
+	int64_t last_event_id;
+};
+
+/* The gauges /metrics reads from the store. */
+int store_metrics_read(struct store *st, struct store_metrics *m);
+
 /* Runs PRAGMA integrity_check; STORE_OK when it says ok. */
 int store_integrity_check(struct store *st);
 

@@ -269,6 +269,7 @@ static int insert_rows(struct store *st, int64_t seq, const struct store_upload 
 int store_batch_create(struct store *st, const struct store_upload *up, struct store_batch *out)
 {
 	sqlite3_stmt *s;
+	int64_t seq;
 	char id[33];
 	int rc;
 
@@ -311,7 +312,10 @@ int store_batch_create(struct store *st, const struct store_upload *up, struct s
 	sqlite3_bind_int64(s, 11, util_now_ms());
 	if (store_step_done(st, s, "batch insert") != STORE_OK)
 		goto fail;
-	if (insert_rows(st, sqlite3_last_insert_rowid(st->db), up) != STORE_OK)
+	seq = sqlite3_last_insert_rowid(st->db);
+	if (insert_rows(st, seq, up) != STORE_OK)
+		goto fail;
+	if (store_event_emit(st, seq, "batch.created", util_now_ms()) != STORE_OK)
 		goto fail;
 	if (store_batch_get(st, up->account_id, id, out) != STORE_OK)
 		goto fail;
@@ -505,6 +509,12 @@ static int reserve(struct store *st, const struct store_batch *b, int64_t delta,
 
 int store_settle_batch(struct store *st, int64_t batch_seq, int64_t now, char *state_out)
 {
+	return store_settle_batch_ev(st, batch_seq, now, state_out, 0);
+}
+
+int store_settle_batch_ev(struct store *st, int64_t batch_seq, int64_t now, char *state_out,
+			  int progress)
+{
 	sqlite3_stmt *s = store_q(st, Q_BATCH_STATE_OF);
 	char state[12] = "";
 	int64_t pending, running;
@@ -522,13 +532,17 @@ int store_settle_batch(struct store *st, int64_t batch_seq, int64_t now, char *s
 		return STORE_ERROR;
 	if ((strcmp(state, "queued") == 0 || strcmp(state, "running") == 0) &&
 	    pending == 0 && running == 0) {
-		if (set_state(st, batch_seq, "completed", now) != STORE_OK)
+		if (set_state(st, batch_seq, "completed", now) != STORE_OK ||
+		    store_event_emit(st, batch_seq, "batch.completed", now) != STORE_OK)
 			return STORE_ERROR;
 		strcpy(state, "completed");
 	} else if (strcmp(state, "stopping") == 0 && running == 0) {
-		if (set_state(st, batch_seq, "stopped", now) != STORE_OK)
+		if (set_state(st, batch_seq, "stopped", now) != STORE_OK ||
+		    store_event_emit(st, batch_seq, "batch.stopped", now) != STORE_OK)
 			return STORE_ERROR;
 		strcpy(state, "stopped");
+	} else if (progress && store_event_emit(st, batch_seq, "batch.progress", now) != STORE_OK) {
+		return STORE_ERROR;
 	}
 	if (state_out)
 		memcpy(state_out, state, sizeof(state));
@@ -596,6 +610,8 @@ static int to_queued(struct store *st, const char *account_id, const char *batch
 	sqlite3_bind_int64(s, 3, now);
 	if (store_step_done(st, s, "batch start") != STORE_OK)
 		goto fail;
+	if (store_event_emit(st, b.seq, "batch.started", now) != STORE_OK)
+		goto fail;
 	if (store_settle_batch(st, b.seq, now, NULL) != STORE_OK)
 		goto fail;
 	if (batch_by_seq(st, b.seq, out) != STORE_OK)
@@ -657,6 +673,9 @@ int store_batch_stop(struct store *st, const char *account_id, const char *batch
 		goto fail;
 	if (set_state(st, b.seq, running > 0 ? "stopping" : "stopped", now) != STORE_OK)
 		goto fail;
+	if (store_event_emit(st, b.seq, running > 0 ? "batch.progress" : "batch.stopped",
+			     now) != STORE_OK)
+		goto fail;
 	if (batch_by_seq(st, b.seq, out) != STORE_OK)
 		goto fail;
 	store_batch_free(&b);
@@ -699,6 +718,8 @@ int store_batch_fail(struct store *st, int64_t batch_seq, const char *error, int
 	store_bind_text(s, 2, error);
 	sqlite3_bind_int64(s, 3, now);
 	if (store_step_done(st, s, "batch fail") != STORE_OK)
+		goto fail;
+	if (store_event_emit(st, b.seq, "batch.failed", now) != STORE_OK)
 		goto fail;
 	store_batch_free(&b);
 	return store_commit(st);

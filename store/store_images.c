@@ -289,6 +289,9 @@ int store_claim(struct store *st, int64_t after_seq, int64_t now, struct store_j
 	sqlite3_bind_int64(s, 2, now);
 	if (store_step_done(st, s, "claim batch") != STORE_OK)
 		goto fail;
+	if (sqlite3_changes(st->db) > 0 &&
+	    store_event_emit(st, job->batch_seq, "batch.progress", now) != STORE_OK)
+		goto fail;
 	s = store_q(st, Q_ROW_FIELDS);
 	if (!s)
 		goto fail;
@@ -398,7 +401,7 @@ static int done_locked(struct store *st, int64_t image_seq, int64_t now, char *s
 	if (store_credit_move(st, c.account_id, STORE_CHARGE, c.cost, c.batch_id, c.image_id,
 			      now) != STORE_OK)
 		return STORE_ERROR;
-	return store_settle_batch(st, c.batch_seq, now, state_out);
+	return store_settle_batch_ev(st, c.batch_seq, now, state_out, 1);
 }
 
 int store_image_done(struct store *st, int64_t image_seq, int64_t now, char *state_out)
@@ -449,7 +452,7 @@ int store_image_fail(struct store *st, int64_t image_seq, const char *error, int
 	if (store_credit_move(st, c.account_id, STORE_RELEASE, c.cost, c.batch_id, c.image_id,
 			      now) != STORE_OK)
 		goto out;
-	if (store_settle_batch(st, c.batch_seq, now, state_out) != STORE_OK)
+	if (store_settle_batch_ev(st, c.batch_seq, now, state_out, 1) != STORE_OK)
 		goto out;
 	return store_commit(st);
 out:

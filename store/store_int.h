@@ -32,6 +32,10 @@ enum store_q {
 	/* accounts made by the admin, costs per row, limits per account */
 	Q_ACCOUNT_BY_NAME, Q_ACCOUNT_LIST, Q_ACCOUNT_SET_TOKEN, Q_ACCOUNT_ACTIVE_BATCHES,
 	Q_ACCOUNT_QUEUED_IMAGES, Q_BATCH_PENDING_COST, Q_BATCH_SET_REQUIRED, Q_ACCOUNT_SET_LIMITS,
+	/* events, the webhook outbox, metrics */
+	Q_EVENT_INSERT, Q_OUTBOX_INSERT, Q_EVENTS_AFTER_ACCOUNT, Q_EVENTS_AFTER_ALL, Q_EVENTS_LAST,
+	Q_OUTBOX_DUE, Q_OUTBOX_NEXT, Q_OUTBOX_SET, Q_EVENTS_PRUNE, Q_OUTBOX_PRUNE,
+	Q_METRICS_BATCHES, Q_METRICS_IMAGES, Q_METRICS_CREDITS, Q_METRICS_OUTBOX,
 	Q_COUNT
 };
 
@@ -40,6 +44,8 @@ struct store {
 	sqlite3_stmt *stmt[Q_COUNT];
 	pthread_mutex_t *wlock;  /* the pool's writer lock, or NULL for a lone connection */
 	int locked;              /* this connection holds *wlock */
+	struct store_pool *pool; /* the pool it came from, or NULL */
+	unsigned notify;         /* STORE_NOTIFY_* bits of the open transaction */
 };
 
 enum store_credit { STORE_GRANT, STORE_RESERVE, STORE_CHARGE, STORE_RELEASE };
@@ -81,5 +87,21 @@ int store_read_fields(sqlite3_stmt *s, int col, struct sheet_fields *f, int copy
  * state_out (12 bytes) when not NULL.
  */
 int store_settle_batch(struct store *st, int64_t batch_seq, int64_t now, char *state_out);
+
+/*
+ * store_settle_batch() that also writes the batch's events: batch.completed
+ * or batch.stopped when it settles, else batch.progress when progress is
+ * set (an image of it was just settled).
+ */
+int store_settle_batch_ev(struct store *st, int64_t batch_seq, int64_t now, char *state_out,
+			  int progress);
+
+/*
+ * Writes an event of the batch (type "batch.created", ...) with its JSON data
+ * made from the batch's row as it is now, inside the caller's transaction;
+ * a terminal event of a batch with a webhook_url also gets its outbox row.
+ * The pool's notifier is told after the commit.
+ */
+int store_event_emit(struct store *st, int64_t batch_seq, const char *type, int64_t now);
 
 #endif

@@ -246,3 +246,87 @@ def corpus_path(*parts):
     if not os.path.exists(p):
         pytest.skip("shared corpus not present (%s); skipped" % os.path.join(*parts))
     return p
+
+
+# -- issue 7: event streams, extra accounts, small batches -------------------------
+
+class EventStream:
+    """A client of GET /v1/events over http.client: next() gives one event at a time."""
+
+    def __init__(self, kiln, last_id=None, token=None, query="", header=True, timeout=60):
+        self.conn = http.client.HTTPConnection("127.0.0.1", kiln.port, timeout=timeout)
+        h = {"Authorization": "Bearer " + (token or kiln.token)}
+        path = "/v1/events" + query
+        if last_id is not None:
+            if header:
+                h["Last-Event-ID"] = str(last_id)
+            else:
+                path += ("&" if "?" in path else "?") + "last_event_id=%s" % last_id
+        self.conn.request("GET", path, headers=h)
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.comments = 0
+
+    def next(self):
+        """The next event as {"id", "event", "data"}; comment lines are counted, not returned."""
+        ev = {}
+        data = []
+        while True:
+            line = self.resp.readline()
+            if not line:
+                raise EOFError("the event stream ended")
+            line = line.decode("utf-8").rstrip("\r\n")
+            if line == "":
+                if data or "id" in ev:
+                    ev["data"] = json.loads("\n".join(data)) if data else None
+                    return ev
+                continue
+            if line.startswith(":"):
+                self.comments += 1
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "id":
+                ev["id"] = int(value)
+            elif field == "event":
+                ev["event"] = value
+            elif field == "data":
+                data.append(value)
+
+    def until(self, pred, limit=10000):
+        """Events up to and including the first for which pred(ev) is true."""
+        out = []
+        for _ in range(limit):
+            ev = self.next()
+            out.append(ev)
+            if pred(ev):
+                return out
+        raise AssertionError("no matching event in %d" % limit)
+
+    def close(self):
+        self.conn.close()
+
+
+def add_account(kiln, name="other", credits=0):
+    """A second, non-admin account written straight into the store; returns its token."""
+    import hashlib
+    import sqlite3
+    token = "kiln_" + uuid.uuid4().hex
+    aid = uuid.uuid4().hex[:24]
+    db = sqlite3.connect(os.path.join(kiln.data_dir, "kiln.db"), timeout=10)
+    try:
+        db.execute("INSERT INTO accounts (id, name, token_hash, is_admin, credits_available,"
+                   " created_at) VALUES (?, ?, ?, 0, ?, 0)",
+                   (aid, name, hashlib.sha256(token.encode()).hexdigest(), credits))
+        db.execute("INSERT INTO ledger (account_id, kind, amount, at) VALUES (?, 'grant', ?, 0)",
+                   (aid, credits))
+        db.commit()
+    finally:
+        db.close()
+    return token
+
+
+def small_csv(n, num_images=1, prefix="p"):
+    lines = ["prompt,visibility,num_images"]
+    lines += ["%s %d,public,%d" % (prefix, i, num_images) for i in range(n)]
+    return ("\n".join(lines) + "\n").encode()
