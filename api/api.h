@@ -126,5 +126,10 @@ enum MHD_Result api_images_file(struct api_request *req);
 enum MHD_Result api_service_health(struct api_request *req);
 enum MHD_Result api_service_template(struct api_request *req);
 enum MHD_Result api_service_account(struct api_request *req);
+enum MHD_Result api_service_openapi(struct api_request *req);
+
+/* api/openapi.json, embedded at build time by scripts/embed-openapi.sh. */
+extern const char api_openapi_json[];
+extern const size_t api_openapi_json_len;
 
 #endif

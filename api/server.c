@@ -50,6 +50,7 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/v1/images", api_images_list, 0 },
 	{ "GET", "/v1/images/:id", api_images_get, 0 },
 	{ "GET", "/v1/images/:id/file", api_images_file, 0 },
+	{ "GET", "/openapi.json", api_service_openapi, API_PUBLIC },
 };
 
 /*

@@ -1,7 +1,8 @@
 /*
  * service.c — the routes around the batches: /healthz, the templates
  * (.csv served from constant text, .xlsx generated per request by
- * sheet_template_xlsx()) and /v1/account.
+ * sheet_template_xlsx()), /v1/account and /openapi.json (api/openapi.json,
+ * embedded in the binary at build time by scripts/embed-openapi.sh).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,4 +97,17 @@ enum MHD_Result api_service_account(struct api_request *req)
 	cJSON_AddNumberToObject(o, "credits_reserved", (double)req->account.reserved);
 	cJSON_AddNumberToObject(o, "credits_charged", (double)req->account.charged);
 	return api_reply_json(req, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result api_service_openapi(struct api_request *req)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(api_openapi_json_len, (void *)api_openapi_json,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+	return api_queue(req, MHD_HTTP_OK, resp);
 }
