@@ -127,8 +127,8 @@ check-style:
 check: deps
 	sh scripts/check-style.sh
 	$(MAKE) all
-	$(MAKE) check-unit check-e2e
 	$(MAKE) check-openapi
+	$(MAKE) check-unit check-e2e
 	$(MAKE) check-asan
 
 bench: deps
