@@ -172,9 +172,10 @@ static void draw_bar(struct watcher *w, double now)
 	int width, fill;
 
 	fmt_counts(w, now, counts, sizeof(counts));
-	width = columns() - (int)strlen(counts) - (int)strlen(state) - 6;
-	if (width > 50)
-		width = 50;
+	/* one width for the whole watch: what the longest line leaves of the terminal */
+	width = columns() - 64;
+	if (width > 40)
+		width = 40;
 	if (width < 10)
 		width = 10;
 	fill = total ? (int)((double)settled * width / total) : 0;
