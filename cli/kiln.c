@@ -172,6 +172,15 @@ static const char *batch_id(struct cli *cli)
 	return cli->o.operands[0];
 }
 
+/* call() on /v1/batches/{the ID operand}{suffix}. */
+static int batch_call(struct cli *cli, const char *method, const char *suffix, cJSON **out)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/v1/batches/%.64s%s", batch_id(cli), suffix);
+	return call(cli, method, path, NULL, out);
+}
+
 /* ---- writing files ----------------------------------------------------------------------------- */
 
 struct dl_progress {
@@ -360,6 +369,17 @@ static void print_state_line(const cJSON *b)
 	printf("\n");
 }
 
+/* Prints a changed batch (the API's JSON, or its state line), frees it; 0. */
+static int answer_state(struct cli *cli, cJSON *b)
+{
+	if (cli->o.json)
+		print_json(b);
+	else
+		print_state_line(b);
+	cJSON_Delete(b);
+	return 0;
+}
+
 /* ---- the commands ---------------------------------------------------------------------------- */
 
 static int cmd_template(struct cli *cli)
@@ -434,14 +454,8 @@ static int cmd_submit(struct cli *cli)
 	rc = call(cli, "POST", path, NULL, &b);
 	if (rc)
 		return rc;
-	if (!(cli->o.used & OPT_WAIT)) {
-		if (cli->o.json)
-			print_json(b);
-		else
-			print_state_line(b);
-		cJSON_Delete(b);
-		return 0;
-	}
+	if (!(cli->o.used & OPT_WAIT))
+		return answer_state(cli, b);
 	{
 		struct watch_opts wo = { .tty = isatty(STDOUT_FILENO), .quiet = cli->o.json };
 		char id[64];
@@ -460,20 +474,13 @@ static int cmd_submit(struct cli *cli)
 /* start, stop, resume: POST /v1/batches/{id}/ACTION. */
 static int change(struct cli *cli, const char *action)
 {
-	char path[160];
+	char suffix[32];
 	cJSON *b;
 	int rc;
 
-	snprintf(path, sizeof(path), "/v1/batches/%s/%s", batch_id(cli), action);
-	rc = call(cli, "POST", path, NULL, &b);
-	if (rc)
-		return rc;
-	if (cli->o.json)
-		print_json(b);
-	else
-		print_state_line(b);
-	cJSON_Delete(b);
-	return 0;
+	snprintf(suffix, sizeof(suffix), "/%s", action);
+	rc = batch_call(cli, "POST", suffix, &b);
+	return rc ? rc : answer_state(cli, b);
 }
 
 static int cmd_start(struct cli *cli)
@@ -493,12 +500,9 @@ static int cmd_resume(struct cli *cli)
 
 static int cmd_delete(struct cli *cli)
 {
-	char path[160];
 	cJSON *b;
-	int rc;
+	int rc = batch_call(cli, "DELETE", "", &b);
 
-	snprintf(path, sizeof(path), "/v1/batches/%s", batch_id(cli));
-	rc = call(cli, "DELETE", path, NULL, &b);
 	if (rc)
 		return rc;
 	cJSON_Delete(b);
@@ -557,57 +561,70 @@ static int gather(struct cli *cli, const char *base, const char *key, cJSON **ou
 	return 0;
 }
 
+/*
+ * list and images: gathers the pages, then prints the API's JSON, or a line
+ * saying there is nothing, or a table (header, then one row per item).
+ */
+static int show_list(struct cli *cli, const char *base, const char *key, const char *empty,
+		     void (*header)(void), void (*row)(const cJSON *))
+{
+	const cJSON *it;
+	cJSON *all;
+	int rc = gather(cli, base, key, &all);
+
+	if (rc)
+		return rc;
+	if (cli->o.json)
+		print_json(all);
+	else if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(all, key)) == 0)
+		printf("%s\n", empty);
+	else {
+		header();
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(all, key))
+			row(it);
+		if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(all, "next_cursor")))
+			printf("(more: --limit N shows more)\n");
+	}
+	cJSON_Delete(all);
+	return 0;
+}
+
+static void batch_header(void)
+{
+	printf("%-24s  %-9s  %11s  %6s  %-19s  %s\n", "ID", "STATE", "IMAGES", "DONE", "CREATED", "NAME");
+}
+
+static void batch_row(const cJSON *b)
+{
+	char t[32], imgs[32], name[400];
+	long long total = jnum(b, "images_total");
+	long long settled = jnum(b, "images_done") + jnum(b, "images_failed");
+
+	snprintf(imgs, sizeof(imgs), "%lld/%lld", settled, total);
+	clip(jstr(b, "name", ""), 60, name, sizeof(name));
+	printf("%-24s  %-9s  %11s  %5.1f%%  %-19s  %s\n", jstr(b, "id", "?"), jstr(b, "state", "?"),
+	       imgs, total ? 100.0 * settled / total : 0.0, when(b, "created_at", t, sizeof(t)), name);
+}
+
 static int cmd_list(struct cli *cli)
 {
 	char base[128];
-	cJSON *all, *b;
-	int rc;
 
 	if (cli->o.state)
 		snprintf(base, sizeof(base), "/v1/batches?state=%s", cli->o.state);
 	else
 		snprintf(base, sizeof(base), "/v1/batches");
-	rc = gather(cli, base, "batches", &all);
-	if (rc)
-		return rc;
-	if (cli->o.json) {
-		print_json(all);
-		cJSON_Delete(all);
-		return 0;
-	}
-	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(all, "batches")) == 0) {
-		printf("no batches%s (upload one with: kiln submit FILE)\n",
-		       cli->o.state ? " in that state" : "");
-		cJSON_Delete(all);
-		return 0;
-	}
-	printf("%-24s  %-9s  %11s  %6s  %-19s  %s\n", "ID", "STATE", "IMAGES", "DONE", "CREATED", "NAME");
-	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(all, "batches")) {
-		char t[32], imgs[32], name[400];
-		long long total = jnum(b, "images_total");
-		long long settled = jnum(b, "images_done") + jnum(b, "images_failed");
-
-		snprintf(imgs, sizeof(imgs), "%lld/%lld", settled, total);
-		clip(jstr(b, "name", ""), 60, name, sizeof(name));
-		printf("%-24s  %-9s  %11s  %5.1f%%  %-19s  %s\n", jstr(b, "id", "?"), jstr(b, "state", "?"),
-		       imgs, total ? 100.0 * settled / total : 0.0, when(b, "created_at", t, sizeof(t)),
-		       name);
-	}
-	if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(all, "next_cursor")))
-		printf("(more: --limit N shows more)\n");
-	cJSON_Delete(all);
-	return 0;
+	return show_list(cli, base, "batches", cli->o.state ? "no batches in that state" :
+			 "no batches (upload one with: kiln submit FILE)", batch_header, batch_row);
 }
 
 static int cmd_status(struct cli *cli)
 {
-	char path[160], t[32], prog[160];
+	char t[32], prog[160];
 	const cJSON *e;
 	cJSON *b;
-	int rc;
+	int rc = batch_call(cli, "GET", "", &b);
 
-	snprintf(path, sizeof(path), "/v1/batches/%s", batch_id(cli));
-	rc = call(cli, "GET", path, NULL, &b);
 	if (rc)
 		return rc;
 	if (cli->o.json) {
@@ -653,41 +670,28 @@ static int cmd_download(struct cli *cli)
 	return save(cli, path, cli->o.out, dflt, 0, 1);
 }
 
-static int cmd_images(struct cli *cli)
+static void image_header(void)
 {
-	cJSON *all, *img;
-	int rc;
-
-	rc = gather(cli, (cli->o.used & OPT_PUBLIC) ? "/v1/images?scope=public" : "/v1/images",
-		    "images", &all);
-	if (rc)
-		return rc;
-	if (cli->o.json) {
-		print_json(all);
-		cJSON_Delete(all);
-		return 0;
-	}
-	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(all, "images")) == 0) {
-		printf("no images yet\n");
-		cJSON_Delete(all);
-		return 0;
-	}
 	printf("%-24s  %-24s  %5s  %2s  %-9s  %-7s  %s\n", "ID", "BATCH", "ROW", "#", "SIZE", "VISIBLE",
 	       "PROMPT");
-	cJSON_ArrayForEach(img, cJSON_GetObjectItemCaseSensitive(all, "images")) {
-		const cJSON *f = cJSON_GetObjectItemCaseSensitive(img, "fields");
-		char size[32], prompt[400];
+}
 
-		snprintf(size, sizeof(size), "%lldx%lld", jnum(img, "width"), jnum(img, "height"));
-		clip(jstr(f, "prompt", ""), 50, prompt, sizeof(prompt));
-		printf("%-24s  %-24s  %5lld  %2lld  %-9s  %-7s  %s\n", jstr(img, "id", "?"),
-		       jstr(img, "batch_id", "?"), jnum(img, "row"), jnum(img, "index"), size,
-		       jstr(img, "visibility", "?"), prompt);
-	}
-	if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(all, "next_cursor")))
-		printf("(more: --limit N shows more)\n");
-	cJSON_Delete(all);
-	return 0;
+static void image_row(const cJSON *img)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(img, "fields");
+	char size[32], prompt[400];
+
+	snprintf(size, sizeof(size), "%lldx%lld", jnum(img, "width"), jnum(img, "height"));
+	clip(jstr(f, "prompt", ""), 50, prompt, sizeof(prompt));
+	printf("%-24s  %-24s  %5lld  %2lld  %-9s  %-7s  %s\n", jstr(img, "id", "?"),
+	       jstr(img, "batch_id", "?"), jnum(img, "row"), jnum(img, "index"), size,
+	       jstr(img, "visibility", "?"), prompt);
+}
+
+static int cmd_images(struct cli *cli)
+{
+	return show_list(cli, (cli->o.used & OPT_PUBLIC) ? "/v1/images?scope=public" : "/v1/images",
+			 "images", "no images yet", image_header, image_row);
 }
 
 static int cmd_account(struct cli *cli)
