@@ -53,7 +53,6 @@ struct watcher {
 	/* the event stream */
 	char *sse;
 	size_t sse_len;
-	int streaming;
 };
 
 static double now_s(void)
@@ -268,11 +267,37 @@ static int refresh(struct watcher *w, struct http_client *c)
 	return 0;
 }
 
+/*
+ * A fresh read when an event asked for one (at most one per WATCH_MIN_GAP_MS;
+ * a later tick does the one held back) or the safety interval has passed.
+ * Returns 1 when the watch is over (the batch ended, a read failed).
+ */
+static int maybe_refresh(struct watcher *w)
+{
+	double now = now_s();
+
+	if ((w->dirty && now - w->last_read >= WATCH_MIN_GAP_MS / 1000.0) ||
+	    now - w->last_read >= WATCH_SAFETY_MS / 1000.0) {
+		w->dirty = 0;
+		if (refresh(w, &w->side) < 0)
+			return 1;
+		show(w, 0);
+		return terminal(w->batch);
+	}
+	if (w->o->tty && now - w->last_draw >= 1.0)
+		show(w, 0);
+	return 0;
+}
+
 /* One complete server-sent event (its data lines joined): read again if it is ours. */
 static void sse_event(struct watcher *w, const char *data)
 {
-	if (strstr(data, w->id))
-		w->dirty = 1;
+	if (!strstr(data, w->id))
+		return;
+	w->dirty = 1;
+	/* the end of the batch is read at once, not held back by the gap */
+	if (strstr(data, "\"completed\"") || strstr(data, "\"failed\"") || strstr(data, "\"stopped\""))
+		w->last_read = 0;
 }
 
 /* Splits the stream into events at blank lines; keeps only data: lines. */
@@ -310,32 +335,21 @@ static int on_sse(void *ctx, const char *data, size_t len)
 	}
 	memmove(w->sse, w->sse + start, w->sse_len - start + 1);
 	w->sse_len -= start;
-	return !interrupted;
+	if (interrupted)
+		return 0;
+	return !maybe_refresh(w);
 }
 
-/* libcurl's clock during the stream: fresh reads on events, redraws, the end. */
+/* libcurl's clock during the stream: held-back reads, the safety read, redraws. */
 static int on_tick(void *ctx, long long now_bytes, long long total)
 {
 	struct watcher *w = ctx;
-	double now = now_s();
 
 	(void)now_bytes;
 	(void)total;
 	if (interrupted)
 		return 1;
-	w->streaming = 1;
-	if ((w->dirty && now - w->last_read >= WATCH_MIN_GAP_MS / 1000.0) ||
-	    now - w->last_read >= WATCH_SAFETY_MS / 1000.0) {
-		w->dirty = 0;
-		if (refresh(w, &w->side) < 0)
-			return 1;
-		show(w, 0);
-		if (terminal(w->batch))
-			return 1;
-	} else if (w->o->tty && now - w->last_draw >= 1.0) {
-		show(w, 0);
-	}
-	return 0;
+	return maybe_refresh(w);
 }
 
 /* Follows the event stream; 0 when it ended the watch, -1 to fall back to polling. */

@@ -71,8 +71,11 @@ def probe(kiln, method, path):
 
 
 def concrete(pattern):
-    """A path that matches the pattern: ids of zeros, a real template name."""
-    path = pattern.replace(":name", "simple.csv")
+    """A path that matches the pattern: a real template or asset name, ids of zeros."""
+    if pattern.startswith("/web/"):
+        path = pattern.replace(":name", "app.js")
+    else:
+        path = pattern.replace(":name", "simple.csv")
     return re.sub(r":[A-Za-z_]+", "0" * 24, path)
 
 
