@@ -8,15 +8,15 @@ the API itself answers: the whole flow (template, submit with errors,
 submit --start --wait, list, status, stop/resume/delete, download and the
 zip, images, account), --json output, `watch` under a pseudo-terminal (the
 redrawn progress bar) and through a pipe (plain lines), --help on every
-command, the man page, and the exit codes (2 usage, 1 API error, 3 no
-server, 4 a batch that did not make every image).
+command, the man page, Ctrl-C during a watch, and the exit codes (2 usage,
+1 API error, 3 no server, 4 a batch that did not make every image).
 """
-import io
 import json
 import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import time
 import zipfile
@@ -44,6 +44,7 @@ def run(k, *args, cwd=None, token=None, env=None, timeout=120):
                          capture_output=True, timeout=timeout)
     res.out = res.stdout.decode("utf-8", "replace")
     res.err = res.stderr.decode("utf-8", "replace")
+    assert "Sanitizer" not in res.err and "runtime error:" not in res.err, res.err
     return res
 
 
@@ -416,3 +417,16 @@ def test_watch_waits_for_a_draft_to_start(slow, work):
     assert p.returncode == 0, err
     assert "waiting for it to be started" in out
     assert out.splitlines()[-1].startswith("completed: 48 images made")
+
+
+def test_ctrl_c_ends_the_watch_not_the_batch(slow, work):
+    bid = run_json(slow, "submit", write_stickers(work), "--start")["id"]
+    p = subprocess.Popen([KILN, "watch", bid], env=cli_env(slow), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (out, err)
+    assert "interrupted; the batch goes on" in err
+    assert slow.batch(bid)["state"] in ("queued", "running", "completed")
+    assert slow.wait_state(bid, "completed", timeout=120)["images_done"] == 48
