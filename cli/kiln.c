@@ -417,7 +417,7 @@ static int cmd_submit(struct cli *cli)
 	int start = (cli->o.used & (OPT_START | OPT_WAIT)) != 0;
 	struct http_resp r;
 	char path[160];
-	cJSON *b;
+	cJSON *b, *started;
 	int rc;
 
 	if (access(file, R_OK) != 0) {
@@ -450,10 +450,15 @@ static int cmd_submit(struct cli *cli)
 	if (!cli->o.json)
 		print_draft(b);
 	snprintf(path, sizeof(path), "/v1/batches/%s/start", jstr(b, "id", ""));
-	cJSON_Delete(b);
-	rc = call(cli, "POST", path, NULL, &b);
-	if (rc)
+	rc = call(cli, "POST", path, NULL, &started);
+	if (rc) {
+		fprintf(stderr, "kiln: the draft %s was kept; start it with: kiln start %s\n",
+			jstr(b, "id", ""), jstr(b, "id", ""));
+		cJSON_Delete(b);
 		return rc;
+	}
+	cJSON_Delete(b);
+	b = started;
 	if (!(cli->o.used & OPT_WAIT))
 		return answer_state(cli, b);
 	{

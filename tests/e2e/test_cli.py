@@ -430,3 +430,15 @@ def test_ctrl_c_ends_the_watch_not_the_batch(slow, work):
     assert "interrupted; the batch goes on" in err
     assert slow.batch(bid)["state"] in ("queued", "running", "completed")
     assert slow.wait_state(bid, "completed", timeout=120)["images_done"] == 48
+
+
+def test_start_without_credits_keeps_the_draft(make_kiln, work):
+    k = make_kiln(["--set", "builtin.size=64", "--set", "admin_credits=10"])
+    res = run(k, "submit", write_stickers(work), "--start")
+    assert res.returncode == 1, res.out
+    assert "not enough credits to start it: ask the admin for 86 more" in res.out
+    assert "insufficient_credits" in res.err and "96" in res.err
+    bid = re.search(r"kiln start ([0-9a-f]{24})", res.err).group(1)
+    assert k.batch(bid)["state"] == "draft"
+    res = run(k, "start", bid)
+    assert res.returncode == 1 and "insufficient_credits" in res.err
