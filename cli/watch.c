@@ -166,13 +166,13 @@ static void draw_bar(struct watcher *w, double now)
 {
 	int total = num(w->batch, "images_total");
 	int settled = num(w->batch, "images_done") + num(w->batch, "images_failed");
-	char counts[160], bar[128];
+	char counts[160], bar[128], line[400];
 	const char *state = str(w->batch, "state");
-	int width, fill;
+	int cols = columns(), width, fill;
 
 	fmt_counts(w, now, counts, sizeof(counts));
 	/* one width for the whole watch: what the longest line leaves of the terminal */
-	width = columns() - 64;
+	width = cols - 64;
 	if (width > 40)
 		width = 40;
 	if (width < 10)
@@ -181,7 +181,11 @@ static void draw_bar(struct watcher *w, double now)
 	for (int i = 0; i < width; i++)
 		bar[i] = i < fill ? '#' : '-';
 	bar[width] = '\0';
-	printf("\r%s [%s] %s\033[K", state, bar, counts);
+	snprintf(line, sizeof(line), "%s [%s] %s", state, bar, counts);
+	/* a line that wrapped could not be redrawn with \r: cut it to the terminal */
+	if (cols > 1 && (int)strlen(line) >= cols)
+		line[cols - 1] = '\0';
+	printf("\r%s\033[K", line);
 	fflush(stdout);
 	w->last_draw = now;
 }

@@ -11,13 +11,16 @@ redrawn progress bar) and through a pipe (plain lines), --help on every
 command, the man page, Ctrl-C during a watch, and the exit codes (2 usage,
 1 API error, 3 no server, 4 a batch that did not make every image).
 """
+import fcntl
 import json
 import os
 import pty
 import re
 import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 import zipfile
 
@@ -54,10 +57,11 @@ def run_json(k, *args, **kw):
     return json.loads(res.out)
 
 
-def run_pty(k, *args, timeout=120):
-    """Runs kiln with stdout and stderr on a pseudo-terminal; (exit status, bytes shown)."""
+def run_pty(k, *args, timeout=120, cols=100):
+    """Runs kiln with stdout and stderr on a pseudo-terminal of cols columns; (status, text shown)."""
     pid, fd = pty.fork()
     if pid == 0:
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
         os.execve(KILN, [KILN] + list(args), cli_env(k))
     out = b""
     deadline = time.monotonic() + timeout
@@ -379,6 +383,12 @@ def test_watch_on_a_terminal_redraws_one_line(slow, work):
     assert body.count("\n") == 2                     # after the bar, and the summary
     assert out.rstrip().endswith("completed: 48 images made, 0 failed, of 48 (watched %s)" %
                                  re.search(r"watched (\S+)\)", out).group(1))
+    # a narrow terminal: the line is cut to fit, so \r can still redraw it
+    rc, out = run_pty(slow, "watch", bid, cols=40)
+    assert rc == 0
+    frames = re.findall(r"\r([^\r\n]*)\x1b\[K", out)
+    assert frames and all(len(f) <= 39 for f in frames), frames
+    assert frames[-1].startswith("completed [")
 
 
 def test_watch_without_a_terminal_prints_plain_lines(slow, work):
