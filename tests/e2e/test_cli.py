@@ -438,8 +438,11 @@ def test_ctrl_c_ends_the_watch_not_the_batch(slow, work):
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, (out, err)
     assert "interrupted; the batch goes on" in err
-    assert slow.batch(bid)["state"] in ("queued", "running", "completed")
-    assert slow.wait_state(bid, "completed", timeout=120)["images_done"] == 48
+    before = slow.batch(bid)["images_done"]
+    deadline = time.monotonic() + 60
+    while slow.batch(bid)["images_done"] == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert slow.batch(bid)["images_done"] > before            # it goes on after the watch
 
 
 def test_start_without_credits_keeps_the_draft(make_kiln, work):
