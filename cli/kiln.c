@@ -219,9 +219,18 @@ static int dl_tick(void *ctx, long long now, long long total)
 	return 0;
 }
 
+/* Whether a's extension is b's: the server names the file, but not its kind. */
+static int same_ext(const char *a, const char *b)
+{
+	const char *ea = strrchr(a, '.'), *eb = strrchr(b, '.');
+
+	return ea && eb && strcmp(ea, eb) == 0;
+}
+
 /*
  * GETs path into a file: out ("-" for standard output), else the server's
- * file name, else dflt.  Written to NAME.part and renamed when complete.
+ * file name (a base name, with dflt's extension: kilnd cannot make the CLI
+ * write a Makefile), else dflt.  Written to NAME.part and renamed when complete.
  * no_clobber: refuse to replace an existing file whose name was not given.
  */
 static int save(struct cli *cli, const char *path, const char *out, const char *dflt, int no_clobber,
@@ -277,7 +286,7 @@ static int save(struct cli *cli, const char *path, const char *out, const char *
 		http_resp_free(&r);
 		return rc;
 	}
-	name = out ? out : (r.filename ? r.filename : dflt);
+	name = out ? out : (r.filename && same_ext(r.filename, dflt) ? r.filename : dflt);
 	snprintf(final, sizeof(final), "%s", name);
 	if (!out && no_clobber && stat(final, &sb) == 0) {
 		fprintf(stderr, "kiln: %s exists; not replacing it (choose a name with -o FILE, or -o - for"
