@@ -186,6 +186,7 @@ static int batch_call(struct cli *cli, const char *method, const char *suffix, c
 struct dl_progress {
 	const char *name;
 	int tty;
+	int drawn;
 	double t0, last;
 };
 
@@ -204,8 +205,9 @@ static int dl_tick(void *ctx, long long now, long long total)
 	double t = mono();
 	char a[32], b[32], s[32];
 
-	if (!p->tty || now == 0 || t - p->last < 0.2)
+	if (!p->tty || now == 0 || (p->drawn && t - p->last < 0.2))
 		return 0;
+	p->drawn = 1;
 	p->last = t;
 	human_bytes((double)now, a, sizeof(a));
 	human_bytes(t > p->t0 ? now / (t - p->t0) : 0, s, sizeof(s));
@@ -272,7 +274,7 @@ static int save(struct cli *cli, const char *path, const char *out, const char *
 	p.name = out ? out : dflt;
 	req.sink = f;
 	rc = http_request(&cli->c, &req, &r);
-	if (p.tty && p.last > p.t0)
+	if (p.drawn)
 		fprintf(stderr, "\r\033[K");
 	if (fclose(f) != 0 && rc == 0 && r.status == 200) {
 		fprintf(stderr, "kiln: cannot write %s: %s\n", part, strerror(errno));

@@ -309,6 +309,13 @@ def test_submit_start_wait_then_list_status_images_download(kiln, work):
     assert json.loads(res.out) == {"file": str(work / "copy.zip"), "bytes": len(api_zip)}
     res = run(kiln, "download", bid, "-o", "-")
     assert res.returncode == 0 and res.stdout == api_zip
+    # on a terminal: progress on stderr, redrawn and cleared
+    rc, shown = run_pty(kiln, "download", bid, "-o", str(work / "tty.zip"))
+    assert rc == 0, shown
+    assert re.search(r"\rdownloading \S+tty\.zip  [\d.]+ [KM]?i?B( of [\d.]+ [KM]?i?B +\d+%)?  "
+                     r"[\d.]+ [KM]?i?B/s\x1b\[K", shown), shown
+    assert "\r\x1b[Ksaved %s (" % (work / "tty.zip") in shown
+    assert (work / "tty.zip").read_bytes() == api_zip
     assert not [n for n in os.listdir(work) if n.endswith(".part")]
 
 
