@@ -9,8 +9,9 @@ PKGS="build-essential pkg-config
 libmicrohttpd-dev libcjson-dev libsqlite3-dev libzip-dev libpng-dev zlib1g-dev libssl-dev
 libexpat1-dev libxlsxwriter-dev
 libcmocka-dev python3 python3-pytest sqlite3 curl unzip"
-# the kiln CLI (issue 7): libcurl; groff checks its man page in the tests
-PKGS="$PKGS libcurl4-openssl-dev groff-base"
+# the kiln CLI (issue 7): libcurl; groff checks its man page, jsonschema the OpenAPI
+# document against real answers, in the tests
+PKGS="$PKGS libcurl4-openssl-dev groff-base python3-jsonschema"
 
 missing=""
 for p in $PKGS; do

@@ -9,6 +9,10 @@ byte.  When the npm validator is installed (make check-openapi installs it
 before the e2e tests run), the served document is validated with it, and a
 broken copy must be refused, so the validator is shown able to fail.  When
 ../shared/design/api.md is present, every route it names must be documented.
+And the document must tell the truth: the answers of a whole flow (each
+status code, content type and JSON body) are checked against the schemas it
+gives for them, with python3-jsonschema (draft 2020-12, OpenAPI 3.1's
+dialect).
 """
 import http.client
 import json
@@ -18,7 +22,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, stickers_csv
 
 DOC = os.path.join(ROOT, "api", "openapi.json")
 SERVER_C = os.path.join(ROOT, "api", "server.c")
@@ -144,3 +148,78 @@ def test_validator_passes_the_served_document_and_fails_a_broken_one(kiln, tmp_p
     res = run_validator(str(bad))
     assert res.returncode == 1, res.stdout
     assert "NOT valid" in res.stderr
+
+
+def inline_refs(node, doc):
+    """The schema with every local $ref replaced by what it points to (the document has no cycles)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = doc
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            return inline_refs(target, doc)
+        return {k: inline_refs(v, doc) for k, v in node.items()}
+    if isinstance(node, list):
+        return [inline_refs(v, doc) for v in node]
+    return node
+
+
+def test_real_answers_match_the_documented_schemas(kiln):
+    """Each JSON answer of a whole flow is valid against its operation's documented schema."""
+    from jsonschema import Draft202012Validator
+
+    with open(DOC) as f:
+        doc = json.load(f)
+
+    def check(method, path, template, r):
+        op = doc["paths"][template][method.lower()]
+        assert str(r.status) in op["responses"], (method, path, r.status, "status not documented")
+        if r.status == 204 or r.status == 304:
+            return
+        resp = inline_refs(op["responses"][str(r.status)], doc)
+        ctype = (r.header("Content-Type") or "").split(";")[0]
+        documented = resp["content"]
+        assert ctype in documented or ctype.split("/")[0] + "/*" in documented, \
+            (method, path, r.status, ctype, "content type not documented")
+        if ctype != "application/json":
+            return None
+        schema = documented["application/json"]["schema"]
+        errors = sorted(Draft202012Validator(schema).iter_errors(r.json()), key=str)
+        assert not errors, "%s %s -> %d: %s" % (method, path, r.status,
+                                                 "; ".join(e.message for e in errors[:5]))
+        return r.json()
+
+    def call(method, path, template, body=None, **kw):
+        r = kiln.request(method, path, body=body, **kw)
+        return check(method, path, template, r)
+
+    call("GET", "/healthz", "/healthz", auth=False)
+    call("GET", "/v1/account", "/v1/account")
+    call("GET", "/v1/account", "/v1/account", token="wrong")                       # 401
+    r = kiln.upload(b"prompt,aspect_ratio\nok,1:1\n,7:5\n", name="bad.csv")            # 422
+    check("POST", "/v1/batches", "/v1/batches", r)
+    r = kiln.upload(stickers_csv(), name="stickers.csv")                               # 201
+    b = check("POST", "/v1/batches", "/v1/batches", r)
+    bid = b["id"]
+    one = "/v1/batches/{id}"
+    call("GET", "/v1/batches/" + bid, one)
+    call("GET", "/v1/batches/" + "0" * 24, one)                                        # 404
+    call("POST", "/v1/batches/%s/resume" % bid, one + "/resume")                       # 409
+    call("POST", "/v1/batches/%s/start" % bid, one + "/start")
+    kiln.wait_state(bid, "completed")
+    call("GET", "/v1/batches/" + bid, one)
+    call("GET", "/v1/batches?limit=1", "/v1/batches")
+    call("GET", "/v1/batches?limit=0", "/v1/batches")                                  # 400
+    rows = call("GET", "/v1/batches/%s/rows?limit=2" % bid, one + "/rows")
+    imgs = call("GET", "/v1/images?limit=3", "/v1/images")
+    call("GET", "/v1/images?scope=public", "/v1/images")
+    iid = rows["rows"][0]["images"][0]["id"]
+    call("GET", "/v1/images/" + iid, "/v1/images/{id}")
+    call("GET", "/v1/images/" + "0" * 24, "/v1/images/{id}")                           # 404
+    assert imgs["images"] and rows["rows"]
+    call("GET", "/v1/images/%s/file" % iid, "/v1/images/{id}/file")                   # image/png
+    call("GET", "/v1/batches/%s/archive" % bid, one + "/archive")                      # zip
+    call("DELETE", "/v1/batches/" + bid, one)                                          # 204
+    call("GET", "/v1/templates/full.xlsx", "/v1/templates/{name}", auth=False)
+    call("GET", "/v1/templates/nope.txt", "/v1/templates/{name}", auth=False)          # 404
+    call("GET", "/openapi.json", "/openapi.json", auth=False)
