@@ -1,6 +1,6 @@
 # kiln — one entry point: build, demo, check, bench.
 #
-#   make            build ./kilnd (warnings are errors)
+#   make            build ./kilnd and the ./kiln CLI (warnings are errors)
 #   make demo       install what is missing, build, run a whole batch on the built-in engine
 #   make check      install what is missing, run every test, plain and under ASan+UBSan
 #   make bench      the benchmarks written to docs/PERFORMANCE.md
@@ -34,6 +34,14 @@ LIB_SRC := $(wildcard sheet/*.c) $(filter-out daemon/main.c,$(wildcard daemon/*.
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
 SCHEMA  := $(sort $(wildcard schema/*.sql))
 
+# GET /openapi.json: api/openapi.json embedded in kilnd (scripts/embed-openapi.sh).
+# The kiln CLI (cli/): its own objects, libcurl and cJSON, nothing of kilnd.
+LIB_OBJ  += $(BUILD)/gen/openapi.o
+CLI_SRC  := $(wildcard cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CPPFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)
+CLI_LIBS := $(shell pkg-config --libs libcurl libcjson 2>/dev/null)
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -43,6 +51,30 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PYTEST  := /usr/bin/python3 -m pytest
 
 .PHONY: all deps demo check check-style check-unit check-e2e check-asan bench clean
+
+# The kiln CLI, ./kiln beside ./kilnd; the OpenAPI check (validator from npm).
+.PHONY: check-openapi
+all: $(BUILD)/kiln
+check-e2e: $(BUILD)/kiln
+ifeq ($(BUILD),build)
+all: kiln
+kiln: $(BUILD)/kiln
+	ln -sf $(BUILD)/kiln kiln
+endif
+
+$(BUILD)/kiln: $(CLI_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) -lm
+
+$(BUILD)/gen/openapi.c: api/openapi.json scripts/embed-openapi.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-openapi.sh api/openapi.json > $@
+
+$(BUILD)/gen/openapi.o: $(BUILD)/gen/openapi.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+check-openapi:
+	sh scripts/install-openapi-deps.sh
+	node tests/openapi/validate.js api/openapi.json
 
 all: $(BUILD)/kilnd
 ifeq ($(BUILD),build)
@@ -98,7 +130,7 @@ check-style:
 check: deps
 	sh scripts/check-style.sh
 	$(MAKE) all
-	$(MAKE) check-unit-file check-install
+	$(MAKE) check-unit-file check-install check-openapi
 	$(MAKE) check-unit check-e2e
 	$(MAKE) check-asan
 	$(MAKE) check-package
@@ -138,7 +170,7 @@ fuzz: fuzz-deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/run-fuzz.sh $(FUZZ_FMTS)
 
 clean:
-	rm -rf build kilnd
+	rm -rf build kilnd kiln
 
 # ---- install and packaging -----------------------------------------------
 # `make install` puts kilnd in SBINDIR (a daemon, man section 8), every man
@@ -154,7 +186,7 @@ SYSCONFDIR  ?= /etc
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 STATEDIR    ?= /var/lib/kiln
-INSTALL_BINS :=
+INSTALL_BINS := $(BUILD)/kiln
 MAN_PAGES   := $(wildcard man/*.[1-8])
 
 .PHONY: install deb check-package check-unit-file check-install

@@ -172,5 +172,10 @@ void api_events_close(struct api_events *hub);
 
 /* Stops the hub's thread and frees it (after the server is stopped). */
 void api_events_free(struct api_events *hub);
+enum MHD_Result api_service_openapi(struct api_request *req);
+
+/* api/openapi.json, embedded at build time by scripts/embed-openapi.sh. */
+extern const char api_openapi_json[];
+extern const size_t api_openapi_json_len;
 
 #endif

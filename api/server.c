@@ -62,6 +62,7 @@ static const struct api_route api_routes[] = {
 	/* events, metrics */
 	{ "GET", "/v1/events", api_events_stream, 0 },
 	{ "GET", "/metrics", api_service_metrics, API_METRICS_AUTH },
+	{ "GET", "/openapi.json", api_service_openapi, API_PUBLIC },
 };
 
 /*

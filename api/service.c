@@ -1,8 +1,10 @@
 /*
  * service.c — the routes around the batches: /healthz, the templates
  * (.csv served from constant text, .xlsx generated per request by
- * sheet_template_xlsx()), /v1/account and /metrics (the counters of
- * daemon/metrics.c with the store's gauges, read at each scrape).
+ * sheet_template_xlsx()), /v1/account, /metrics (the counters of
+ * daemon/metrics.c with the store's gauges, read at each scrape) and
+ * /openapi.json (api/openapi.json, embedded in the binary at build time by
+ * scripts/embed-openapi.sh).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,4 +115,17 @@ enum MHD_Result api_service_metrics(struct api_request *req)
 				"text/plain; version=0.0.4; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	return api_queue(req, have ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+}
+
+enum MHD_Result api_service_openapi(struct api_request *req)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(api_openapi_json_len, (void *)api_openapi_json,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+	return api_queue(req, MHD_HTTP_OK, resp);
 }

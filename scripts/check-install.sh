@@ -11,11 +11,13 @@ trap 'rm -rf "$root"' EXIT
 fail() { echo "check-install: FAILED: $*"; exit 1; }
 make -s install DESTDIR="$root" PREFIX=/opt/kiln SYSCONFDIR=/opt/kiln/etc STATEDIR=/srv/kiln >/dev/null
 for f in /opt/kiln/sbin/kilnd /opt/kiln/share/man/man8/kilnd.8 /opt/kiln/share/man/man5/kilnd.conf.5 \
+	 /opt/kiln/bin/kiln /opt/kiln/share/man/man1/kiln.1 \
 	 /opt/kiln/lib/systemd/system/kilnd.service /opt/kiln/lib/sysusers.d/kiln.conf \
 	 /opt/kiln/etc/kiln/kilnd.conf; do
 	[ -f "$root$f" ] || fail "$f not installed"
 done
 [ -x "$root/opt/kiln/sbin/kilnd" ] || fail "kilnd is not executable"
+"$root/opt/kiln/bin/kiln" --help | grep -q 'kiln' || fail "the installed kiln CLI does not run"
 "$root/opt/kiln/sbin/kilnd" --version | grep -q '^kilnd ' || fail "the installed kilnd does not run"
 grep -q '^ExecStart=/opt/kiln/sbin/kilnd --config /opt/kiln/etc/kiln/kilnd.conf$' \
 	"$root/opt/kiln/lib/systemd/system/kilnd.service" || fail "the unit's ExecStart"

@@ -40,13 +40,14 @@ dpkg -i "$deb" >/dev/null
 getent passwd kiln >/dev/null || fail "no kiln user"
 getent group kiln >/dev/null || fail "no kiln group"
 [ -x /usr/sbin/kilnd ] || fail "no /usr/sbin/kilnd"
+[ -x /usr/bin/kiln ] || fail "no /usr/bin/kiln"
 [ -f /etc/kiln/kilnd.conf ] || fail "no /etc/kiln/kilnd.conf"
 dpkg-query -W -f='${Conffiles}\n' kiln | grep -q '/etc/kiln/kilnd.conf' || fail "kilnd.conf is not a conffile"
 grep -q '^data_dir = /var/lib/kiln$' /etc/kiln/kilnd.conf || fail "data_dir is not /var/lib/kiln"
 [ "$(stat -c %U:%G:%a /var/lib/kiln)" = "kiln:kiln:700" ] || fail "/var/lib/kiln: $(stat -c %U:%G:%a /var/lib/kiln)"
 [ -f /lib/systemd/system/kilnd.service ] || fail "no unit"
 systemd-analyze verify /lib/systemd/system/kilnd.service || fail "systemd-analyze verify"
-man -w kilnd >/dev/null && man -w kilnd.conf >/dev/null || fail "man pages"
+man -w kilnd >/dev/null && man -w kilnd.conf >/dev/null && man -w kiln >/dev/null || fail "man pages"
 echo "== the unit's security exposure (systemd-analyze security --offline)"
 systemd-analyze security --offline=yes /lib/systemd/system/kilnd.service | tail -1
 

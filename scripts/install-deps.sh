@@ -17,6 +17,9 @@ PKGS="$PKGS libsystemd-dev systemd"
 if [ "${1:-}" = "deb" ]; then
 	PKGS="$PKGS debhelper dpkg-dev lintian fakeroot man-db"
 fi
+# tests: groff checks the kiln(1) man page, jsonschema the answers against
+# the OpenAPI document
+PKGS="$PKGS groff-base python3-jsonschema"
 
 missing=""
 for p in $PKGS; do
