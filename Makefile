@@ -31,6 +31,10 @@ LIB_SRC := $(wildcard sheet/*.c) $(filter-out daemon/main.c,$(wildcard daemon/*.
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
 SCHEMA  := $(sort $(wildcard schema/*.sql))
 
+# The web page (web/), built into the binary by scripts/embed-web.sh; served by api/web.c.
+WEB     := $(sort $(wildcard web/*))
+LIB_OBJ += $(BUILD)/gen/web.o
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -60,6 +64,14 @@ $(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh
 	sh scripts/embed-schema.sh $(SCHEMA) > $@
 
 $(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/web.c: $(WEB) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-web.sh $(WEB) > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/gen/web.o: $(BUILD)/gen/web.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
@@ -92,10 +104,21 @@ check-asan:
 check-style:
 	sh scripts/check-style.sh
 
+# The web page in Debian's chromium (playwright-core from npm) against a real kilnd;
+# screenshots of each step go to build/screenshots/.
+.PHONY: check-browser browser-deps
+browser-deps:
+	sh scripts/install-browser-deps.sh
+
+check-browser: $(BUILD)/kilnd browser-deps
+	KILND=$(abspath $(BUILD)/kilnd) SCREENSHOTS=$(abspath build/screenshots) \
+		node tests/browser/run.mjs
+
 check: deps
 	sh scripts/check-style.sh
 	$(MAKE) all
 	$(MAKE) check-unit check-e2e
+	$(MAKE) check-browser
 	$(MAKE) check-asan
 
 bench: deps

@@ -50,6 +50,8 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/v1/images", api_images_list, 0 },
 	{ "GET", "/v1/images/:id", api_images_get, 0 },
 	{ "GET", "/v1/images/:id/file", api_images_file, 0 },
+	{ "GET", "/", api_web_get, API_PUBLIC },
+	{ "GET", "/web/:name", api_web_get, API_PUBLIC },
 };
 
 /*
