@@ -470,6 +470,7 @@
         .localeCompare(String(state.batches.get(x).created_at)));
     }
     const cur = state.batches.get(b.id);
+    if (old && cur.images_done > (old.images_done || 0)) galleryNewer();
     if (ACTIVE.has(cur.state)) state.seenActive.add(b.id);
     if ((cur.state === 'completed' || cur.state === 'failed') && state.seenActive.has(b.id)) {
       state.seenActive.delete(b.id);
@@ -523,12 +524,16 @@
     const counts = el('p', { class: 'counts' });
     const acts = el('div', { class: 'actions' });
     li.append(el('div', { class: 'batch-head' }, title, badge), bar, counts, acts);
-    li._parts = { badge, bar, fill: bar.firstChild, counts, acts, key: '' };
+    li._parts = { title, badge, bar, fill: bar.firstChild, counts, acts, key: '' };
     return li;
   }
 
   function updateItem(li, b) {
     const p = li._parts;
+    if (p.title.textContent !== b.name) {
+      p.title.textContent = b.name;
+      p.bar.setAttribute('aria-label', 'Progress of ' + b.name);
+    }
     p.badge.textContent = STATE_LABEL[b.state] || b.state;
     p.badge.className = 'badge s-' + b.state;
     const pct = Math.max(0, Math.min(1, Number(b.progress) || 0));
@@ -653,6 +658,8 @@
     if (!state.account) return;
     await refreshBatches();
     if (state.live === 'polling') schedulePoll(anyActive() ? 1000 : 5000);
+    // with the stream, a slow re-read every 5 s, in case an event was missed
+    if (state.live === 'events') schedulePoll(5000);
   }
 
   let eventsFailures = 0;
@@ -679,9 +686,8 @@
       return;
     }
     eventsFailures = 0;
-    clearTimeout(state.pollTimer);
     setLive('events');
-    refreshBatches();
+    schedulePoll(0);
     const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = '';
     try {
@@ -811,6 +817,26 @@
       li.classList.add('loaded');
     }).catch(() => { li.classList.add('broken'); });
     return li;
+  }
+
+  let newerTimer = 0;
+
+  /* New images made since the gallery was shown go on its top (at most every 2 s). */
+  function galleryNewer() {
+    if (newerTimer || state.scope !== 'mine') return;
+    newerTimer = setTimeout(async () => {
+      newerTimer = 0;
+      const g = $('gallery');
+      let r;
+      try { r = await api('/v1/images?limit=48&scope=mine'); } catch (e) { return; }
+      if (state.scope !== 'mine') return;
+      const have = new Set(Array.from(g.children).map((li) => li.dataset.image));
+      const fresh = (r.images || []).filter((img) => !have.has(img.id));
+      if (!fresh.length) return;
+      if (fresh.length === (r.images || []).length && r.next_cursor) { loadGallery(true); return; }
+      g.prepend(...fresh.map(galleryItem));
+      show('gallery-empty', false);
+    }, 2000);
   }
 
   $('gallery-more').addEventListener('click', () => loadGallery(false));
