@@ -70,8 +70,8 @@ async function failed(page, name, e) {
 }
 
 async function theFlow() {
-  // 16 images at 500 ms each on one worker: about 8 s, slow enough to watch
-  const k = await new Kilnd(['--set', 'builtin.delay_ms=500', '--set', 'builtin.size=96',
+  // 16 images at 600 ms each on one worker: about 10 s, slow enough to watch
+  const k = await new Kilnd(['--set', 'builtin.delay_ms=600', '--set', 'builtin.size=96',
     '--workers', '1']).start();
   const { ctx, page } = await openPage(k, { permissions: ['notifications'] });
   try {
