@@ -542,6 +542,8 @@
     p.bar.setAttribute('aria-valuetext', fmt(b.images_done) + ' of ' + fmt(b.images_total) + ' images');
     p.bar.classList.toggle('moving', b.state === 'running');
     let text = fmt(b.images_done) + ' / ' + fmt(b.images_total) + ' images';
+    if (b.state === 'draft') text = 'Not started · ' + plural(b.images_total, 'image') + ', ' +
+      plural(b.credits_required, 'credit');
     if (b.images_failed) text += ' · ' + fmt(b.images_failed) + ' failed';
     if (b.state === 'running' && b.eta_seconds !== null && b.eta_seconds !== undefined) {
       text += ' · ' + eta(b.eta_seconds);
