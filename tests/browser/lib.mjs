@@ -116,6 +116,14 @@ export class Kilnd {
     return { status: r.status, json, text, headers: r.headers };
   }
 
+  /* The status of GET path with the token, without reading the body (an event stream never ends). */
+  async status(p) {
+    const ctl = new AbortController();
+    const r = await fetch(this.url + p, { headers: { Authorization: 'Bearer ' + this.token }, signal: ctl.signal });
+    ctl.abort();
+    return r.status;
+  }
+
   async stop() {
     if (!this.proc) return;
     this.proc.kill('SIGTERM');

@@ -204,6 +204,9 @@ async function flowSteps(k, page) {
   const stop1 = await page.locator('[data-batch="' + id + '"] button:has-text("Stop")').boundingBox();
   eq(box1, box0, 'the batch row keeps its place and size while progress updates');
   eq(stop1, stop0, 'the Stop button does not move while progress updates');
+  // live from the event stream where kilnd has one, else by polling
+  const live = (await k.status('/v1/events')) === 200 ? 'Live' : 'Updating every second';
+  eq(await page.textContent('#live-mode'), live, 'how the page follows the batch');
   const counts = await page.textContent('[data-batch="' + id + '"] .counts');
   assert(/^\d+ \/ 16 images/.test(counts), 'counts: ' + counts);
   await shot(page, '07-running');
