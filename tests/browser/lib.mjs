@@ -183,6 +183,8 @@ export async function openPage(k, opts = {}) {
   });
   const page = await ctx.newPage();
   page.problems = [];
+  page.responses = [];   // [path, status] of every answer the page got
+  page.on('response', (r) => page.responses.push([new URL(r.url()).pathname, r.status()]));
   page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
   page.on('console', (m) => {
     // a failed request (the 401 of the auth probe, a 404 fallback) is logged as an error: not a fault

@@ -255,6 +255,17 @@ async function flowSteps(k, page) {
   await until(async () => (await page.$$('#gallery li.loaded')).length === 16, 'sixteen images shown', 20000);
   const srcs = await page.$$eval('#gallery img', (is) => is.map((i) => i.src.startsWith('blob:') && i.naturalWidth > 0));
   assert(srcs.every(Boolean), 'every thumbnail is a loaded image');
+  // thumbnails where kilnd makes them, else the files
+  const shown = await page.$$eval('#gallery li', (lis) => lis.map((li) => li.dataset.image));
+  const thumbs = (await k.status('/v1/images/' + shown[0] + '/thumbnail')) === 200;
+  console.log('     the gallery shows ' + (thumbs ? 'thumbnails' : 'the files (no thumbnail route)') +
+    '; the batch list is ' + (live === 'Live' ? 'live from /v1/events' : 'polled (no event stream)'));
+  const got = new Set(page.responses.filter(([, st]) => st === 200).map(([p]) => p));
+  for (const im of shown) {
+    assert(got.has('/v1/images/' + im + (thumbs ? '/thumbnail' : '/file')),
+      'image ' + im + ' shown from its ' + (thumbs ? 'thumbnail' : 'file'));
+    if (thumbs) assert(!got.has('/v1/images/' + im + '/file'), 'no file fetched when the thumbnail is there');
+  }
   await page.locator('#creations').scrollIntoViewIfNeeded();
   await shot(page, '10-gallery');
   const last = page.locator('#gallery li').last();       // newest first: the last is row 2, image 1
