@@ -50,6 +50,7 @@
     scope: 'mine',
     galleryCursor: null,
     galleryUrls: [],
+    offline: false,
     started: false
   };
 
@@ -396,10 +397,12 @@
     fieldRows($('d-fields'), p.fields);
     const w = b.warnings || [];
     const wl = $('d-warnings-list');
-    wl.replaceChildren(...w.map((x) => el('li', {
-      text: (x.cell ? x.cell + ' ' : (x.row ? 'row ' + x.row + ' ' : '')) +
-        (x.column ? '(' + x.column + '): ' : '') + x.message + (x.hint ? ' ' + x.hint : '')
-    })));
+    wl.replaceChildren(...w.map((x) => {
+      const where = x.cell || (x.row ? 'row ' + x.row : '');
+      const msg = x.message || '';
+      return el('li', null, el('span', { text: where && !msg.includes(where) ? where + ': ' + msg : msg }),
+        x.hint ? el('span', { class: 'hint', text: x.hint }) : null);
+    }));
     show('d-warnings', w.length > 0);
     const short = b.credits_required > avail;
     $('start').disabled = short;
@@ -491,7 +494,17 @@
         $('account-credits').textContent = fmt(r.credits_available);
       }
       renderBatches();
-    } catch (e) { /* shown by the live status */ }
+      if (state.offline) {
+        state.offline = false;
+        setLive(state.live);
+      }
+    } catch (e) {
+      // said where the live status is; the next poll tries again
+      if (e.status === 0) {
+        state.offline = true;
+        $('live-mode').textContent = 'kilnd is not answering; trying again…';
+      }
+    }
   }
 
   function actionsFor(b) {

@@ -269,7 +269,8 @@ async function flowSteps(k, page) {
   await page.locator('#creations').scrollIntoViewIfNeeded();
   await shot(page, '10-gallery');
   const last = page.locator('#gallery li').last();       // newest first: the last is row 2, image 1
-  await last.locator('button').click();
+  await last.locator('button').focus();
+  await page.keyboard.press('Enter');
   await page.waitForSelector('#viewer[open]');
   await until(() => page.$eval('#viewer-img', (i) => i.complete && i.naturalWidth > 0), 'the large image loads');
   eq(await page.textContent('#viewer-title'), 'Row 2, image 1', 'viewer title');
@@ -323,8 +324,22 @@ async function authNone() {
     await page.waitForSelector('#details:not([hidden])');
     eq(await page.textContent('#d-images'), '4', 'images');
     await shot(page, '20-auth-none');
-    // Discard deletes the draft, from the page and from kilnd
-    await until(async () => (await page.$$('#batch-list li')).length === 1, 'the draft is listed');
+    // a template uploaded as it is: its example rows are warnings, shown with the details
+    await page.setInputFiles('#file', tmpFile('kiln-simple.csv',
+      await (await fetch(k.url + '/v1/templates/simple.csv')).text()));
+    await until(async () => (await page.textContent('#details-name')) === 'kiln-simple.csv', 'the template read');
+    await page.waitForSelector('#d-warnings:not([hidden])');
+    const warns = await page.$$eval('#d-warnings-list li', (lis) => lis.map((li) => li.textContent));
+    eq(warns.length, 2, 'one warning per example row');
+    assert(warns[0].startsWith('A2 ') && warns[0].includes('example row'), 'the warning names its cell: ' + warns[0]);
+    await shot(page, '22-warnings');
+    // Discard deletes the draft, from the page and from kilnd; Review shows a listed draft again
+    await page.click('#discard');
+    await page.waitForSelector('#details', { state: 'hidden' });
+    await until(async () => (await page.$$('#batch-list li')).length === 1, 'one draft is left');
+    await page.click('#batch-list button:has-text("Review")');
+    await page.waitForSelector('#details:not([hidden])');
+    eq(await page.textContent('#details-name'), 'one.csv', 'the draft reviewed');
     await page.click('#discard');
     await page.waitForSelector('#details', { state: 'hidden' });
     await until(async () => (await page.$$('#batch-list li')).length === 0, 'the draft leaves the list');
