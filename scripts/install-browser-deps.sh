@@ -11,6 +11,9 @@ missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
+# a font, so that the screenshots show text (chromium only recommends one)
+dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q "install ok installed" ||
+	missing="$missing fonts-dejavu-core"
 if [ -n "$missing" ]; then
 	echo "install-browser-deps: installing:$missing"
 	SUDO=""
@@ -18,7 +21,7 @@ if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	$SUDO apt-get update -qq
 	# shellcheck disable=SC2086
-	$SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends $missing fonts-dejavu-core >/dev/null
+	$SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends $missing >/dev/null
 fi
 
 # npm ci again only when the lock file changed since the last install

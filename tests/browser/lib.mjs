@@ -10,6 +10,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +47,36 @@ export async function until(fn, msg, timeout = 30000, every = 50) {
     await sleep(every);
   }
   throw new Error('timed out (' + timeout + ' ms): ' + msg + (last instanceof Error ? ' — ' + last.message : ''));
+}
+
+/*
+ * One HTTP request with node:http (not fetch(), which Debian's node 18 may
+ * lack): resolves to {status, headers, text, json}.  With head, only the
+ * status and headers are read and the connection is closed (an event stream
+ * never ends).
+ */
+export function request(url, { method = 'GET', headers = {}, body, head = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      if (head) {
+        resolve({ status: res.statusCode, headers: res.headers });
+        res.destroy();
+        return;
+      }
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch (e) { json = null; }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(30000, () => req.destroy(new Error('no answer from ' + url)));
+    req.end(body);
+  });
 }
 
 function freePort() {
@@ -93,7 +124,7 @@ export class Kilnd {
     while (Date.now() < end) {
       if (this.proc.exitCode !== null) return false;
       try {
-        const r = await fetch('http://127.0.0.1:' + this.port + '/healthz');
+        const r = await request('http://127.0.0.1:' + this.port + '/healthz');
         if (r.status === 200) return true;
       } catch (e) { /* not yet */ }
       await sleep(30);
@@ -106,22 +137,15 @@ export class Kilnd {
   }
 
   /* The API from the test itself, with the admin's token. */
-  async api(method, p, body) {
-    const h = { Authorization: 'Bearer ' + this.token };
-    if (body !== undefined) h['Content-Type'] = 'application/json';
-    const r = await fetch(this.url + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await r.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch (e) { json = null; }
-    return { status: r.status, json, text, headers: r.headers };
+  api(method, p, body) {
+    const headers = { Authorization: 'Bearer ' + this.token };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    return request(this.url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   }
 
-  /* The status of GET path with the token, without reading the body (an event stream never ends). */
+  /* The status of GET path with the token, without reading the body. */
   async status(p) {
-    const ctl = new AbortController();
-    const r = await fetch(this.url + p, { headers: { Authorization: 'Bearer ' + this.token }, signal: ctl.signal });
-    ctl.abort();
-    return r.status;
+    return (await request(this.url + p, { headers: { Authorization: 'Bearer ' + this.token }, head: true })).status;
   }
 
   async stop() {

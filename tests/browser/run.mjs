@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Kilnd, openPage, shot, until, assert, eq, run, zipEntries, zipRead } from './lib.mjs';
+import { Kilnd, openPage, request, shot, until, assert, eq, run, zipEntries, zipRead } from './lib.mjs';
 
 const BAD_CSV = 'prompt,visibility,aspect_ratio,style\n' +
   '"A red fox asleep in fresh snow",public,1:1,auto\n' +
@@ -326,7 +326,7 @@ async function authNone() {
     await shot(page, '20-auth-none');
     // a template uploaded as it is: its example rows are warnings, shown with the details
     await page.setInputFiles('#file', tmpFile('kiln-simple.csv',
-      await (await fetch(k.url + '/v1/templates/simple.csv')).text()));
+      (await request(k.url + '/v1/templates/simple.csv')).text));
     await until(async () => (await page.textContent('#details-name')) === 'kiln-simple.csv', 'the template read');
     await page.waitForSelector('#d-warnings:not([hidden])');
     const warns = await page.$$eval('#d-warnings-list li', (lis) => lis.map((li) => li.textContent));
