@@ -238,11 +238,15 @@ export function zipRead(file, name) {
   return execFileSync('unzip', ['-p', file, name], { maxBuffer: 64 << 20 });
 }
 
+/* Thrown by a test that cannot run against this kilnd (a route it does not have yet). */
+export class Skip extends Error {}
+
 /* Runs the tests in order; a summary line; exit status 1 when one failed. */
 export async function run(tests) {
   const only = process.env.ONLY;
   let passed = 0;
   let failed = 0;
+  let skipped = 0;
   const t0 = Date.now();
   for (const [name, fn] of tests) {
     if (only && !name.includes(only)) continue;
@@ -252,13 +256,18 @@ export async function run(tests) {
       passed++;
       console.log('ok   ' + name + ' (' + ((Date.now() - t) / 1000).toFixed(1) + ' s)');
     } catch (e) {
+      if (e instanceof Skip) {
+        skipped++;
+        console.log('skip ' + name + ': ' + e.message);
+        continue;
+      }
       failed++;
       console.log('FAIL ' + name + ' (' + ((Date.now() - t) / 1000).toFixed(1) + ' s)\n' +
         String(e && e.stack || e).split('\n').map((l) => '     ' + l).join('\n'));
     }
   }
   if (browser) await browser.close();
-  console.log('browser: ' + passed + ' passed, ' + failed + ' failed (' +
+  console.log('browser: ' + passed + ' passed, ' + failed + ' failed' + (skipped ? ', ' + skipped + ' skipped' : '') + ' (' +
     ((Date.now() - t0) / 1000).toFixed(1) + ' s; screenshots in ' + SHOTS + ')');
   process.exit(failed ? 1 : 0);
 }

@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Kilnd, openPage, request, shot, until, assert, eq, run, zipEntries, zipRead } from './lib.mjs';
+import { Kilnd, Skip, openPage, request, shot, until, assert, eq, run, zipEntries, zipRead } from './lib.mjs';
 
 const BAD_CSV = 'prompt,visibility,aspect_ratio,style\n' +
   '"A red fox asleep in fresh snow",public,1:1,auto\n' +
@@ -82,6 +82,7 @@ async function session(name, args, opts, body) {
     eq(page.problems, [], 'no script error, no console error');
     eq(await page.evaluate(() => window.__kilnCsp), [], 'no Content-Security-Policy violation');
   } catch (e) {
+    if (e instanceof Skip) throw e;
     await failed(page, name, e);
   } finally {
     await ctx.close();
@@ -364,8 +365,52 @@ async function creditsShort() {
   });
 }
 
+/*
+ * A second account (where kilnd has POST /v1/accounts): it signs in with its
+ * own token, sees none of the admin's images as its own, sees only the
+ * public ones under Public, and signs out.
+ */
+async function secondAccount() {
+  await session('account', ['--set', 'builtin.size=64', '--workers', '2'], {}, async (k, page) => {
+    const acc = await k.api('POST', '/v1/accounts', { name: 'bea', credits: 100 });
+    if (acc.status === 404 || acc.status === 405) throw new Skip('this kilnd has no POST /v1/accounts');
+    eq(acc.status, 201, 'account created: ' + acc.text);
+    // the admin's batch: row 2 public, row 3 private
+    const up = await request(k.url + '/v1/batches?name=mixed.csv', { method: 'POST', body:
+      'prompt,visibility\n"A public moon",public\n"A private sun",private\n',
+      headers: { Authorization: 'Bearer ' + k.token, 'Content-Type': 'text/csv' } });
+    eq(up.status, 201, 'uploaded: ' + up.text);
+    eq((await k.api('POST', '/v1/batches/' + up.json.id + '/start')).status, 200, 'started');
+    await until(async () => (await k.api('GET', '/v1/batches/' + up.json.id)).json.state === 'completed',
+      'the admin\'s batch completes', 60000);
+
+    await page.fill('#token', acc.json.token);
+    await page.press('#token', 'Enter');
+    await page.waitForSelector('#app:not([hidden])');
+    eq(await page.textContent('#account-name'), 'bea', 'signed in as bea');
+    eq(await page.textContent('#account-credits'), '100', 'her credits');
+    await until(async () => !(await page.isHidden('#gallery-empty')), 'her gallery is read');
+    eq(await page.$$eval('#gallery li', (l) => l.length), 0, 'none of the admin\'s images are hers');
+    assert(await page.isVisible('#batches-empty'), 'no batch of hers');
+    await page.click('#scope-public');
+    await until(async () => (await page.$$('#gallery li.loaded')).length === 4, 'the four public images');
+    const ids = await page.$$eval('#gallery li', (lis) => lis.map((li) => li.dataset.image));
+    for (const id of ids) {
+      eq((await k.api('GET', '/v1/images/' + id)).json.visibility, 'public', 'only public images');
+    }
+    await shot(page, '40-second-account-public');
+    await page.click('#sign-out');
+    await page.waitForSelector('#signin:not([hidden])');
+    assert(await page.isHidden('#app'), 'signed out');
+    eq(await page.evaluate(() => sessionStorage.getItem('kiln.token')), null, 'the token is forgotten');
+    await page.reload();
+    await page.waitForSelector('#signin:not([hidden])');
+  });
+}
+
 await run([
   ['the whole flow: sign-in, errors, preview, start, progress, stop, resume, notice, zip, gallery', theFlow],
   ['auth = none: no sign-in', authNone],
-  ['credits short: Start disabled with its reason', creditsShort]
+  ['credits short: Start disabled with its reason', creditsShort],
+  ['a second account: its own gallery, the public images, sign-out', secondAccount]
 ]);
