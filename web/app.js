@@ -162,6 +162,18 @@
     state.account = null;
     state.token = '';
     sessionStorage.removeItem(TOKEN_KEY);
+    // nothing of this account stays on the page
+    state.batches.clear();
+    state.order = [];
+    state.seenActive.clear();
+    showDetails(null);
+    showErrors(null);
+    $('upload-status').textContent = '';
+    $('batch-list').replaceChildren();
+    $('gallery').replaceChildren();
+    for (const u of state.galleryUrls) URL.revokeObjectURL(u);
+    state.galleryUrls = [];
+    $('notices').replaceChildren();
     show('app', false);
     show('account', false);
     show('signin', true);
