@@ -221,6 +221,27 @@ export async function openPage(k, opts = {}) {
   return { ctx, page };
 }
 
+const AXE = path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js');
+
+/*
+ * Checks the page as it is now with axe-core (WCAG 2.1 A and AA rules:
+ * names and labels, contrast, roles, keyboard traps ...); throws naming every
+ * violation and where it is.  axe is evaluated through the DevTools protocol,
+ * which the page's Content-Security-Policy does not apply to.
+ */
+export async function accessible(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    await page.evaluate(fs.readFileSync(AXE, 'utf8'));
+  }
+  const res = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    resultTypes: ['violations']
+  }));
+  const v = res.violations.map((x) => x.id + ' (' + x.impact + '): ' + x.help + ' — at ' +
+    x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', '));
+  if (v.length) throw new Error('accessibility at ' + where + ':\n       ' + v.join('\n       '));
+}
+
 /* Saves a screenshot as SHOTS/<name>.png. */
 export async function shot(page, name, full = true) {
   fs.mkdirSync(SHOTS, { recursive: true });

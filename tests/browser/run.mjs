@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Kilnd, Skip, openPage, request, shot, until, assert, eq, run, zipEntries, zipRead } from './lib.mjs';
+import { Kilnd, Skip, accessible, openPage, request, shot, until, assert, eq, run, zipEntries, zipRead } from './lib.mjs';
 
 const BAD_CSV = 'prompt,visibility,aspect_ratio,style\n' +
   '"A red fox asleep in fresh snow",public,1:1,auto\n' +
@@ -101,6 +101,7 @@ async function flowSteps(k, page) {
   await page.waitForSelector('#signin:not([hidden])');
   assert(await page.isHidden('#app'), 'the app is hidden before sign-in');
   await shot(page, '01-sign-in');
+  await accessible(page, '01-sign-in');
   await page.fill('#token', 'not-a-real-token');
   await page.click('#signin button[type=submit]');
   await until(async () => (await page.textContent('#signin-error')).includes('not accepted'),
@@ -108,6 +109,7 @@ async function flowSteps(k, page) {
   eq(await page.getAttribute('#token', 'aria-invalid'), 'true', 'the token field is marked invalid');
   assert(await page.isHidden('#app'), 'still signed out');
   await shot(page, '02-wrong-token');
+  await accessible(page, '02-wrong-token');
   await page.fill('#token', k.token);
   await page.press('#token', 'Enter');
   await page.waitForSelector('#app:not([hidden])');
@@ -150,6 +152,7 @@ async function flowSteps(k, page) {
   assert((await page.textContent('#errors-title')).includes('3 problems in stickers-bad.csv'), 'errors title');
   assert(await page.isHidden('#details'), 'no details for a refused file');
   await shot(page, '04-cell-errors');
+  await accessible(page, '04-cell-errors');
 
   // -- the fixed file, dropped on the page: the preview of its first row
   const dt = await page.evaluateHandle((text) => {
@@ -184,6 +187,7 @@ async function flowSteps(k, page) {
   assert(await page.isEnabled('#start'), 'Start is enabled');
   eq(await page.textContent('#start-reason'), '', 'no reason to wait');
   await shot(page, '06-replaced');
+  await accessible(page, '06-replaced');
 
   // -- start, with the keyboard
   await page.focus('#start');
@@ -211,6 +215,7 @@ async function flowSteps(k, page) {
   const counts = await page.textContent('[data-batch="' + id + '"] .counts');
   assert(/^\d+ \/ 16 images/.test(counts), 'counts: ' + counts);
   await shot(page, '07-running');
+  await accessible(page, '07-running');
 
   // -- stop: Resume and Download appear; the partial zip holds what was made
   await page.click('[data-batch="' + id + '"] button:has-text("Stop")');
@@ -220,6 +225,7 @@ async function flowSteps(k, page) {
   eq(stopped.state, 'stopped', 'the API agrees');
   assert(stopped.images_done > 0 && stopped.images_done < 16, 'partly done: ' + stopped.images_done);
   await shot(page, '08-stopped');
+  await accessible(page, '08-stopped');
   const part = await download(page, () => page.click('[data-batch="' + id + '"] button:has-text("Download")'));
   eq(part.name, 'lighthouse.zip', 'zip name');
   const partNames = zipEntries(part.path);
@@ -238,6 +244,7 @@ async function flowSteps(k, page) {
   assert(notes[0].body.includes('lighthouse.csv is complete'), 'notification: ' + notes[0].body);
   eq(await barValue(page, id), 100, 'the bar is full');
   await shot(page, '09-completed', false);
+  await accessible(page, '09-completed');
 
   // -- the full zip, from the notice's button: the manifest and every image, in row order
   const full = await download(page, () => page.click('.notice.done button.primary'));
@@ -269,6 +276,7 @@ async function flowSteps(k, page) {
   }
   await page.locator('#creations').scrollIntoViewIfNeeded();
   await shot(page, '10-gallery');
+  await accessible(page, '10-gallery');
   const last = page.locator('#gallery li').last();       // newest first: the last is row 2, image 1
   await last.locator('button').focus();
   await page.keyboard.press('Enter');
@@ -282,6 +290,7 @@ async function flowSteps(k, page) {
     ['16:9', 'realistic', 'ember', 'quality', '4242', '96 × 56 px'], 'the settings shown large');
   eq(await page.evaluate(() => document.activeElement.id), 'viewer-close', 'focus moves into the dialog');
   await shot(page, '11-image-large', false);
+  await accessible(page, '11-image-large');
   await page.keyboard.press('Escape');
   await page.waitForSelector('#viewer:not([open])', { state: 'attached' });
   eq(await page.evaluate(() => document.activeElement.closest('#gallery') !== null), true,
@@ -304,6 +313,7 @@ async function flowSteps(k, page) {
   const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(over <= 0, 'no sideways scrolling on a phone (' + over + ' px too wide)');
   await shot(page, '12-phone', false);
+  await accessible(page, '12-phone');
 }
 
 async function authNone() {
@@ -334,6 +344,7 @@ async function authNone() {
     eq(warns.length, 2, 'one warning per example row');
     assert(warns[0].startsWith('A2 ') && warns[0].includes('example row'), 'the warning names its cell: ' + warns[0]);
     await shot(page, '22-warnings');
+    await accessible(page, '22-warnings');
     // Discard deletes the draft, from the page and from kilnd; Review shows a listed draft again
     await page.click('#discard');
     await page.waitForSelector('#details', { state: 'hidden' });
@@ -362,6 +373,7 @@ async function creditsShort() {
     assert(why.includes('needs 32') && why.includes('have 10') && why.includes('22 more'), 'the reason: ' + why);
     eq(await page.getAttribute('#start', 'aria-describedby'), 'start-reason', 'the reason is tied to the button');
     await shot(page, '30-credits-short');
+    await accessible(page, '30-credits-short');
   });
 }
 
