@@ -59,14 +59,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh
+$(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh scripts/c-bytes.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-schema.sh $(SCHEMA) > $@
 
 $(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/gen/web.c: $(WEB) scripts/embed-web.sh
+$(BUILD)/gen/web.c: $(WEB) scripts/embed-web.sh scripts/c-bytes.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-web.sh $(WEB) > $@.tmp
 	mv $@.tmp $@
