@@ -356,6 +356,16 @@ async function authNone() {
     await page.waitForSelector('#details', { state: 'hidden' });
     await until(async () => (await page.$$('#batch-list li')).length === 0, 'the draft leaves the list');
     eq((await k.api('GET', '/v1/batches')).json.batches.length, 0, 'kilnd has no batch left');
+    // markup in a cell is shown as text, never run
+    const evil = '<b>bold</b><img src=x onerror="window.__pwned=1">';
+    await page.setInputFiles('#file', tmpFile('<i>x<i>.csv',
+      'prompt,visibility\n"' + evil.replace(/"/g, '""') + '",private\n'));
+    await page.waitForSelector('#details:not([hidden])');
+    eq(await page.textContent('#d-prompt'), evil, 'the prompt as text');
+    eq(await page.textContent('#details-name'), '<i>x<i>.csv', 'the file name as text');
+    eq(await page.$$eval('#d-prompt *, #details-name *, #batch-list h3 *', (e) => e.length), 0,
+      'no element made from a cell or a file name');
+    eq(await page.evaluate(() => window.__pwned), undefined, 'no script ran');
   });
 }
 
