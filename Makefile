@@ -41,6 +41,9 @@ CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CPPFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)
 CLI_LIBS := $(shell pkg-config --libs libcurl libcjson 2>/dev/null)
+# The web page (web/), built into the binary by scripts/embed-web.sh; served by api/web.c.
+WEB     := $(sort $(wildcard web/*))
+LIB_OBJ += $(BUILD)/gen/web.o
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -90,11 +93,19 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh
+$(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh scripts/c-bytes.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-schema.sh $(SCHEMA) > $@
 
 $(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/web.c: $(WEB) scripts/embed-web.sh scripts/c-bytes.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-web.sh $(WEB) > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/gen/web.o: $(BUILD)/gen/web.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
@@ -127,11 +138,22 @@ check-asan:
 check-style:
 	sh scripts/check-style.sh
 
+# The web page in Debian's chromium (playwright-core from npm) against a real kilnd;
+# screenshots of each step go to build/screenshots/.
+.PHONY: check-browser browser-deps
+browser-deps:
+	sh scripts/install-browser-deps.sh
+
+check-browser: $(BUILD)/kilnd browser-deps
+	KILND=$(abspath $(BUILD)/kilnd) SCREENSHOTS=$(abspath build/screenshots) \
+		node tests/browser/run.mjs
+
 check: deps
 	sh scripts/check-style.sh
 	$(MAKE) all
 	$(MAKE) check-unit-file check-install check-openapi
 	$(MAKE) check-unit check-e2e
+	$(MAKE) check-browser
 	$(MAKE) check-asan
 	$(MAKE) check-package
 

@@ -11,7 +11,7 @@
  * api_request.  A handler answers with api_reply_json(), api_error() or its
  * own MHD response, and returns what MHD_queue_response() returned.  One
  * endpoint group per file: batches.c, archive.c, images.c, service.c,
- * accounts.c.
+ * accounts.c, events.c, web.c.
  */
 #ifndef KILN_API_H
 #define KILN_API_H
@@ -177,5 +177,21 @@ enum MHD_Result api_service_openapi(struct api_request *req);
 /* api/openapi.json, embedded at build time by scripts/embed-openapi.sh. */
 extern const char api_openapi_json[];
 extern const size_t api_openapi_json_len;
+
+/* ---- the web page (web.c; its files are embedded by scripts/embed-web.sh) --- */
+
+struct api_web_asset {
+	const char *path;                /* "/" or "/web/app.js" */
+	const char *type;                /* Content-Type */
+	const unsigned char *data;
+	size_t len;
+	const char *etag;                /* strong, quoted: from the SHA-256 of the bytes */
+};
+
+extern const struct api_web_asset api_web_assets[];
+extern const unsigned api_web_assets_count;
+
+/* GET / and GET /web/:name: the page and its assets, from the binary. */
+enum MHD_Result api_web_get(struct api_request *req);
 
 #endif

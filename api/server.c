@@ -63,6 +63,8 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/v1/events", api_events_stream, 0 },
 	{ "GET", "/metrics", api_service_metrics, API_METRICS_AUTH },
 	{ "GET", "/openapi.json", api_service_openapi, API_PUBLIC },
+	{ "GET", "/", api_web_get, API_PUBLIC },
+	{ "GET", "/web/:name", api_web_get, API_PUBLIC },
 };
 
 /*
