@@ -48,7 +48,48 @@ static const struct config_key config_keys[] = {
 	{ "builtin.size", NUM(CK_UINT, builtin_size), 8, 4096 },
 	{ "builtin.compression", NUM(CK_UINT, builtin_compression), 0, 9 },
 	{ "builtin.call_log", STR(builtin_call_log), 0, 0 },
+	/* the network engines: the same keys for each */
+#define ENGINE_KEYS(e) \
+	{ #e ".base_url", STR(e.base_url), 0, 0 }, \
+	{ #e ".api_key", STR(e.api_key), 0, 0 }, \
+	{ #e ".api_key_file", STR(e.api_key_file), 0, 0 }, \
+	{ #e ".model", STR(e.model), 0, 0 }, \
+	{ #e ".max_in_flight", NUM(CK_UINT, e.max_in_flight), 1, 1024 }, \
+	{ #e ".calls_per_minute", NUM(CK_UINT, e.calls_per_minute), 0, 1000000 }, \
+	{ #e ".connect_timeout_ms", NUM(CK_UINT, e.connect_timeout_ms), 10, 600000 }, \
+	{ #e ".timeout_ms", NUM(CK_UINT, e.timeout_ms), 10, 3600000 }, \
+	{ #e ".retries", NUM(CK_UINT, e.retries), 0, 20 }, \
+	{ #e ".backoff_ms", NUM(CK_UINT, e.backoff_ms), 1, 600000 }, \
+	{ #e ".max_backoff_ms", NUM(CK_UINT, e.max_backoff_ms), 1, 3600000 }, \
+	{ #e ".pool_retry_ms", NUM(CK_UINT, e.pool_retry_ms), 1, 3600000 }, \
+	{ #e ".max_response", NUM(CK_SIZE, e.max_response), 1024, 1LL << 30 }, \
+	{ #e ".base_size", NUM(CK_UINT, e.base_size), 64, 4096 }, \
+	{ #e ".steps_turbo", NUM(CK_UINT, e.steps_turbo), 1, 500 }, \
+	{ #e ".steps_default", NUM(CK_UINT, e.steps_default), 1, 500 }, \
+	{ #e ".steps_quality", NUM(CK_UINT, e.steps_quality), 1, 500 }
+	ENGINE_KEYS(ideogram),
+	ENGINE_KEYS(openai),
+	ENGINE_KEYS(a1111),
+#undef ENGINE_KEYS
 };
+
+/* The defaults of one network engine's settings. */
+static void engine_defaults(struct config_engine *e, const char *base_url, unsigned timeout_ms)
+{
+	snprintf(e->base_url, sizeof(e->base_url), "%s", base_url);
+	e->max_in_flight = 8;
+	e->connect_timeout_ms = 10000;
+	e->timeout_ms = timeout_ms;
+	e->retries = 4;
+	e->backoff_ms = 1000;
+	e->max_backoff_ms = 30000;
+	e->pool_retry_ms = 30000;
+	e->max_response = 64ULL * 1024 * 1024;
+	e->base_size = 1024;
+	e->steps_turbo = 12;
+	e->steps_default = 25;
+	e->steps_quality = 40;
+}
 
 void config_defaults(struct config *cfg)
 {
@@ -68,6 +109,10 @@ void config_defaults(struct config *cfg)
 	cfg->builtin_delay_ms = 0;
 	cfg->builtin_size = 512;
 	cfg->builtin_compression = 6;
+	engine_defaults(&cfg->ideogram, "https://api.ideogram.ai", 180000);
+	engine_defaults(&cfg->openai, "https://api.openai.com", 180000);
+	snprintf(cfg->openai.model, sizeof(cfg->openai.model), "gpt-image-1");
+	engine_defaults(&cfg->a1111, "http://127.0.0.1:7860", 600000);
 }
 
 /* Parses a whole decimal number with an optional K/M/G suffix when size is set. */

@@ -8,7 +8,8 @@ set -eu
 PKGS="build-essential pkg-config
 libmicrohttpd-dev libcjson-dev libsqlite3-dev libzip-dev libpng-dev zlib1g-dev libssl-dev
 libexpat1-dev libxlsxwriter-dev
-libcmocka-dev python3 python3-pytest sqlite3 curl unzip"
+libcmocka-dev python3 python3-pytest sqlite3 curl unzip
+libcurl4-openssl-dev"
 
 missing=""
 for p in $PKGS; do

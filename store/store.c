@@ -162,6 +162,11 @@ static const char *const store_sql[Q_COUNT] = {
 		"SELECT i.seq, i.id, b.id, i.staged, i.ext, i.bytes FROM images i"
 		" JOIN batches b ON b.seq = i.batch_seq WHERE i.state = 'running'",
 	[Q_ACTIVE_BATCHES] = "SELECT seq FROM batches WHERE state IN ('queued', 'running', 'stopping')",
+	/* several images of a row in one engine call */
+	[Q_CLAIM_ROW_MORE] =
+		"SELECT seq, id, idx, attempts FROM images WHERE batch_seq = ?1 AND row = ?2"
+		" AND state = 'pending' AND not_before <= ?3 AND EXISTS (SELECT 1 FROM batches b"
+		" WHERE b.seq = ?1 AND b.state IN ('queued', 'running')) ORDER BY idx LIMIT ?4",
 };
 
 struct store_pool {
