@@ -54,7 +54,7 @@ static const struct config_key config_keys[] = {
 	{ #e ".api_key", STR(e.api_key), 0, 0 }, \
 	{ #e ".api_key_file", STR(e.api_key_file), 0, 0 }, \
 	{ #e ".model", STR(e.model), 0, 0 }, \
-	{ #e ".max_in_flight", NUM(CK_UINT, e.max_in_flight), 1, 1024 }, \
+	{ #e ".max_in_flight", NUM(CK_UINT, e.max_in_flight), 0, 1024 }, \
 	{ #e ".calls_per_minute", NUM(CK_UINT, e.calls_per_minute), 0, 1000000 }, \
 	{ #e ".connect_timeout_ms", NUM(CK_UINT, e.connect_timeout_ms), 10, 600000 }, \
 	{ #e ".timeout_ms", NUM(CK_UINT, e.timeout_ms), 10, 3600000 }, \
@@ -77,7 +77,7 @@ static const struct config_key config_keys[] = {
 static void engine_defaults(struct config_engine *e, const char *base_url, unsigned timeout_ms)
 {
 	snprintf(e->base_url, sizeof(e->base_url), "%s", base_url);
-	e->max_in_flight = 8;
+	e->max_in_flight = 0;
 	e->connect_timeout_ms = 10000;
 	e->timeout_ms = timeout_ms;
 	e->retries = 4;

@@ -27,7 +27,7 @@ struct config_engine {
 	char api_key[512];         /* the key itself or env:NAME; never logged */
 	char api_key_file[1024];   /* or a file holding it */
 	char model[64];            /* openai: the model name */
-	unsigned max_in_flight;    /* calls at once (8) */
+	unsigned max_in_flight;    /* calls at once (0: as many as workers) */
 	unsigned calls_per_minute; /* 0: no limit */
 	unsigned connect_timeout_ms; /* 10000 */
 	unsigned timeout_ms;       /* whole call (ideogram/openai 180000, a1111 600000) */

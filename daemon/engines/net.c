@@ -717,7 +717,7 @@ struct net_client *net_client_new(const char *name, const struct config_engine *
 	c->max_backoff_ms = ce->max_backoff_ms < c->backoff_ms ? c->backoff_ms : ce->max_backoff_ms;
 	c->pool_retry_ms = ce->pool_retry_ms;
 	c->max_response = ce->max_response;
-	c->max_in_flight = ce->max_in_flight ? ce->max_in_flight : 1;
+	c->max_in_flight = ce->max_in_flight ? ce->max_in_flight : workers ? workers : 1;
 	c->limit = c->max_in_flight;
 	c->cpm = ce->calls_per_minute;
 	c->rnd = (uint64_t)mono_us() * 0x9E3779B97F4A7C15ULL | 1;
