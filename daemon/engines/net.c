@@ -676,7 +676,7 @@ enum engine_status net_call(struct net_client *c, const struct net_request *req,
 			wait = (int64_t)(cap / 2 + next_rand(c) % (cap / 2 + 1));
 			pthread_mutex_unlock(&c->mu);
 		}
-		log_debug("%s: %s; retrying in %lld ms", c->name, msg, (long long)wait);
+		log_debug("%s; retrying in %lld ms", msg, (long long)wait);
 		if (sleep_ms(wait, cancel)) {
 			snprintf(err, errlen, "%s: cancelled", c->name);
 			return ENGINE_CANCELLED;
@@ -905,12 +905,13 @@ int net_image_check(const unsigned char *d, size_t len, char *mime, size_t mimel
 		}
 		snprintf(mime, mimelen, "image/jpeg");
 		snprintf(ext, extlen, "jpg");
-	} else if (len >= 30 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) {
+	} else if (len >= 25 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) {
 		if ((size_t)le32(d + 4) + 8 > len) {
 			snprintf(err, errlen, "the WebP file is truncated");
 			return -1;
 		}
-		if (!memcmp(d + 12, "VP8 ", 4) && d[23] == 0x9D && d[24] == 0x01 && d[25] == 0x2A) {
+		if (len >= 30 && !memcmp(d + 12, "VP8 ", 4) && d[23] == 0x9D && d[24] == 0x01 &&
+		    d[25] == 0x2A) {
 			w = ((unsigned)d[26] | (unsigned)d[27] << 8) & 0x3FFF;
 			h = ((unsigned)d[28] | (unsigned)d[29] << 8) & 0x3FFF;
 		} else if (!memcmp(d + 12, "VP8L", 4) && d[20] == 0x2F) {
@@ -918,7 +919,7 @@ int net_image_check(const unsigned char *d, size_t len, char *mime, size_t mimel
 
 			w = (b & 0x3FFF) + 1;
 			h = ((b >> 14) & 0x3FFF) + 1;
-		} else if (!memcmp(d + 12, "VP8X", 4)) {
+		} else if (len >= 30 && !memcmp(d + 12, "VP8X", 4)) {
 			w = ((unsigned)d[24] | (unsigned)d[25] << 8 | (unsigned)d[26] << 16) + 1;
 			h = ((unsigned)d[27] | (unsigned)d[28] << 8 | (unsigned)d[29] << 16) + 1;
 		} else {
