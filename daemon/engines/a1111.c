@@ -28,7 +28,6 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include "../config.h"
 #include "../engine.h"
@@ -60,25 +59,6 @@ static void a1111_size(const struct a1111 *a, const char *ratio, unsigned *w, un
 	*h = side64(a->base_size, (double)rh / rw);
 }
 
-struct answer {
-	cJSON *json;
-};
-
-static enum engine_status accept_txt2img(void *cls, const struct net_response *r,
-					 char *err, size_t errlen)
-{
-	struct answer *a = cls;
-	cJSON *j = cJSON_ParseWithLength((const char *)r->body, r->len);
-
-	if (!j || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "images"))) {
-		cJSON_Delete(j);
-		snprintf(err, errlen, "a1111: the answer is not the documented JSON (no images array)");
-		return ENGINE_RETRY;
-	}
-	a->json = j;
-	return ENGINE_OK;
-}
-
 static enum engine_status a1111_generate(void *state, const struct engine_request *req,
 					 const atomic_int *cancel, struct engine_image *out,
 					 char *err, size_t errlen)
@@ -87,7 +67,7 @@ static enum engine_status a1111_generate(void *state, const struct engine_reques
 	const struct sheet_fields *f = req->fields;
 	char ignored[256] = "";
 	struct net_request nr;
-	struct answer ans = { NULL };
+	struct net_json ans = { "a1111", "images", NULL };
 	cJSON *root, *images, *info = NULL, *seeds = NULL, *it;
 	unsigned w, h, steps, i, have;
 	int64_t seed = -1;
@@ -136,7 +116,7 @@ static enum engine_status a1111_generate(void *state, const struct engine_reques
 	nr.body = body;
 	nr.body_len = strlen(body);
 	nr.auth_header = a->auth[0] ? a->auth : NULL;
-	st = net_call(a->net, &nr, cancel, accept_txt2img, &ans, err, errlen);
+	st = net_call(a->net, &nr, cancel, net_accept_json, &ans, err, errlen);
 	free(body);
 	if (st != ENGINE_OK)
 		return st;
@@ -204,38 +184,18 @@ static const struct engine_ops a1111_ops = {
 int engine_a1111_create(struct engine *e, const struct config *cfg, char *err, size_t errlen)
 {
 	struct a1111 *a = calloc(1, sizeof(*a));
-	char key[512], msg[300];
 
 	if (!a) {
 		snprintf(err, errlen, "a1111: out of memory");
 		return -1;
 	}
-	if (net_load_key(&cfg->a1111, "A1111_API_AUTH", 0, key, sizeof(key), msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "a1111: %s", msg);
-		free(a);
-		return -1;
-	}
-	if (key[0]) {
-		unsigned char b64[700];
-
-		if (!strchr(key, ':') || strlen(key) > 500) {
-			memset(key, 0, sizeof(key));
-			free(a);
-			snprintf(err, errlen, "a1111: the credentials must be written user:password");
-			return -1;
-		}
-		EVP_EncodeBlock(b64, (const unsigned char *)key, (int)strlen(key));
-		snprintf(a->auth, sizeof(a->auth), "Authorization: Basic %s", (char *)b64);
-		memset(b64, 0, sizeof(b64));
-	}
 	a->base_size = cfg->a1111.base_size;
 	a->steps_turbo = cfg->a1111.steps_turbo;
 	a->steps_default = cfg->a1111.steps_default;
 	a->steps_quality = cfg->a1111.steps_quality;
-	a->net = net_client_new("a1111", &cfg->a1111, key, cfg->workers, err, errlen);
-	memset(key, 0, sizeof(key));
+	a->net = net_engine_client("a1111", &cfg->a1111, "A1111_API_AUTH", NET_AUTH_BASIC,
+				   cfg->workers, a->auth, sizeof(a->auth), err, errlen);
 	if (!a->net) {
-		memset(a->auth, 0, sizeof(a->auth));
 		free(a);
 		return -1;
 	}

@@ -46,46 +46,11 @@ struct ideogram {
 	char auth[600];
 };
 
-/* A growing byte buffer for the multipart body. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	int nomem;
-};
-
-static void buf_add(struct buf *b, const void *data, size_t n)
-{
-	if (b->nomem)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->nomem = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* One text part of a multipart/form-data body. */
-static void part(struct buf *b, const char *boundary, const char *name, const char *value)
+static void part(FILE *f, const char *boundary, const char *name, const char *value)
 {
-	char head[256];
-	int n = snprintf(head, sizeof(head),
-			 "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n", boundary, name);
-
-	buf_add(b, head, (size_t)n);
-	buf_add(b, value, strlen(value));
-	buf_add(b, "\r\n", 2);
+	fprintf(f, "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n", boundary,
+		name, value);
 }
 
 /* ---- the mappings ------------------------------------------------------- */
@@ -177,26 +142,6 @@ static cJSON *palette_json(const char *p)
 }
 
 /* ---- the answer --------------------------------------------------------- */
-
-struct answer {
-	cJSON *json;
-};
-
-/* net_call()'s accept: the answer must be JSON with a data array. */
-static enum engine_status accept_generate(void *cls, const struct net_response *r,
-					  char *err, size_t errlen)
-{
-	struct answer *a = cls;
-	cJSON *j = cJSON_ParseWithLength((const char *)r->body, r->len);
-
-	if (!j || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "data"))) {
-		cJSON_Delete(j);
-		snprintf(err, errlen, "ideogram: the answer is not the documented JSON (no data array)");
-		return ENGINE_RETRY;
-	}
-	a->json = j;
-	return ENGINE_OK;
-}
 
 /* Downloads and records the images of the answer into out[0..n). */
 static enum engine_status take_images(struct ideogram *ig, const cJSON *data, unsigned n,
@@ -294,7 +239,7 @@ static char *legacy_body(const struct sheet_fields *f, int64_t seed, unsigned n,
 }
 
 /* The 3.0 multipart body into b; boundary given.  Fills ignored. */
-static void v3_body(struct buf *b, const char *boundary, const struct sheet_fields *f,
+static void v3_body(FILE *b, const char *boundary, const struct sheet_fields *f,
 		    int64_t seed, unsigned n, char *ignored, size_t iglen)
 {
 	char ratio[12], num[24];
@@ -323,16 +268,11 @@ static void v3_body(struct buf *b, const char *boundary, const struct sheet_fiel
 		cJSON *p = palette_json(f->color_palette);
 		char *text = p ? cJSON_PrintUnformatted(p) : NULL;
 
-		if (text)
-			part(b, boundary, "color_palette", text);
-		else
-			b->nomem = 1;
+		part(b, boundary, "color_palette", text ? text : "{}");
 		free(text);
 		cJSON_Delete(p);
 	}
-	buf_add(b, "--", 2);
-	buf_add(b, boundary, strlen(boundary));
-	buf_add(b, "--\r\n", 4);
+	fprintf(b, "--%s--\r\n", boundary);
 }
 
 static enum engine_status ideogram_generate(void *state, const struct engine_request *req,
@@ -342,10 +282,11 @@ static enum engine_status ideogram_generate(void *state, const struct engine_req
 	struct ideogram *ig = state;
 	const struct sheet_fields *f = req->fields;
 	struct net_request nr;
-	struct answer a = { NULL };
+	struct net_json a = { "ideogram", "data", NULL };
 	char ignored[256] = "", ctype[128], boundary[48];
 	char *json = NULL;
-	struct buf mp = { NULL, 0, 0, 0 };
+	char *mp = NULL;
+	size_t mplen = 0;
 	enum engine_status st;
 
 	if (!strcmp(f->model, "0.2")) {
@@ -362,17 +303,23 @@ static enum engine_status ideogram_generate(void *state, const struct engine_req
 		if (util_random_hex(rnd, 8) < 0)
 			snprintf(rnd, sizeof(rnd), "%016llx", (unsigned long long)util_mono_ms());
 		snprintf(boundary, sizeof(boundary), "kiln-%s", rnd);
-		v3_body(&mp, boundary, f, req->seed, req->count, ignored, sizeof(ignored));
-		if (mp.nomem) {
-			free(mp.p);
+		FILE *body = open_memstream(&mp, &mplen);
+
+		if (!body) {
+			snprintf(err, errlen, "ideogram: out of memory");
+			return ENGINE_RETRY;
+		}
+		v3_body(body, boundary, f, req->seed, req->count, ignored, sizeof(ignored));
+		if (ferror(body) | fclose(body)) {
+			free(mp);
 			snprintf(err, errlen, "ideogram: out of memory");
 			return ENGINE_RETRY;
 		}
 		snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s", boundary);
 		nr.path = "/v1/ideogram-v3/generate";
 		nr.content_type = ctype;
-		nr.body = mp.p;
-		nr.body_len = mp.len;
+		nr.body = mp;
+		nr.body_len = mplen;
 	} else {
 		json = legacy_body(f, req->seed, req->count, ignored, sizeof(ignored));
 		if (!json) {
@@ -384,9 +331,9 @@ static enum engine_status ideogram_generate(void *state, const struct engine_req
 		nr.body = json;
 		nr.body_len = strlen(json);
 	}
-	st = net_call(ig->net, &nr, cancel, accept_generate, &a, err, errlen);
+	st = net_call(ig->net, &nr, cancel, net_accept_json, &a, err, errlen);
 	free(json);
-	free(mp.p);
+	free(mp);
 	if (st != ENGINE_OK)
 		return st;
 	st = take_images(ig, cJSON_GetObjectItemCaseSensitive(a.json, "data"), req->count, cancel,
@@ -431,23 +378,14 @@ static const struct engine_ops ideogram_ops = {
 int engine_ideogram_create(struct engine *e, const struct config *cfg, char *err, size_t errlen)
 {
 	struct ideogram *ig = calloc(1, sizeof(*ig));
-	char key[512], msg[300];
 
 	if (!ig) {
 		snprintf(err, errlen, "ideogram: out of memory");
 		return -1;
 	}
-	if (net_load_key(&cfg->ideogram, "IDEOGRAM_API_KEY", 1, key, sizeof(key), msg,
-			 sizeof(msg)) < 0) {
-		snprintf(err, errlen, "ideogram: %s", msg);
-		free(ig);
-		return -1;
-	}
-	snprintf(ig->auth, sizeof(ig->auth), "Api-Key: %s", key);
-	ig->net = net_client_new("ideogram", &cfg->ideogram, key, cfg->workers, err, errlen);
-	memset(key, 0, sizeof(key));
+	ig->net = net_engine_client("ideogram", &cfg->ideogram, "IDEOGRAM_API_KEY", NET_AUTH_API_KEY,
+				    cfg->workers, ig->auth, sizeof(ig->auth), err, errlen);
 	if (!ig->net) {
-		memset(ig->auth, 0, sizeof(ig->auth));
 		free(ig);
 		return -1;
 	}

@@ -1097,6 +1097,60 @@ int net_ratio_close(const char *ratio, unsigned w, unsigned h)
 	return got / want < 1.05 && want / got < 1.05;
 }
 
+/* ---- what every network engine does ------------------------------------- */
+
+struct net_client *net_engine_client(const char *name, const struct config_engine *ce,
+				     const char *env_name, enum net_auth auth, unsigned workers,
+				     char *header, size_t headerlen, char *err, size_t errlen)
+{
+	struct net_client *c;
+	char key[512], msg[300];
+
+	header[0] = '\0';
+	if (net_load_key(ce, env_name, auth != NET_AUTH_BASIC, key, sizeof(key), msg,
+			 sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", name, msg);
+		return NULL;
+	}
+	if (auth == NET_AUTH_API_KEY) {
+		snprintf(header, headerlen, "Api-Key: %s", key);
+	} else if (auth == NET_AUTH_BEARER) {
+		snprintf(header, headerlen, "Authorization: Bearer %s", key);
+	} else if (key[0]) {
+		unsigned char b64[700];
+
+		if (!strchr(key, ':') || strlen(key) > 500) {
+			memset(key, 0, sizeof(key));
+			snprintf(err, errlen, "%s: the credentials must be written user:password", name);
+			return NULL;
+		}
+		EVP_EncodeBlock(b64, (const unsigned char *)key, (int)strlen(key));
+		snprintf(header, headerlen, "Authorization: Basic %s", (char *)b64);
+		memset(b64, 0, sizeof(b64));
+	}
+	c = net_client_new(name, ce, key, workers, err, errlen);
+	memset(key, 0, sizeof(key));
+	if (!c)
+		memset(header, 0, headerlen);
+	return c;
+}
+
+enum engine_status net_accept_json(void *cls, const struct net_response *r,
+				   char *err, size_t errlen)
+{
+	struct net_json *a = cls;
+	cJSON *j = cJSON_ParseWithLength((const char *)r->body, r->len);
+
+	if (!j || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, a->array))) {
+		cJSON_Delete(j);
+		snprintf(err, errlen, "%s: the answer is not the documented JSON (no %s array)",
+			 a->engine, a->array);
+		return ENGINE_RETRY;
+	}
+	a->json = j;
+	return ENGINE_OK;
+}
+
 /* ---- images into engine_image ------------------------------------------- */
 
 int net_image_take(struct engine_image *img, unsigned char *data, size_t len)

@@ -92,6 +92,38 @@ enum engine_status net_call(struct net_client *c, const struct net_request *req,
 							 char *err, size_t errlen),
 			    void *cls, char *err, size_t errlen);
 
+/* How a network engine sends its key. */
+enum net_auth {
+	NET_AUTH_API_KEY,        /* "Api-Key: <key>" (Ideogram); a key is required */
+	NET_AUTH_BEARER,         /* "Authorization: Bearer <key>" (OpenAI); a key is required */
+	NET_AUTH_BASIC           /* "Authorization: Basic …" of "user:password", when one is set */
+};
+
+/*
+ * Everything a network engine's create function needs: reads the key
+ * (net_load_key() with env_name), writes the header that carries it into
+ * header ("" when there is none) and makes the client.  The key is wiped
+ * from memory but for the header and the client's copy (kept to scrub it
+ * from messages).  Returns the client, or NULL with a message in err.
+ */
+struct net_client *net_engine_client(const char *name, const struct config_engine *ce,
+				     const char *env_name, enum net_auth auth, unsigned workers,
+				     char *header, size_t headerlen, char *err, size_t errlen);
+
+/* What net_accept_json() requires of an answer, and what it found. */
+struct net_json {
+	const char *engine;      /* for the message */
+	const char *array;       /* the array the answer must hold: "data", "images" */
+	struct cJSON *json;      /* the parsed answer; the caller frees it (cJSON_Delete) */
+};
+
+/*
+ * A net_call() accept callback for JSON answers: cls is a struct net_json.
+ * An answer that is not JSON or lacks the array is ENGINE_RETRY (malformed).
+ */
+enum engine_status net_accept_json(void *cls, const struct net_response *r,
+				   char *err, size_t errlen);
+
 /*
  * Reads the API key: the setting's value (which may be env:NAME), else the
  * key file, else the environment variable env_name.  Leading and trailing

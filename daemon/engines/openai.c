@@ -86,25 +86,6 @@ static struct size pick_size(const struct openai *o, const char *ratio)
 	return list[best];
 }
 
-struct answer {
-	cJSON *json;
-};
-
-static enum engine_status accept_generate(void *cls, const struct net_response *r,
-					  char *err, size_t errlen)
-{
-	struct answer *a = cls;
-	cJSON *j = cJSON_ParseWithLength((const char *)r->body, r->len);
-
-	if (!j || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "data"))) {
-		cJSON_Delete(j);
-		snprintf(err, errlen, "openai: the answer is not the documented JSON (no data array)");
-		return ENGINE_RETRY;
-	}
-	a->json = j;
-	return ENGINE_OK;
-}
-
 static enum engine_status openai_generate(void *state, const struct engine_request *req,
 					  const atomic_int *cancel, struct engine_image *out,
 					  char *err, size_t errlen)
@@ -114,7 +95,7 @@ static enum engine_status openai_generate(void *state, const struct engine_reque
 	struct size sz = pick_size(o, f->aspect_ratio);
 	char ignored[256] = "", size[24];
 	struct net_request nr;
-	struct answer a = { NULL };
+	struct net_json a = { "openai", "data", NULL };
 	cJSON *root, *data;
 	char *body;
 	enum engine_status st;
@@ -172,7 +153,7 @@ static enum engine_status openai_generate(void *state, const struct engine_reque
 	nr.body = body;
 	nr.body_len = strlen(body);
 	nr.auth_header = o->auth;
-	st = net_call(o->net, &nr, cancel, accept_generate, &a, err, errlen);
+	st = net_call(o->net, &nr, cancel, net_accept_json, &a, err, errlen);
 	free(body);
 	if (st != ENGINE_OK)
 		return st;
@@ -239,7 +220,6 @@ static const struct engine_ops openai_ops = {
 int engine_openai_create(struct engine *e, const struct config *cfg, char *err, size_t errlen)
 {
 	struct openai *o;
-	char key[512], msg[300];
 
 	if (!cfg->openai.model[0]) {
 		snprintf(err, errlen, "openai.model is empty; name the model (e.g. gpt-image-1)");
@@ -250,17 +230,10 @@ int engine_openai_create(struct engine *e, const struct config *cfg, char *err, 
 		snprintf(err, errlen, "openai: out of memory");
 		return -1;
 	}
-	if (net_load_key(&cfg->openai, "OPENAI_API_KEY", 1, key, sizeof(key), msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "openai: %s", msg);
-		free(o);
-		return -1;
-	}
-	snprintf(o->auth, sizeof(o->auth), "Authorization: Bearer %s", key);
 	snprintf(o->model, sizeof(o->model), "%s", cfg->openai.model);
-	o->net = net_client_new("openai", &cfg->openai, key, cfg->workers, err, errlen);
-	memset(key, 0, sizeof(key));
+	o->net = net_engine_client("openai", &cfg->openai, "OPENAI_API_KEY", NET_AUTH_BEARER,
+				   cfg->workers, o->auth, sizeof(o->auth), err, errlen);
 	if (!o->net) {
-		memset(o->auth, 0, sizeof(o->auth));
 		free(o);
 		return -1;
 	}
