@@ -34,7 +34,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
 	{ "listen", CK_LISTEN, offsetof(struct config, listen), sizeof(((struct config *)0)->listen), 0, 0 },
 	{ "data_dir", STR(data_dir), 0, 0 },
-	{ "workers", NUM(CK_UINT, workers), 1, 256 },
+	{ "workers", NUM(CK_UINT, workers), 1, 1024 },
 	{ "engine", STR(engine), 0, 0 },
 	{ "auth", NUM(CK_AUTH, auth), 0, 0 },
 	{ "max_upload_bytes", NUM(CK_SIZE, max_upload_bytes), 1024, 1LL << 32 },

@@ -27,7 +27,9 @@ first image is_image_safe: false), safety (the service's 400/422 refusal),
 webp (the image is served in that format), big (a 2 MB answer), dead (this
 server answers 503 to everything).
 
-Run alone (the benchmark does): python3 fake_upstream.py --port N --latency S.
+Run alone: python3 fake_upstream.py --port N --latency S; the benchmark runs it
+with --bench: the a1111 route only, on one asyncio thread, so that hundreds of
+calls in flight keep their fixed latency.
 Standard library only.
 """
 import argparse
@@ -173,9 +175,11 @@ class Fake:
         class Handler(FakeHandler):
             pass
         Handler.fake = fake
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1024
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 1024     # the benchmark opens hundreds of connections at once
+        self.server = Server(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -521,12 +525,78 @@ class FakeHandler(BaseHTTPRequestHandler):
                      "parameters": r, "info": json.dumps(info)}
 
 
+def serve_bench(port, latency):
+    """
+    The benchmark's upstream: POST /sdapi/v1/txt2img only, answered after exactly `latency`
+    seconds, on one asyncio thread (hundreds of calls in flight cost no thread each, so the
+    latency stays fixed under load).  The answer has the documented shape, a 64x64 PNG per
+    image asked.  Prints its port; stdin lines "stats" and "reset" as in main().
+    """
+    import asyncio
+    stats = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "service_s": 0.0}
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                t0 = time.monotonic()
+                n = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        n = int(line.split(b":")[1])
+                body = json.loads(await reader.readexactly(n)) if n else {}
+                stats["requests"] += 1
+                stats["in_flight"] += 1
+                stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+                await asyncio.sleep(latency)
+                k = body.get("batch_size", 1)
+                img = base64.b64encode(png(body.get("width", 64), body.get("height", 64))).decode()
+                seed = body.get("seed", -1) if body.get("seed", -1) != -1 else 1
+                out = json.dumps({"images": [img] * k, "parameters": body,
+                                  "info": json.dumps({"seed": seed, "all_seeds": [seed + i for i in range(k)]})
+                                  }).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(out) + out)
+                await writer.drain()
+                stats["in_flight"] -= 1
+                stats["service_s"] += time.monotonic() - t0
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def control():
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                return
+            if line.strip() == "stats":
+                mean = stats["service_s"] / stats["requests"] if stats["requests"] else 0
+                print(json.dumps({"requests": stats["requests"], "max_in_flight": stats["max_in_flight"],
+                                  "mean_service_s": mean}), flush=True)
+            elif line.strip() == "reset":
+                stats.update(requests=0, max_in_flight=0, service_s=0.0)
+                print("ok", flush=True)
+
+    async def run():
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=2048)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await control()
+        server.close()
+
+    asyncio.run(run())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--key", default="test-key")
+    ap.add_argument("--bench", action="store_true", help="the benchmark's asyncio a1111 upstream")
     args = ap.parse_args()
+    if args.bench:
+        return serve_bench(args.port, args.latency)
     fake = Fake(args.key).start(args.port)
     fake.latency = args.latency
     print(fake.port, flush=True)
@@ -539,6 +609,11 @@ def main():
                 with fake.lock:
                     print(json.dumps({"requests": len(fake.requests),
                                       "max_in_flight": fake.max_in_flight}), flush=True)
+            elif line.strip() == "reset":
+                with fake.lock:
+                    fake.requests = []
+                    fake.max_in_flight = 0
+                print("ok", flush=True)
     finally:
         fake.stop()
 
