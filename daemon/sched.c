@@ -249,8 +249,9 @@ static void *worker_main(void *arg)
 			struct store_job_image more[ENGINE_MAX_PER_CALL - 1];
 			unsigned max = engine_max_per_call(&s->k->engine, &job.f), nmore = 0;
 
-			if (max > 1 && job.f.num_images > 1 && store_claim_row_more(w->st, &job, util_now_ms(), max - 1, more,
-							    &nmore) != STORE_OK)
+			if (max > 1 && job.f.num_images > 1 &&
+			    store_claim_row_more(w->st, &job, util_now_ms(), max - 1, more,
+						 &nmore) != STORE_OK)
 				nmore = 0;
 			s->rr_seq = job.batch_seq;
 			w->batch_seq = job.batch_seq;

@@ -647,7 +647,8 @@ enum engine_status net_call(struct net_client *c, const struct net_request *req,
 
 			st = ENGINE_FAIL;
 			net_clean_message(c, x.resp.status, x.resp.body, x.resp.len, clean, sizeof(clean));
-			snprintf(msg, sizeof(msg), "%s: the service refused this request: %s", c->name, clean);
+			snprintf(msg, sizeof(msg), "%s: the service refused this request: %s", c->name,
+				 clean);
 		}
 		if (!req->url) {
 			int64_t pause = wait >= 0 ? wait : (int64_t)c->backoff_ms;
