@@ -242,8 +242,8 @@ def write_section(path, latency, waves, results, load):
               " HTTP threads and one libcurl thread for the engine: every call in flight is an"
               " easy handle in that thread's multi handle, not a thread; a worker waits on its"
               " call, then writes the image.  The upstream never saw more than C calls at once."
-              " Most of kilnd's memory at C = 256 is its 320 workers' SQLite connections and"
-              " stacks.  A row of several images is one call (batch_size, num_images, n), so a"
+              " Each worker has a thread and a SQLite connection of its own, so kilnd's memory"
+              " grows with C (see the table).  A row of several images is one call (batch_size, num_images, n), so a"
               " batch of rows of 4 images needs a quarter of these calls." %
               ("**met**" if met else "**not met**"), END]
     text = open(path).read() if os.path.exists(path) else "# Performance\n"

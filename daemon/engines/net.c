@@ -632,6 +632,12 @@ enum engine_status net_call(struct net_client *c, const struct net_request *req,
 			net_clean_message(c, x.resp.status, x.resp.body, x.resp.len, clean, sizeof(clean));
 			snprintf(msg, sizeof(msg), "%s refused the API key (HTTP %ld: %s); check %s.api_key",
 				 c->name, x.resp.status, clean, c->name);
+		} else if (!req->url && (x.resp.status == 404 || x.resp.status == 405)) {
+			/* the server has no such endpoint: the base URL is wrong for every row */
+			st = ENGINE_FATAL;
+			snprintf(msg, sizeof(msg), "%s: %s answered HTTP %ld to %s %s; check %s.base_url",
+				 c->name, c->servers[k].url, x.resp.status, req->method, req->path,
+				 c->name);
 		} else if (x.resp.status == 429 || x.resp.status == 408 || x.resp.status >= 500) {
 			char clean[320];
 

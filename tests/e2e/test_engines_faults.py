@@ -291,3 +291,13 @@ def test_answers_are_size_capped(make_kiln, fake):
     assert done["images_done"] == 1 and done["images_failed"] == 1
     rows = rows_of(k, bid)
     assert rows[0]["state"] == "failed" and "larger than 1048576 bytes" in rows[0]["error"]
+
+
+def test_wrong_base_url_fails_the_batch_at_once(make_kiln, fake):
+    k = make_kiln(engine_args("openai", fake.url + "/not-the-api", workers=2), env=engine_env())
+    bid = start(k, csv_rows(30))
+    failed = k.wait_state(bid, ("failed", "completed"), timeout=30)
+    assert failed["state"] == "failed"
+    assert "HTTP 404" in failed["error"] and "check openai.base_url" in failed["error"]
+    assert failed["images_done"] == 0
+    assert k.request("GET", "/v1/account").json()["credits_available"] == 100000
