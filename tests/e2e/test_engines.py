@@ -242,6 +242,8 @@ def openai_check(k, fake, model, rows, bid):
                     want["style"] = "natural"
             assert q["body"] == want, r
             assert q["headers"]["authorization"] == "Bearer " + ENGINE_KEY
+    for api_row in rows_of(k, bid):
+        assert all(i["seed"] is None for i in api_row["images"])   # the API has no seed
     man, _ = manifest(k, bid)
     w, h = None, None
     for m in man:
