@@ -34,8 +34,7 @@
 #include "net.h"
 
 struct a1111 {
-	struct net_client *net;
-	char auth[800];          /* "" without credentials */
+	struct net_engine ne;    /* first: net_engine_destroy() frees it */
 	unsigned base_size;
 	unsigned steps_turbo, steps_default, steps_quality;
 };
@@ -115,8 +114,8 @@ static enum engine_status a1111_generate(void *state, const struct engine_reques
 	nr.content_type = "application/json";
 	nr.body = body;
 	nr.body_len = strlen(body);
-	nr.auth_header = a->auth[0] ? a->auth : NULL;
-	st = net_call(a->net, &nr, cancel, net_accept_json, &ans, err, errlen);
+	nr.auth_header = a->ne.auth[0] ? a->ne.auth : NULL;
+	st = net_call(a->ne.net, &nr, cancel, net_accept_json, &ans, err, errlen);
 	free(body);
 	if (st != ENGINE_OK)
 		return st;
@@ -158,21 +157,10 @@ static unsigned a1111_max_per_call(void *state, const struct sheet_fields *f)
 	return 8;
 }
 
-static void a1111_destroy(void *state)
-{
-	struct a1111 *a = state;
-
-	if (!a)
-		return;
-	net_client_free(a->net);
-	memset(a->auth, 0, sizeof(a->auth));
-	free(a);
-}
-
 static const struct engine_ops a1111_ops = {
 	"a1111",
 	a1111_generate,
-	a1111_destroy,
+	net_engine_destroy,
 	a1111_max_per_call,
 };
 
@@ -193,9 +181,9 @@ int engine_a1111_create(struct engine *e, const struct config *cfg, char *err, s
 	a->steps_turbo = cfg->a1111.steps_turbo;
 	a->steps_default = cfg->a1111.steps_default;
 	a->steps_quality = cfg->a1111.steps_quality;
-	a->net = net_engine_client("a1111", &cfg->a1111, "A1111_API_AUTH", NET_AUTH_BASIC,
-				   cfg->workers, a->auth, sizeof(a->auth), err, errlen);
-	if (!a->net) {
+	a->ne.net = net_engine_client("a1111", &cfg->a1111, "A1111_API_AUTH", NET_AUTH_BASIC,
+				   cfg->workers, a->ne.auth, sizeof(a->ne.auth), err, errlen);
+	if (!a->ne.net) {
 		free(a);
 		return -1;
 	}

@@ -42,8 +42,7 @@
 #include "net.h"
 
 struct ideogram {
-	struct net_client *net;
-	char auth[600];
+	struct net_engine ne;    /* first: net_engine_destroy() frees it */
 };
 
 /* One text part of a multipart/form-data body. */
@@ -172,7 +171,7 @@ static enum engine_status take_images(struct ideogram *ig, const cJSON *data, un
 			continue;
 		}
 		url = cJSON_GetObjectItemCaseSensitive(d, "url");
-		if (net_image_fetch(ig->net, cJSON_IsString(url) ? url->valuestring : NULL, cancel,
+		if (net_image_fetch(ig->ne.net, cJSON_IsString(url) ? url->valuestring : NULL, cancel,
 				    img) == ENGINE_CANCELLED)
 			return ENGINE_CANCELLED;
 		if (img->status != ENGINE_OK)
@@ -296,7 +295,7 @@ static enum engine_status ideogram_generate(void *state, const struct engine_req
 	}
 	memset(&nr, 0, sizeof(nr));
 	nr.method = "POST";
-	nr.auth_header = ig->auth;
+	nr.auth_header = ig->ne.auth;
 	if (!strcmp(f->model, "3.0")) {
 		char rnd[17];
 
@@ -331,7 +330,7 @@ static enum engine_status ideogram_generate(void *state, const struct engine_req
 		nr.body = json;
 		nr.body_len = strlen(json);
 	}
-	st = net_call(ig->net, &nr, cancel, net_accept_json, &a, err, errlen);
+	st = net_call(ig->ne.net, &nr, cancel, net_accept_json, &a, err, errlen);
 	free(json);
 	free(mp);
 	if (st != ENGINE_OK)
@@ -352,21 +351,10 @@ static unsigned ideogram_max_per_call(void *state, const struct sheet_fields *f)
 	return 8;
 }
 
-static void ideogram_destroy(void *state)
-{
-	struct ideogram *ig = state;
-
-	if (!ig)
-		return;
-	net_client_free(ig->net);
-	memset(ig->auth, 0, sizeof(ig->auth));
-	free(ig);
-}
-
 static const struct engine_ops ideogram_ops = {
 	"ideogram",
 	ideogram_generate,
-	ideogram_destroy,
+	net_engine_destroy,
 	ideogram_max_per_call,
 };
 
@@ -383,9 +371,9 @@ int engine_ideogram_create(struct engine *e, const struct config *cfg, char *err
 		snprintf(err, errlen, "ideogram: out of memory");
 		return -1;
 	}
-	ig->net = net_engine_client("ideogram", &cfg->ideogram, "IDEOGRAM_API_KEY", NET_AUTH_API_KEY,
-				    cfg->workers, ig->auth, sizeof(ig->auth), err, errlen);
-	if (!ig->net) {
+	ig->ne.net = net_engine_client("ideogram", &cfg->ideogram, "IDEOGRAM_API_KEY", NET_AUTH_API_KEY,
+				    cfg->workers, ig->ne.auth, sizeof(ig->ne.auth), err, errlen);
+	if (!ig->ne.net) {
 		free(ig);
 		return -1;
 	}

@@ -1142,6 +1142,17 @@ struct net_client *net_engine_client(const char *name, const struct config_engin
 	return c;
 }
 
+void net_engine_destroy(void *state)
+{
+	struct net_engine *ne = state;
+
+	if (!ne)
+		return;
+	net_client_free(ne->net);
+	memset(ne->auth, 0, sizeof(ne->auth));
+	free(ne);
+}
+
 enum engine_status net_accept_json(void *cls, const struct net_response *r,
 				   char *err, size_t errlen)
 {

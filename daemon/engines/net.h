@@ -111,6 +111,19 @@ struct net_client *net_engine_client(const char *name, const struct config_engin
 				     const char *env_name, enum net_auth auth, unsigned workers,
 				     char *header, size_t headerlen, char *err, size_t errlen);
 
+/* What every network engine's state starts with. */
+struct net_engine {
+	struct net_client *net;
+	char auth[800];          /* the header carrying the key, or "" */
+};
+
+/*
+ * engine_ops.destroy of a network engine whose state starts with a struct
+ * net_engine (and holds no other allocation): stops its client, wipes the
+ * key's header, frees the state.
+ */
+void net_engine_destroy(void *state);
+
 /* What net_accept_json() requires of an answer, and what it found. */
 struct net_json {
 	const char *engine;      /* for the message */

@@ -36,8 +36,7 @@
 #include "net.h"
 
 struct openai {
-	struct net_client *net;
-	char auth[600];
+	struct net_engine ne;    /* first: net_engine_destroy() frees it */
 	char model[64];
 };
 
@@ -152,8 +151,8 @@ static enum engine_status openai_generate(void *state, const struct engine_reque
 	nr.content_type = "application/json";
 	nr.body = body;
 	nr.body_len = strlen(body);
-	nr.auth_header = o->auth;
-	st = net_call(o->net, &nr, cancel, net_accept_json, &a, err, errlen);
+	nr.auth_header = o->ne.auth;
+	st = net_call(o->ne.net, &nr, cancel, net_accept_json, &a, err, errlen);
 	free(body);
 	if (st != ENGINE_OK)
 		return st;
@@ -170,7 +169,7 @@ static enum engine_status openai_generate(void *state, const struct engine_reque
 		if (cJSON_IsString(b64)) {
 			net_image_from_base64(img, b64->valuestring);
 		} else if (cJSON_IsString(url)) {
-			if (net_image_fetch(o->net, url->valuestring, cancel, img) == ENGINE_CANCELLED) {
+			if (net_image_fetch(o->ne.net, url->valuestring, cancel, img) == ENGINE_CANCELLED) {
 				cJSON_Delete(a.json);
 				snprintf(err, errlen, "openai: cancelled");
 				return ENGINE_CANCELLED;
@@ -194,21 +193,10 @@ static unsigned openai_max_per_call(void *state, const struct sheet_fields *f)
 	return is_model(o, "dall-e-3") ? 1 : 10;
 }
 
-static void openai_destroy(void *state)
-{
-	struct openai *o = state;
-
-	if (!o)
-		return;
-	net_client_free(o->net);
-	memset(o->auth, 0, sizeof(o->auth));
-	free(o);
-}
-
 static const struct engine_ops openai_ops = {
 	"openai",
 	openai_generate,
-	openai_destroy,
+	net_engine_destroy,
 	openai_max_per_call,
 };
 
@@ -231,9 +219,9 @@ int engine_openai_create(struct engine *e, const struct config *cfg, char *err, 
 		return -1;
 	}
 	snprintf(o->model, sizeof(o->model), "%s", cfg->openai.model);
-	o->net = net_engine_client("openai", &cfg->openai, "OPENAI_API_KEY", NET_AUTH_BEARER,
-				   cfg->workers, o->auth, sizeof(o->auth), err, errlen);
-	if (!o->net) {
+	o->ne.net = net_engine_client("openai", &cfg->openai, "OPENAI_API_KEY", NET_AUTH_BEARER,
+				   cfg->workers, o->ne.auth, sizeof(o->ne.auth), err, errlen);
+	if (!o->ne.net) {
 		free(o);
 		return -1;
 	}
