@@ -12,8 +12,8 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?=
-PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl expat xlsxwriter \
-	   libcurl
+PKGS    := libmicrohttpd libcjson sqlite3 libzip libpng zlib openssl expat xlsxwriter
+PKGS    += libcurl
 
 OPT     ?= -O2 -g
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

@@ -108,7 +108,8 @@ def test_calls_per_minute(make_kiln, fake):
     k.wait_state(bid, "completed", timeout=30)
     starts = sorted(q["start"] for q in fake.of("a1111"))
     gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert len(starts) == 8 and min(gaps) >= 0.08, gaps      # one call per 100 ms
+    # one call per 100 ms (kilnd spaces the calls; the network may shift one a little)
+    assert len(starts) == 8 and starts[-1] - starts[0] >= 0.65 and min(gaps) >= 0.04, gaps
 
 
 def test_stop_cancels_calls_in_flight_within_a_second(make_kiln, fake):
@@ -188,11 +189,16 @@ def test_dead_server_in_pool_is_routed_around(make_kiln, fake):
         pool = "%s,%s %s" % (dead.url, closed_url, fake.url)
         k = make_kiln(engine_args("openai", pool, "--set", "openai.pool_retry_ms=1500",
                                   "--set", "openai.retries=6", workers=4), env=engine_env())
-        bid = start(k, csv_rows(30))
+        t0 = time.monotonic()
+        bid = start(k, csv_rows(60))
         done = k.wait_state(bid, "completed", timeout=60)
-        assert done["images_done"] == 30 and done["images_failed"] == 0
-        assert len(fake.of("openai")) == 30
-        assert len(dead.requests) <= 8, len(dead.requests)
+        elapsed = time.monotonic() - t0
+        assert done["images_done"] == 60 and done["images_failed"] == 0
+        assert len(fake.of("openai")) == 60
+        # round robin would have sent it a third; out of rotation, it gets at most one call
+        # per worker each time it comes back (every 1.5 s)
+        assert len(dead.requests) <= 4 * (elapsed / 1.5 + 1), (len(dead.requests), elapsed)
+        assert len(dead.requests) < 20
         # once it answers again it is taken back into rotation
         dead.dead = False
         time.sleep(1.6)
