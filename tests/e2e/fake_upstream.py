@@ -321,7 +321,10 @@ class FakeHandler(BaseHTTPRequestHandler):
                   "/v1/images/generations": ("openai", self.openai),
                   "/sdapi/v1/txt2img": ("a1111", self.a1111)}
         if self.path not in routes:
-            self.read_body()
+            entry = {"api": "unknown", "path": self.path, "raw": self.read_body(),
+                     "start": time.monotonic(), "headers": {}, "server": self.fake.name}
+            self.fake.record(entry)
+            self.fake.done(entry)
             return self.send(404, {"detail": "Not Found"})
         api, handler = routes[self.path]
         raw = self.read_body()

@@ -30,6 +30,17 @@ def start(k, data):
     return b["id"]
 
 
+def settled(k, bid, timeout=10):
+    """Waits until no image of the batch is running (a cancelled call settles a moment later)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        b = k.batch(bid)
+        if b["images_running"] == 0:
+            return b
+        time.sleep(0.02)
+    raise AssertionError("images still running: %r" % b)
+
+
 def rows_of(k, bid):
     return k.request("GET", "/v1/batches/%s/rows?limit=500" % bid).json()["rows"]
 
@@ -229,7 +240,7 @@ def test_wrong_key_fails_the_batch_at_once_and_is_never_shown(make_kiln, fake):
     assert failed["state"] == "failed"
     assert "refused the API key" in failed["error"] and "openai.api_key" in failed["error"]
     assert "[key]" in failed["error"]               # the service echoed it; kilnd removed it
-    time.sleep(0.3)
+    settled(k, bid)
     assert len(fake.of("openai")) <= 3              # not every row
     acct = k.request("GET", "/v1/account").json()
     assert acct["credits_available"] == 100000 and acct["credits_reserved"] == 0
@@ -306,4 +317,6 @@ def test_wrong_base_url_fails_the_batch_at_once(make_kiln, fake):
     assert failed["state"] == "failed"
     assert "HTTP 404" in failed["error"] and "check openai.base_url" in failed["error"]
     assert failed["images_done"] == 0
+    assert 1 <= len(fake.of("unknown")) <= 2        # one call per worker, not one per row
+    assert settled(k, bid)["credits_reserved"] == 0
     assert k.request("GET", "/v1/account").json()["credits_available"] == 100000
