@@ -320,3 +320,30 @@ def test_wrong_base_url_fails_the_batch_at_once(make_kiln, fake):
     assert 1 <= len(fake.of("unknown")) <= 2        # one call per worker, not one per row
     assert settled(k, bid)["credits_reserved"] == 0
     assert k.request("GET", "/v1/account").json()["credits_available"] == 100000
+
+
+def test_kill9_with_multi_image_calls_in_flight(tmp_path, fake):
+    # every image of a call in flight goes back to pending after a crash, and is made once
+    from conftest import Kilnd
+    fake.latency = 0.3
+    k = Kilnd(tmp_path / "data", engine_args("ideogram", fake.url, workers=3), env=engine_env())
+    k.start()
+    bid = start(k, csv_rows(12, num_images=4))
+    deadline = time.monotonic() + 10
+    while fake.in_flight < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)
+    k.kill9()
+    fake.latency = 0
+    k.start()
+    done = k.wait_state(bid, "completed", timeout=60)
+    assert done["images_done"] == 48 and done["images_failed"] == 0
+    assert len(image_files(k.data_dir, bid)) == 48
+    # each row's images went in one call per attempt; rows cut by the crash were asked again
+    calls = {}
+    for q in fake.of("ideogram"):
+        calls.setdefault(q["body"]["prompt"], []).append(q["body"]["num_images"])
+    assert all(set(n) == {4} for n in calls.values()), calls
+    assert len(calls) == 12 and sum(len(n) for n in calls.values()) <= 12 + 3
+    k.stop()
+    db_checks(k.data_dir)
