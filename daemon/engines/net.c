@@ -632,6 +632,15 @@ enum engine_status net_call(struct net_client *c, const struct net_request *req,
 			net_clean_message(c, x.resp.status, x.resp.body, x.resp.len, clean, sizeof(clean));
 			snprintf(msg, sizeof(msg), "%s refused the API key (HTTP %ld: %s); check %s.api_key",
 				 c->name, x.resp.status, clean, c->name);
+		} else if (x.resp.status == 402 || (x.resp.status == 429 && x.resp.body &&
+			   strstr((const char *)x.resp.body, "insufficient_quota"))) {
+			char clean[320];
+
+			/* the account cannot pay: no row will do better */
+			st = ENGINE_FATAL;
+			net_clean_message(c, x.resp.status, x.resp.body, x.resp.len, clean, sizeof(clean));
+			snprintf(msg, sizeof(msg), "%s: the account's credit or quota is used up (%s)",
+				 c->name, clean);
 		} else if (!req->url && (x.resp.status == 404 || x.resp.status == 405)) {
 			/* the server has no such endpoint: the base URL is wrong for every row */
 			st = ENGINE_FATAL;

@@ -28,7 +28,8 @@
  * reported as ENGINE_RETRY to the scheduler, whose own attempts follow;
  * 401 and 403 are ENGINE_FATAL (the batch fails at once: a wrong key does
  * not get better by burning every row), and so are 404 and 405 from the
- * engine's endpoint (a base URL that points elsewhere); any other 4xx is
+ * engine's endpoint (a base URL that points elsewhere), 402 and OpenAI's
+ * 429 insufficient_quota (the account cannot pay); any other 4xx is
  * ENGINE_FAIL with the service's message, cleaned.  Answers are capped at max_response
  * bytes.  Error messages never hold the API key: net_clean_message()
  * removes it wherever a service echoed it.

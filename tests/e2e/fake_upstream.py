@@ -23,7 +23,7 @@ Fault names: 429 (with Retry-After: retry_after), 500, 503, reset (the
 connection is reset without an answer), truncated (a Content-Length longer
 than the body), badjson, hang (no answer for 60 s), slow (2 s), unsafe (the
 first image is_image_safe: false), safety (the service's 400/422 refusal),
-401, notimage and badpng (the image bytes are not a whole image), jpeg,
+401, quota (OpenAI's 429 insufficient_quota), notimage and badpng (the image bytes are not a whole image), jpeg,
 webp (the image is served in that format), big (a 2 MB answer), dead (this
 server answers 503 to everything).
 
@@ -269,6 +269,10 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.send(429, {"error": {"message": "Rate limit reached", "type": "requests"}}
                       if api == "openai" else {"detail": "Too many requests"},
                       headers={"Retry-After": self.fake.retry_after})
+        elif kind == "quota":
+            self.send(429, {"error": {"message": "You exceeded your current quota, please check your"
+                                      " plan and billing details.", "type": "insufficient_quota",
+                                      "code": "insufficient_quota"}})
         elif kind == "401":
             if api == "openai":
                 self.send(401, {"error": {"message": "Incorrect API key provided: %s."

@@ -347,3 +347,13 @@ def test_kill9_with_multi_image_calls_in_flight(tmp_path, fake):
     assert len(calls) == 12 and sum(len(n) for n in calls.values()) <= 12 + 3
     k.stop()
     db_checks(k.data_dir)
+
+
+def test_used_up_quota_fails_the_batch_at_once(make_kiln, fake):
+    fake.script = ["quota"] * 3
+    k = make_kiln(engine_args("openai", fake.url, workers=1), env=engine_env())
+    bid = start(k, csv_rows(20))
+    failed = k.wait_state(bid, ("failed", "completed"), timeout=30)
+    assert failed["state"] == "failed" and "quota is used up" in failed["error"]
+    assert len(fake.of("openai")) == 1              # not retried, not every row
+    assert settled(k, bid)["credits_reserved"] == 0
