@@ -204,6 +204,16 @@ def main():
         write_section(a.write, a.latency, a.waves, results, load)
 
 
+def commit():
+    """The short commit of the tree measured (with -dirty when it has changes)."""
+    try:
+        c = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+        return c or "unknown"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def write_section(path, latency, waves, results, load):
     lines = [BEGIN, "## Network engines: calls in flight against a fake upstream", "",
              "`bench/engines.py`, run by `make bench` (alone: `make all && /usr/bin/python3"
@@ -225,6 +235,8 @@ def write_section(path, latency, waves, results, load):
              " at the end of the run; the 1-minute load average was %s on %d cores when this"
              " section started (other work shares the machine)."
              % (latency, waves, load, os.cpu_count()),
+             "",
+             "Run: %s, kiln %s." % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), commit()),
              "",
              "| C | calls | ideal C/L | kilnd steady | vs ideal | kilnd start to end | vs ideal |"
              " kilnd peak RSS | kilnd threads | upstream saw at once | Python pool steady |"
