@@ -779,11 +779,6 @@ void net_client_free(struct net_client *c)
 	free(c);
 }
 
-unsigned net_client_servers(const struct net_client *c)
-{
-	return c->nservers;
-}
-
 /* ---- keys --------------------------------------------------------------- */
 
 /* Trims white space around s in place. */

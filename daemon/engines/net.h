@@ -79,9 +79,6 @@ struct net_client *net_client_new(const char *name, const struct config_engine *
 /* Stops the client's thread (cancelling what is in flight) and frees it. */
 void net_client_free(struct net_client *c);
 
-/* The number of servers in the pool. */
-unsigned net_client_servers(const struct net_client *c);
-
 /*
  * Runs one logical request; see the DESIGN note.  cancel may be NULL.
  * accept is called with a 2xx answer and returns ENGINE_OK (done),
