@@ -642,7 +642,10 @@ static int rows_image(void *cls, const struct store_image *img)
 		cJSON_AddStringToObject(o, "url", url);
 		snprintf(url, sizeof(url), "/v1/images/%s/thumbnail", img->id);
 		cJSON_AddStringToObject(o, "thumbnail_url", url);
-		cJSON_AddNumberToObject(o, "seed", (double)img->seed);
+		if (img->seed >= 0)
+			cJSON_AddNumberToObject(o, "seed", (double)img->seed);
+		else    /* the engine does not say (openai) */
+			cJSON_AddNullToObject(o, "seed");
 		cJSON_AddNumberToObject(o, "width", img->width);
 		cJSON_AddNumberToObject(o, "height", img->height);
 	} else {

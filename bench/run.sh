@@ -181,3 +181,7 @@ cores: the benchmark's poller and the HTTP thread share them, and the
 directory fsyncs of one batch serialise in the file system.
 EOT
 echo "bench: wrote $out"
+
+# the network engines against the fake upstream; appends its own section to $out
+echo "bench: network engines, calls in flight against a fake upstream"
+/usr/bin/python3 bench/engines.py --write "$out"

@@ -34,7 +34,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
 	{ "listen", CK_LISTEN, offsetof(struct config, listen), sizeof(((struct config *)0)->listen), 0, 0 },
 	{ "data_dir", STR(data_dir), 0, 0 },
-	{ "workers", NUM(CK_UINT, workers), 1, 256 },
+	{ "workers", NUM(CK_UINT, workers), 1, 1024 },
 	{ "engine", STR(engine), 0, 0 },
 	{ "auth", NUM(CK_AUTH, auth), 0, 0 },
 	{ "max_upload_bytes", NUM(CK_SIZE, max_upload_bytes), 1024, 1LL << 32 },
@@ -61,6 +61,29 @@ static const struct config_key config_keys[] = {
 	{ "webhooks.retry_seconds", NUM(CK_UINT, webhooks_retry_seconds), 0, 30 * 86400 },
 	{ "webhooks.timeout_seconds", NUM(CK_UINT, webhooks_timeout_seconds), 1, 300 },
 	{ "metrics.require_admin", NUM(CK_BOOL, metrics_require_admin), 0, 1 },
+	/* the network engines: the same keys for each */
+#define ENGINE_KEYS(e) \
+	{ #e ".base_url", STR(e.base_url), 0, 0 }, \
+	{ #e ".api_key", STR(e.api_key), 0, 0 }, \
+	{ #e ".api_key_file", STR(e.api_key_file), 0, 0 }, \
+	{ #e ".model", STR(e.model), 0, 0 }, \
+	{ #e ".max_in_flight", NUM(CK_UINT, e.max_in_flight), 0, 1024 }, \
+	{ #e ".calls_per_minute", NUM(CK_UINT, e.calls_per_minute), 0, 1000000 }, \
+	{ #e ".connect_timeout_ms", NUM(CK_UINT, e.connect_timeout_ms), 10, 600000 }, \
+	{ #e ".timeout_ms", NUM(CK_UINT, e.timeout_ms), 10, 3600000 }, \
+	{ #e ".retries", NUM(CK_UINT, e.retries), 0, 20 }, \
+	{ #e ".backoff_ms", NUM(CK_UINT, e.backoff_ms), 1, 600000 }, \
+	{ #e ".max_backoff_ms", NUM(CK_UINT, e.max_backoff_ms), 1, 3600000 }, \
+	{ #e ".pool_retry_ms", NUM(CK_UINT, e.pool_retry_ms), 1, 3600000 }, \
+	{ #e ".max_response", NUM(CK_SIZE, e.max_response), 1024, 1LL << 30 }, \
+	{ #e ".base_size", NUM(CK_UINT, e.base_size), 64, 4096 }, \
+	{ #e ".steps_turbo", NUM(CK_UINT, e.steps_turbo), 1, 500 }, \
+	{ #e ".steps_default", NUM(CK_UINT, e.steps_default), 1, 500 }, \
+	{ #e ".steps_quality", NUM(CK_UINT, e.steps_quality), 1, 500 }
+	ENGINE_KEYS(ideogram),
+	ENGINE_KEYS(openai),
+	ENGINE_KEYS(a1111),
+#undef ENGINE_KEYS
 };
 
 static const char *const config_models[CONFIG_MODELS] = { "2.0", "1.0", "0.2", "3.0", "2a" };
@@ -144,6 +167,24 @@ int64_t config_image_cost(const struct config *cfg, const char *model, const cha
 	return cfg->credits_per_image;
 }
 
+/* The defaults of one network engine's settings. */
+static void engine_defaults(struct config_engine *e, const char *base_url, unsigned timeout_ms)
+{
+	snprintf(e->base_url, sizeof(e->base_url), "%s", base_url);
+	e->max_in_flight = 0;
+	e->connect_timeout_ms = 10000;
+	e->timeout_ms = timeout_ms;
+	e->retries = 4;
+	e->backoff_ms = 1000;
+	e->max_backoff_ms = 30000;
+	e->pool_retry_ms = 30000;
+	e->max_response = 64ULL * 1024 * 1024;
+	e->base_size = 1024;
+	e->steps_turbo = 12;
+	e->steps_default = 25;
+	e->steps_quality = 40;
+}
+
 void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -174,6 +215,10 @@ void config_defaults(struct config *cfg)
 	cfg->events_retention_days = 7;
 	cfg->webhooks_retry_seconds = 86400;
 	cfg->webhooks_timeout_seconds = 10;
+	engine_defaults(&cfg->ideogram, "https://api.ideogram.ai", 180000);
+	engine_defaults(&cfg->openai, "https://api.openai.com", 180000);
+	snprintf(cfg->openai.model, sizeof(cfg->openai.model), "gpt-image-1");
+	engine_defaults(&cfg->a1111, "http://127.0.0.1:7860", 600000);
 }
 
 /* Parses a whole decimal number with an optional K/M/G suffix when size is set. */

@@ -21,6 +21,29 @@ enum config_auth { CONFIG_AUTH_TOKEN, CONFIG_AUTH_NONE };
 /* The models and renderings of spreadsheet.md, for the cost table. */
 #define CONFIG_MODELS 5          /* 2.0 1.0 0.2 3.0 2a */
 #define CONFIG_RENDERINGS 3      /* default turbo quality */
+/*
+ * The settings of one network engine, section [ideogram], [openai] or
+ * [a1111] of the file (keys "ideogram.base_url", ...).
+ */
+struct config_engine {
+	char base_url[2048];       /* one or more base URLs (a pool), spaces or commas between */
+	char api_key[512];         /* the key itself or env:NAME; never logged */
+	char api_key_file[1024];   /* or a file holding it */
+	char model[64];            /* openai: the model name */
+	unsigned max_in_flight;    /* calls at once (0: as many as workers) */
+	unsigned calls_per_minute; /* 0: no limit */
+	unsigned connect_timeout_ms; /* 10000 */
+	unsigned timeout_ms;       /* whole call (ideogram/openai 180000, a1111 600000) */
+	unsigned retries;          /* retries of one call before the scheduler's back-off (4) */
+	unsigned backoff_ms;       /* first retry back-off, doubled each time (1000) */
+	unsigned max_backoff_ms;   /* back-off cap (30000) */
+	unsigned pool_retry_ms;    /* a failing server is out of rotation this long (30000) */
+	uint64_t max_response;     /* largest answer accepted (64 MiB) */
+	unsigned base_size;        /* a1111: long side in pixels (1024) */
+	unsigned steps_turbo;      /* a1111: steps by rendering (12, 25, 40) */
+	unsigned steps_default;
+	unsigned steps_quality;
+};
 
 struct config {
 	char listen[128];          /* "127.0.0.1:5456" */
@@ -55,6 +78,10 @@ struct config {
 	unsigned webhooks_retry_seconds;   /* keep retrying a delivery this long (86400) */
 	unsigned webhooks_timeout_seconds; /* per attempt (10) */
 	unsigned metrics_require_admin;    /* bool: /metrics needs the admin's token (false) */
+	/* the network engines (daemon/engines/net.h) */
+	struct config_engine ideogram;
+	struct config_engine openai;
+	struct config_engine a1111;
 };
 
 /*

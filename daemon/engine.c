@@ -31,6 +31,9 @@ struct engine_kind {
 
 static const struct engine_kind engine_kinds[] = {
 	{ "builtin", engine_builtin_create },
+	{ "ideogram", engine_ideogram_create },
+	{ "openai", engine_openai_create },
+	{ "a1111", engine_a1111_create },
 };
 
 #define ENGINE_KINDS (sizeof(engine_kinds) / sizeof(engine_kinds[0]))
@@ -89,29 +92,63 @@ int engine_create(struct engine *e, const struct config *cfg, char *err, size_t 
 }
 
 /*
- * Runs one generation on engine e.  req must name an image and carry the
- * row's fields and a 1-based index; cancel may be NULL (never cancelled).
- * *out is zeroed first and filled on ENGINE_OK; on any other status it
- * holds no allocation and err says why.
+ * Runs one call on engine e.  req must name an image and carry the row's
+ * fields and a 1-based index; with count > 1 it lists every image in
+ * items, at most engine_max_per_call() of them.  cancel may be NULL (never
+ * cancelled).  out (count entries) is zeroed first and filled on
+ * ENGINE_OK, each image with its own status; on any other status it holds
+ * no allocation and err says why.
  */
 enum engine_status engine_generate(struct engine *e, const struct engine_request *req,
 				   const atomic_int *cancel, struct engine_image *out,
 				   char *err, size_t errlen)
 {
+	struct engine_request one;
+	struct engine_item item;
 	enum engine_status st;
+	unsigned i, n;
 
 	assert(e && e->ops && e->ops->generate);
 	assert(req && req->image_id && req->fields);
 	assert(req->index >= 1);
 	assert(req->seed >= -1);
 	assert(out);
-	memset(out, 0, sizeof(*out));
+	one = *req;
+	/* an engine of one image per call reads neither count nor items */
+	n = e->ops->max_per_call && req->count ? req->count : 1;
+	assert(n == 1 || req->items);
+	assert(n <= engine_max_per_call(e, req->fields));
+	if (n == 1 || !req->items) {
+		item.image_id = req->image_id;
+		item.index = req->index;
+		one.items = &item;
+	}
+	one.count = n;
+	memset(out, 0, n * sizeof(*out));
 	if (errlen)
 		err[0] = '\0';
-	st = e->ops->generate(e->state, req, cancel, out, err, errlen);
-	if (st != ENGINE_OK)
-		engine_image_free(out);
+	st = e->ops->generate(e->state, &one, cancel, out, err, errlen);
+	for (i = 0; i < n; i++) {
+		if (st != ENGINE_OK || out[i].status != ENGINE_OK)
+			engine_image_free(&out[i]);
+		if (st == ENGINE_OK && out[i].status != ENGINE_OK && !out[i].error[0])
+			snprintf(out[i].error, sizeof(out[i].error), "%s: the image was not made",
+				 e->ops->name);
+	}
 	return st;
+}
+
+/* How many images of this row one call of engine e may make: 1 to ENGINE_MAX_PER_CALL. */
+unsigned engine_max_per_call(const struct engine *e, const struct sheet_fields *f)
+{
+	unsigned n;
+
+	if (!e->ops->max_per_call)
+		return 1;
+	n = e->ops->max_per_call(e->state, f);
+	if (n < 1)
+		n = 1;
+	return n > ENGINE_MAX_PER_CALL ? ENGINE_MAX_PER_CALL : n;
 }
 
 /* Releases the engine's state; safe on a zeroed or already destroyed engine. */

@@ -84,12 +84,20 @@ static int64_t backoff_ms(unsigned attempts)
 	return ms < 60000 ? ms : 60000;
 }
 
+/* One image of an engine call: the claimed job's own, or one more of its row. */
+struct sched_image {
+	int64_t seq;
+	const char *id;
+	unsigned idx;
+	unsigned attempts;       /* including this one */
+};
+
 /*
  * Makes an engine's image durable and settles it (see sched.h).  Returns 0,
  * or -1 with a message in err when the file could not be written.
  */
-static int persist(struct worker *w, const struct store_job *job, const struct engine_image *img,
-		   char *state, char *err, size_t errlen)
+static int persist(struct worker *w, const struct store_job *job, const struct sched_image *one,
+		   const struct engine_image *img, char *state, char *err, size_t errlen)
 {
 	struct kiln *k = w->s->k;
 	char dir[1200], tmp[1500], dst[1500];
@@ -97,8 +105,8 @@ static int persist(struct worker *w, const struct store_job *job, const struct e
 	int rc;
 
 	if (kiln_batch_dir(k, job->batch_id, dir, sizeof(dir)) < 0 ||
-	    kiln_image_path(k, job->batch_id, job->image_id, img->ext, dst, sizeof(dst)) < 0 ||
-	    kiln_image_tmp_path(k, job->batch_id, job->image_id, img->ext, tmp, sizeof(tmp)) < 0) {
+	    kiln_image_path(k, job->batch_id, one->id, img->ext, dst, sizeof(dst)) < 0 ||
+	    kiln_image_tmp_path(k, job->batch_id, one->id, img->ext, tmp, sizeof(tmp)) < 0) {
 		snprintf(err, errlen, "image path too long");
 		return -1;
 	}
@@ -115,7 +123,7 @@ static int persist(struct worker *w, const struct store_job *job, const struct e
 	r.mime = img->mime;
 	r.ext = img->ext;
 	r.ignored = img->ignored;
-	if (store_image_stage(w->st, job->image_seq, &r) != STORE_OK) {
+	if (store_image_stage(w->st, one->seq, &r) != STORE_OK) {
 		unlink(tmp);
 		snprintf(err, errlen, "cannot record the image");
 		return -1;
@@ -127,7 +135,7 @@ static int persist(struct worker *w, const struct store_job *job, const struct e
 		return -1;
 	}
 	crash_point(w->s, CRASH_RENAME);
-	rc = store_image_done(w->st, job->image_seq, util_now_ms(), state);
+	rc = store_image_done(w->st, one->seq, util_now_ms(), state);
 	if (rc != STORE_OK) {
 		snprintf(err, errlen, "cannot mark the image done");
 		return -1;
@@ -135,64 +143,115 @@ static int persist(struct worker *w, const struct store_job *job, const struct e
 	return 0;
 }
 
-/* Generates one claimed image and settles it, whatever the engine says. */
-static void run_job(struct worker *w, struct store_job *job)
+/* Settles one image of a call by its outcome (not ENGINE_FATAL: see run_job()). */
+static void settle(struct worker *w, const struct store_job *job, const struct sched_image *one,
+		   enum engine_status es, const char *err, char *state)
 {
 	struct kiln *k = w->s->k;
-	struct engine_request req;
-	struct engine_image img;
-	enum engine_status es;
-	char err[512] = "", state[12] = "";
-	int64_t now;
-	double t0;
+	int64_t now = util_now_ms();
 
-	memset(&req, 0, sizeof(req));
-	memset(&img, 0, sizeof(img));
-	req.image_id = job->image_id;
-	req.fields = &job->f;
-	req.index = (int)job->idx;
-	req.seed = job->f.seed;
-	t0 = mono_seconds();
-	es = engine_generate(&k->engine, &req, &w->cancel, &img, err, sizeof(err));
-	metrics_engine_call(k->metrics, mono_seconds() - t0, es);
-	if (es == ENGINE_OK && persist(w, job, &img, state, err, sizeof(err)) < 0)
-		es = ENGINE_RETRY;
-	now = util_now_ms();
 	switch (es) {
 	case ENGINE_OK:
 		atomic_fetch_add(&w->s->made, 1);
 		metrics_image(k->metrics, 1);
-		log_debug("image %s of batch %s row %u #%u done", job->image_id, job->batch_id,
-			  job->row, job->idx);
+		log_debug("image %s of batch %s row %u #%u done", one->id, job->batch_id, job->row,
+			  one->idx);
 		break;
 	case ENGINE_CANCELLED:
-		store_image_requeue(w->st, job->image_seq, now, state);
+	case ENGINE_FATAL:
+		store_image_requeue(w->st, one->seq, now, state);
 		break;
 	case ENGINE_RETRY:
-		if (job->attempts < k->cfg.max_attempts) {
-			log_warn("image %s of batch %s: %s (attempt %u, will retry)", job->image_id,
-				 job->batch_id, err, job->attempts);
-			store_image_retry(w->st, job->image_seq, now + backoff_ms(job->attempts), err);
+		if (one->attempts < k->cfg.max_attempts) {
+			log_warn("image %s of batch %s: %s (attempt %u, will retry)", one->id,
+				 job->batch_id, err, one->attempts);
+			store_image_retry(w->st, one->seq, now + backoff_ms(one->attempts), err);
 			break;
 		}
 		/* out of attempts */
 		/* fall through */
 	case ENGINE_FAIL:
-		log_warn("image %s of batch %s failed: %s", job->image_id, job->batch_id, err);
-		if (store_image_fail(w->st, job->image_seq, err, now, state) == STORE_OK)
+		log_warn("image %s of batch %s failed: %s", one->id, job->batch_id, err);
+		if (store_image_fail(w->st, one->seq, err, now, state) == STORE_OK)
 			metrics_image(k->metrics, 0);
 		break;
-	case ENGINE_FATAL:
+	}
+}
+
+/*
+ * Generates a claimed image, and the more images of its row claimed with it
+ * (for an engine that makes several per call), in one engine call; settles
+ * each, whatever the engine says.
+ */
+static void run_job(struct worker *w, struct store_job *job, const struct store_job_image *more,
+		    unsigned nmore)
+{
+	struct kiln *k = w->s->k;
+	struct sched_image one[ENGINE_MAX_PER_CALL];
+	struct engine_item items[ENGINE_MAX_PER_CALL];
+	struct engine_image img[ENGINE_MAX_PER_CALL];
+	struct engine_request req;
+	enum engine_status es;
+	char err[512] = "", state[12] = "";
+	unsigned i, n = 1 + nmore;
+	double t0;
+
+	one[0].seq = job->image_seq;
+	one[0].id = job->image_id;
+	one[0].idx = job->idx;
+	one[0].attempts = job->attempts;
+	for (i = 0; i < nmore; i++) {
+		one[i + 1].seq = more[i].image_seq;
+		one[i + 1].id = more[i].image_id;
+		one[i + 1].idx = more[i].idx;
+		one[i + 1].attempts = more[i].attempts;
+	}
+	for (i = 0; i < n; i++) {
+		items[i].image_id = one[i].id;
+		items[i].index = (int)one[i].idx;
+	}
+	memset(&req, 0, sizeof(req));
+	memset(img, 0, sizeof(img));
+	req.image_id = job->image_id;
+	req.fields = &job->f;
+	req.index = (int)job->idx;
+	req.seed = job->f.seed;
+	req.count = n;
+	req.items = items;
+	t0 = mono_seconds();
+	es = engine_generate(&k->engine, &req, &w->cancel, img, err, sizeof(err));
+	metrics_engine_call(k->metrics, mono_seconds() - t0, es);
+	if (es == ENGINE_FATAL) {
+		int64_t now = util_now_ms();
+
 		log_error("batch %s failed: the engine cannot work: %s", job->batch_id, err);
-		store_image_requeue(w->st, job->image_seq, now, state);
+		for (i = 0; i < n; i++)
+			store_image_requeue(w->st, one[i].seq, now, state);
 		store_batch_fail(w->st, job->batch_seq, err, now);
+		/* the batch's other calls in flight end now, not one by one */
+		sched_cancel_batch(w->s, job->batch_seq);
 		strcpy(state, "failed");
-		break;
+	} else {
+		for (i = 0; i < n; i++) {
+			enum engine_status st = es;
+			char ierr[512];
+
+			snprintf(ierr, sizeof(ierr), "%s", err);
+			if (es == ENGINE_OK && img[i].status != ENGINE_OK) {
+				st = img[i].status;
+				snprintf(ierr, sizeof(ierr), "%s", img[i].error);
+			}
+			if (st == ENGINE_OK && persist(w, job, &one[i], &img[i], state, ierr,
+						       sizeof(ierr)) < 0)
+				st = ENGINE_RETRY;
+			settle(w, job, &one[i], st, ierr, state);
+		}
 	}
 	if (strcmp(state, "completed") == 0 || strcmp(state, "stopped") == 0 ||
 	    strcmp(state, "failed") == 0)
 		log_info("batch %s %s", job->batch_id, state);
-	engine_image_free(&img);
+	for (i = 0; i < n; i++)
+		engine_image_free(&img[i]);
 }
 
 static void *worker_main(void *arg)
@@ -207,11 +266,18 @@ static void *worker_main(void *arg)
 		int rc = s->draining ? STORE_NONE : store_claim(w->st, s->rr_seq, util_now_ms(), &job);
 
 		if (rc == STORE_OK) {
+			struct store_job_image more[ENGINE_MAX_PER_CALL - 1];
+			unsigned max = engine_max_per_call(&s->k->engine, &job.f), nmore = 0;
+
+			if (max > 1 && job.f.num_images > 1 &&
+			    store_claim_row_more(w->st, &job, util_now_ms(), max - 1, more,
+						 &nmore) != STORE_OK)
+				nmore = 0;
 			s->rr_seq = job.batch_seq;
 			w->batch_seq = job.batch_seq;
 			atomic_store(&w->cancel, 0);
 			pthread_mutex_unlock(&s->mu);
-			run_job(w, &job);
+			run_job(w, &job, more, nmore);
 			sheet_fields_free(&job.f);
 			pthread_mutex_lock(&s->mu);
 			w->batch_seq = 0;

@@ -4,12 +4,16 @@
  * DESIGN
  * cfg.workers threads, each with its own store connection, loop: claim the
  * next image (store_claim(), round-robin over the active batches so that a
- * small batch started beside a big one is not kept waiting), generate it
- * through the engine, make it durable, settle it.  Claims happen under the
+ * small batch started beside a big one is not kept waiting) and, when the
+ * engine makes several images per call (engine_max_per_call()), the other
+ * pending images of its row (store_claim_row_more()); generate them through
+ * the engine in one call, make each durable, settle each.  Claims happen under the
  * scheduler's mutex, which also guards each worker's current batch, so that
  * sched_cancel_batch() reaches every worker busy with a stopped batch: the
  * engine sees its cancel flag within 50 ms and the image goes back to
- * pending.  A worker with nothing to do sleeps on a condition variable until
+ * pending.  An engine that reports itself unusable (ENGINE_FATAL: a refused
+ * key) fails the batch and cancels its other calls in flight at once.  A
+ * worker with nothing to do sleeps on a condition variable until
  * sched_wake() (a batch was started or resumed) or a one-second tick (retry
  * back-offs coming due).
  *

@@ -235,6 +235,11 @@ static const char *const store_sql[Q_COUNT] = {
 		" WHERE i.state IN ('pending', 'running')",
 	[Q_METRICS_CREDITS] = "SELECT COALESCE(SUM(credits_charged), 0) FROM accounts",
 	[Q_METRICS_OUTBOX] = "SELECT count(*) FROM webhook_outbox WHERE state = 'pending'",
+	/* several images of a row in one engine call */
+	[Q_CLAIM_ROW_MORE] =
+		"SELECT seq, id, idx, attempts FROM images WHERE batch_seq = ?1 AND row = ?2"
+		" AND state = 'pending' AND not_before <= ?3 AND EXISTS (SELECT 1 FROM batches b"
+		" WHERE b.seq = ?1 AND b.state IN ('queued', 'running')) ORDER BY idx LIMIT ?4",
 };
 
 struct store_pool {

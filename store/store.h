@@ -319,6 +319,22 @@ struct store_job {
  */
 int store_claim(struct store *st, int64_t after_seq, int64_t now, struct store_job *job);
 
+/* One more image of a claimed row, for an engine that makes several per call. */
+struct store_job_image {
+	int64_t image_seq;
+	char image_id[33];
+	unsigned idx;
+	unsigned attempts;       /* including this one */
+};
+
+/*
+ * Claims up to max more images of the job's row that are pending and due
+ * at now, in index order, marking them running, in one transaction and
+ * only while the batch is queued or running.  *n gets how many (0 is fine).
+ */
+int store_claim_row_more(struct store *st, const struct store_job *job, int64_t now,
+			 unsigned max, struct store_job_image *out, unsigned *n);
+
 /* What an engine made, as written to disk. */
 struct store_result {
 	int64_t seed;

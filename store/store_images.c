@@ -315,6 +315,53 @@ fail:
 	return STORE_ERROR;
 }
 
+int store_claim_row_more(struct store *st, const struct store_job *job, int64_t now,
+			 unsigned max, struct store_job_image *out, unsigned *n)
+{
+	sqlite3_stmt *s;
+	unsigned i, got = 0;
+	int rc;
+
+	*n = 0;
+	if (!max)
+		return STORE_OK;
+	if (store_begin(st) != STORE_OK)
+		return STORE_ERROR;
+	s = store_q(st, Q_CLAIM_ROW_MORE);
+	if (!s)
+		goto fail;
+	sqlite3_bind_int64(s, 1, job->batch_seq);
+	sqlite3_bind_int(s, 2, (int)job->row);
+	sqlite3_bind_int64(s, 3, now);
+	sqlite3_bind_int(s, 4, (int)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && got < max) {
+		out[got].image_seq = sqlite3_column_int64(s, 0);
+		store_col_copy(s, 1, out[got].image_id, sizeof(out[got].image_id));
+		out[got].idx = (unsigned)sqlite3_column_int(s, 2);
+		out[got].attempts = (unsigned)sqlite3_column_int(s, 3) + 1;
+		got++;
+	}
+	store_done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	for (i = 0; i < got; i++) {
+		s = store_q(st, Q_CLAIM_MARK);
+		if (!s)
+			goto fail;
+		sqlite3_bind_int64(s, 1, out[i].image_seq);
+		if (store_step_done(st, s, "claim mark") != STORE_OK)
+			goto fail;
+	}
+	if (store_commit(st) != STORE_OK)
+		return STORE_ERROR;
+	*n = got;
+	return STORE_OK;
+fail:
+	store_fail(st, "claim row");
+	store_rollback(st);
+	return STORE_ERROR;
+}
+
 int store_image_stage(struct store *st, int64_t image_seq, const struct store_result *r)
 {
 	sqlite3_stmt *s = store_q(st, Q_IMAGE_STAGE);

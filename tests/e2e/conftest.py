@@ -248,7 +248,7 @@ def corpus_path(*parts):
     return p
 
 
-# -- issue 7: event streams, extra accounts, small batches -------------------------
+# -- event streams, extra accounts, small batches -------------------------
 
 class EventStream:
     """A client of GET /v1/events over http.client: next() gives one event at a time."""
@@ -330,3 +330,30 @@ def small_csv(n, num_images=1, prefix="p"):
     lines = ["prompt,visibility,num_images"]
     lines += ["%s %d,public,%d" % (prefix, i, num_images) for i in range(n)]
     return ("\n".join(lines) + "\n").encode()
+# -- the network engines against the fake upstream (tests/e2e/fake_upstream.py) --------------
+
+ENGINE_KEY = "sk-kiln-SECRET-4242"
+
+
+@pytest.fixture
+def fake():
+    """A fake Ideogram/OpenAI/AUTOMATIC1111 server on a free port, stopped at the end."""
+    from fake_upstream import Fake
+    f = Fake(ENGINE_KEY).start()
+    yield f
+    f.stop()
+
+
+def engine_args(engine, base_url, *extra, workers=4, key=ENGINE_KEY):
+    """kilnd's flags for a network engine against base_url, with fast retries for the tests."""
+    args = ["--engine", engine, "--workers", str(workers),
+            "--set", "%s.base_url=%s" % (engine, base_url),
+            "--set", "%s.backoff_ms=20" % engine, "--set", "%s.max_backoff_ms=200" % engine,
+            "--set", "%s.pool_retry_ms=400" % engine, "--set", "%s.timeout_ms=20000" % engine]
+    if key is not None:
+        args += ["--set", "%s.api_key=env:KILN_TEST_ENGINE_KEY" % engine]
+    return args + list(extra)
+
+
+def engine_env(key=ENGINE_KEY):
+    return {"KILN_TEST_ENGINE_KEY": key}
