@@ -54,6 +54,7 @@ void sheet_limits_default(struct sheet_limits *lim)
 	lim->max_cols = 256;
 	lim->max_cell_bytes = 32768;
 	lim->max_cells = 200000;
+	lim->xml_path = SHEET_XML_AUTO;
 }
 
 const char *sheet_format_name(enum sheet_format fmt)
@@ -645,9 +646,49 @@ int sheet_cell_blank(const struct sheet_cell *cell)
 	return !cell->text || text_blank(cell->text, strlen(cell->text));
 }
 
+/* One block of a grid's text pool; blocks are chained, the newest first. */
+struct sheet_pool {
+	struct sheet_pool *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define POOL_BLOCK ((size_t)64 << 10)
+
+/* A copy of the n bytes at s, NUL-terminated, in the grid's pool; NULL on ENOMEM. */
+static char *pool_dup(struct sheet_grid *grid, const char *s, size_t n)
+{
+	struct sheet_pool *b = grid->pool;
+	char *d;
+
+	if (!b || b->cap - b->used < n + 1) {
+		size_t cap = n + 1 > POOL_BLOCK ? n + 1 : POOL_BLOCK;
+
+		b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		if (grid->pool && cap > POOL_BLOCK) {   /* a big one: keep filling the current block */
+			b->next = grid->pool->next;
+			grid->pool->next = b;
+		}
+		else {
+			b->next = grid->pool;
+			grid->pool = b;
+		}
+	}
+	d = b->data + b->used;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	b->used += n + 1;
+	return d;
+}
+
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 {
 	struct sheet_cell c = *cell;
+	size_t n = 0;
 
 	if (grid->ncells == grid->cap) {
 		size_t cap = grid->cap ? grid->cap * 2 : 64;
@@ -664,18 +705,18 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 	c.text = NULL;
 	c.format = NULL;
 	if (cell->text) {
-		c.text = strdup(cell->text);
+		n = strlen(cell->text);
+		c.text = pool_dup(grid, cell->text, n);
 		if (!c.text)
 			return -1;
 	}
 	if (cell->format) {
-		c.format = strdup(cell->format);
-		if (!c.format) {
-			free(c.text);
+		c.format = pool_dup(grid, cell->format, strlen(cell->format));
+		if (!c.format)
 			return -1;
-		}
 	}
-	if (grid->counted_row != c.row && !sheet_cell_blank(&c)) {
+	if (grid->counted_row != c.row &&
+	    (c.type != SHEET_CELL_TEXT || !text_blank(c.text, n))) {
 		grid->counted_row = c.row;
 		grid->nrows++;
 	}
@@ -685,13 +726,13 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 
 void sheet_grid_free(struct sheet_grid *grid)
 {
-	size_t i;
-
 	if (!grid)
 		return;
-	for (i = 0; i < grid->ncells; i++) {
-		free(grid->cells[i].text);
-		free(grid->cells[i].format);
+	while (grid->pool) {
+		struct sheet_pool *b = grid->pool;
+
+		grid->pool = b->next;
+		free(b);
 	}
 	free(grid->cells);
 	free(grid->sheet_name);

@@ -28,11 +28,24 @@
 
 /* ---- limits ------------------------------------------------------------ */
 
+/*
+ * How the .xlsx reader parses the worksheet and the shared strings: its
+ * own scanner, falling back to expat for a part it does not fully
+ * understand (AUTO, the default), or expat alone (EXPAT).  The two must
+ * give the same answer on every input; tests and the differential fuzzer
+ * compare them.
+ */
+enum sheet_xml_path {
+	SHEET_XML_AUTO = 0,
+	SHEET_XML_EXPAT
+};
+
 struct sheet_limits {
 	unsigned max_rows;       /* rows per file, header included (default 1000) */
 	unsigned max_cols;       /* columns a reader accepts before refusing (default 256) */
 	size_t max_cell_bytes;   /* longest cell text accepted (default 32768) */
 	size_t max_cells;        /* non-blank cells a reader accepts (default 200000) */
+	enum sheet_xml_path xml_path; /* .xlsx only (default SHEET_XML_AUTO) */
 };
 
 /* Fills *lim with the defaults above. */
@@ -94,8 +107,12 @@ struct sheet_grid {
 				     long the file is without holding every cell */
 	unsigned counted_row;     /* the row sheet_grid_add() counted last */
 	char *sheet_name;         /* the worksheet read (NULL for CSV) */
+	unsigned xml_fast_parts;  /* .xlsx: parts read by the fast scanner, not expat */
+	struct sheet_pool *pool;  /* the cells' texts and formats (sheet_grid_add()) */
 	struct sheet_msgs warnings; /* reader warnings (Windows-1252 fallback, sheets skipped) */
 };
+
+struct sheet_pool;            /* sheet.c: blocks of text owned by one grid */
 
 enum sheet_format {
 	SHEET_FMT_UNKNOWN = 0,
@@ -160,8 +177,10 @@ void sheet_grid_free(struct sheet_grid *grid);
 
 /*
  * Appends a cell (row-major order is the caller's duty); returns 0 or -1 on
- * ENOMEM.  The grid keeps its own copies of cell->text and cell->format, and
- * counts a row in grid->nrows at its first non-blank cell.
+ * ENOMEM.  The grid keeps its own copies of cell->text and cell->format (in
+ * its pool, a few large blocks rather than an allocation per cell; freed
+ * with the grid), and counts a row in grid->nrows at its first non-blank
+ * cell.
  */
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell);
 

@@ -244,9 +244,23 @@ static int grow(void *v, size_t n, size_t *cap, size_t sz, size_t max)
  */
 static const char *local_name(const char *name)
 {
-	const char *s = strrchr(name, NS_SEP);
+	const char *s, *local = name;
 
-	return s ? s + 1 : name;
+	for (s = name; *s; s++)         /* names are short: no call to strrchr() */
+		if (*s == NS_SEP)
+			local = s + 1;
+	return local;
+}
+
+/* Is name equal to lit (a short literal)? */
+static inline int name_is(const char *name, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; lit[i]; i++)        /* unrolled for a literal: no call */
+		if (name[i] != lit[i])
+			return 0;
+	return name[i] == '\0';
 }
 
 /*
@@ -258,10 +272,10 @@ static const char *attr(const char **atts, const char *local, int qualified)
 	size_t i;
 
 	for (i = 0; atts[i]; i += 2) {
-		const char *sep = strrchr(atts[i], NS_SEP);
+		const char *ln = local_name(atts[i]);
 
-		if (qualified ? sep && !strcmp(sep + 1, local) && strncmp(atts[i], "xmlns:", 6) :
-				!sep && !strcmp(atts[i], local))
+		if (qualified ? ln != atts[i] && name_is(ln, local) && strncmp(atts[i], "xmlns:", 6) :
+				ln == atts[i] && name_is(ln, local))
 			return atts[i + 1];
 	}
 	return NULL;
@@ -680,6 +694,547 @@ static enum sheet_status parse_part(struct xlsx *x, const char *name, struct xp 
 	return x->st;
 }
 
+/* ---- the fast path: a scanner for the worksheet and the shared strings -------- */
+
+/*
+ * expat spends more time on the two big parts than a whole read may take,
+ * so they go first through this scanner, which calls the same handlers
+ * (on_start, on_end, on_text, hence sh_* and sst_*) with the same events.
+ * It reads only the subset of XML those parts are written in: a UTF-8
+ * declaration, elements (names of ASCII letters, digits, "_.-:"), attributes
+ * in either quotes, character data, the five predefined entities and
+ * character references, with expat's line ends (CR LF and CR read as LF,
+ * and white space in an attribute value as a space).  It is strict: any byte expat would refuse (bad
+ * UTF-8, a control character, "]]>", a stray "&" or "<", mismatched tags)
+ * and anything it does not handle (comments, processing instructions,
+ * CDATA, a DOCTYPE, another encoding, a tag or a text longer than FAST_TAIL_MAX, a zip
+ * failure or a bomb guard) make it give up: the caller undoes what the part
+ * added and parses it again with expat, so every answer the scanner gives
+ * is the one expat would give.  Element and attribute names are matched by
+ * local name, as the expat path does.  Text and attribute values are
+ * decoded in place in its window (XLSX_CHUNK read at a time, what is not
+ * yet a whole token carried over), so memory stays constant.
+ */
+#define FAST_TAIL_MAX ((size_t)60 << 10) /* longest tag or text kept while reading on */
+#define FAST_NAMES 8192                   /* bytes of open element names */
+#define FAST_NAME_MAX 128                 /* longest element name */
+#define FAST_ATTS 32                      /* attributes of one tag */
+#define FAST_FALLBACK (-1)
+
+struct fast {
+	struct xp *xp;
+	char names[FAST_NAMES];  /* the open elements' names, NUL-terminated */
+	size_t off[XLSX_DEPTH_MAX + 2];
+	unsigned depth;
+	int root_seen, root_closed;
+};
+
+static int fast_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int fast_name_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int fast_name_char(unsigned char c)
+{
+	return fast_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+}
+
+/* The end of the name at s (ASCII name characters), at most end. */
+static char *fast_name_end(char *s, char *end)
+{
+	while (s < end && fast_name_char((unsigned char)*s))
+		s++;
+	return s;
+}
+
+/*
+ * Reads a character reference or predefined entity at s ("&...;", n bytes
+ * up to the ';' included) into *cp; returns 0, or -1 for one expat would
+ * refuse or that is not a legal XML character.
+ */
+static int fast_ref(const char *s, size_t n, uint32_t *cp)
+{
+	uint32_t v = 0;
+	size_t i;
+
+	if (n == 4 && !memcmp(s, "&lt;", 4))
+		*cp = '<';
+	else if (n == 4 && !memcmp(s, "&gt;", 4))
+		*cp = '>';
+	else if (n == 5 && !memcmp(s, "&amp;", 5))
+		*cp = '&';
+	else if (n == 6 && !memcmp(s, "&quot;", 6))
+		*cp = '"';
+	else if (n == 6 && !memcmp(s, "&apos;", 6))
+		*cp = '\'';
+	else if (n > 3 && s[1] == '#' && s[2] != 'x') {
+		for (i = 2; i < n - 1; i++) {
+			if (s[i] < '0' || s[i] > '9' || v > 0x10FFFF)
+				return -1;
+			v = v * 10 + (uint32_t)(s[i] - '0');
+		}
+		*cp = v;
+	}
+	else if (n > 4 && s[1] == '#' && s[2] == 'x') {
+		for (i = 3; i < n - 1; i++) {
+			char c = s[i];
+
+			if (v > 0x10FFFF)
+				return -1;
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (uint32_t)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (uint32_t)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (uint32_t)(c - 'A' + 10);
+			else
+				return -1;
+		}
+		*cp = v;
+	}
+	else
+		return -1;
+	v = *cp;
+	if (v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
+	    (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF))
+		return 0;
+	return -1;
+}
+
+/*
+ * Checks and decodes character data or an attribute value (attr) in place:
+ * s..e becomes the text expat would report (an attribute value
+ * NUL-terminated); returns its length, or -1 to fall back.  In an attribute, tab and line feed become
+ * spaces and "<" is an error; in text, "]]>" is.
+ */
+static long fast_decode(char *s, char *e, int attr)
+{
+	unsigned char *p = (unsigned char *)s, *end = (unsigned char *)e, *o = p;
+
+	while (p < end) {
+		unsigned c = *p;
+
+		if (c >= 0x20 && c < 0x80) {
+			if (c == '&') {
+				unsigned char *semi = memchr(p, ';', (size_t)(end - p) < 12 ?
+							     (size_t)(end - p) : 12);
+				uint32_t cp;
+
+				if (!semi || fast_ref((const char *)p, (size_t)(semi - p + 1), &cp))
+					return -1;
+				o += sheet_utf8_put((char *)o, cp);
+				p = semi + 1;
+				continue;
+			}
+			if (c == '<' || (!attr && c == ']' && end - p >= 3 && p[1] == ']' && p[2] == '>'))
+				return -1;
+			*o++ = (unsigned char)c;
+			p++;
+			continue;
+		}
+		if (c == '\t' || c == '\n' || c == '\r') {
+			/* expat's line ends: CR LF and CR read as LF; in a value, as a space */
+			if (c == '\r') {
+				c = '\n';
+				if (p + 1 < end && p[1] == '\n')
+					p++;
+			}
+			*o++ = attr ? ' ' : (unsigned char)c;
+			p++;
+			continue;
+		}
+		if (c < 0x80)
+			return -1;      /* a control character */
+		{
+			uint32_t cp;
+			unsigned n, k;
+
+			if (c >= 0xC2 && c <= 0xDF) {
+				n = 1;
+				cp = c & 0x1F;
+			}
+			else if (c >= 0xE0 && c <= 0xEF) {
+				n = 2;
+				cp = c & 0x0F;
+			}
+			else if (c >= 0xF0 && c <= 0xF4) {
+				n = 3;
+				cp = c & 0x07;
+			}
+			else
+				return -1;
+			if ((size_t)(end - p) <= n)
+				return -1;
+			for (k = 1; k <= n; k++) {
+				if ((p[k] & 0xC0) != 0x80)
+					return -1;
+				cp = (cp << 6) | (p[k] & 0x3F);
+			}
+			if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+			    (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+				return -1;
+			memmove(o, p, n + 1);
+			o += n + 1;
+			p += n + 1;
+		}
+	}
+	if (attr)
+		*o = '\0';     /* over the closing quote at the latest */
+	return (long)(o - (unsigned char *)s);
+}
+
+/* Character data s..e: outside the root only white space; inside it, to on_text(). */
+static int fast_text(struct fast *f, char *s, char *e)
+{
+	long n;
+
+	if (!f->depth) {
+		for (; s < e; s++)
+			if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+				return -1;
+		return 0;
+	}
+	n = fast_decode(s, e, 0);
+	if (n < 0 || n > INT_MAX)
+		return -1;
+	if (n)
+		on_text(f->xp, s, (int)n);
+	return 0;
+}
+
+/*
+ * A start tag whose name begins at s ("<" before it).  Returns 0 with
+ * *next past its ">", 1 when the buffer ends inside it (nothing changed),
+ * or -1 to fall back.
+ */
+static int fast_start(struct fast *f, char *s, char *end, char **next)
+{
+	const char *atts[2 * FAST_ATTS + 1];
+	char *an[FAST_ATTS], *ae[FAST_ATTS], *vs[FAST_ATTS], *ve[FAST_ATTS];
+	char *p, *ne;
+	size_t na = 0, i, j, len;
+	int empty = 0;
+
+	ne = fast_name_end(s, end);
+	if (ne == end)
+		return 1;
+	if (ne == s || !fast_name_start((unsigned char)*s) || ne - s >= FAST_NAME_MAX)
+		return -1;
+	p = ne;
+	for (;;) {
+		int ws = 0;
+		char q;
+
+		while (p < end && fast_ws(*p)) {
+			p++;
+			ws = 1;
+		}
+		if (p == end)
+			return 1;
+		if (*p == '>') {
+			p++;
+			break;
+		}
+		if (*p == '/') {
+			if (p + 1 == end)
+				return 1;
+			if (p[1] != '>')
+				return -1;
+			empty = 1;
+			p += 2;
+			break;
+		}
+		if (!ws || na == FAST_ATTS || !fast_name_start((unsigned char)*p))
+			return -1;
+		an[na] = p;
+		p = fast_name_end(p, end);
+		ae[na] = p;
+		while (p < end && fast_ws(*p))
+			p++;
+		if (p == end)
+			return 1;
+		if (*p++ != '=')
+			return -1;
+		while (p < end && fast_ws(*p))
+			p++;
+		if (p == end)
+			return 1;
+		q = *p;
+		if (q != '"' && q != '\'')
+			return -1;
+		vs[na] = p + 1;
+		ve[na] = memchr(p + 1, q, (size_t)(end - p - 1));
+		if (!ve[na])
+			return 1;
+		p = ve[na] + 1;
+		na++;
+	}
+	/* the whole tag is here: check and decode it in place */
+	for (i = 0; i < na; i++) {
+		len = (size_t)(ae[i] - an[i]);
+		for (j = 0; j < i; j++)
+			if ((size_t)(ae[j] - an[j]) == len && !memcmp(an[i], an[j], len))
+				return -1;      /* a repeated attribute: expat refuses it */
+	}
+	if (f->root_closed || f->depth > XLSX_DEPTH_MAX ||
+	    f->off[f->depth] + (size_t)(ne - s) + 1 > FAST_NAMES)
+		return -1;
+	for (i = 0; i < na; i++) {
+		if (fast_decode(vs[i], ve[i], 1) < 0)
+			return -1;
+		*ae[i] = '\0';
+		atts[2 * i] = an[i];
+		atts[2 * i + 1] = vs[i];
+	}
+	atts[2 * na] = NULL;
+	len = (size_t)(ne - s);
+	memcpy(f->names + f->off[f->depth], s, len);
+	f->names[f->off[f->depth] + len] = '\0';
+	f->off[f->depth + 1] = f->off[f->depth] + len + 1;
+	f->depth++;
+	f->root_seen = 1;
+	*ne = '\0';
+	*next = p;
+	on_start(f->xp, s, atts);
+	if (empty && !f->xp->stopped) {
+		on_end(f->xp, s);
+		if (!--f->depth)
+			f->root_closed = 1;
+	}
+	return 0;
+}
+
+/* An end tag, its name from s to e (the ">"). */
+static int fast_end(struct fast *f, char *s, char *e)
+{
+	char *ne = fast_name_end(s, e), *p = ne;
+	const char *top;
+
+	while (p < e && fast_ws(*p))
+		p++;
+	if (p != e || !f->depth)
+		return -1;
+	top = f->names + f->off[f->depth - 1];
+	if (f->off[f->depth] - f->off[f->depth - 1] - 1 != (size_t)(ne - s) ||
+	    memcmp(top, s, (size_t)(ne - s)))
+		return -1;
+	on_end(f->xp, top);
+	if (!--f->depth)
+		f->root_closed = 1;
+	return 0;
+}
+
+/*
+ * The XML declaration, if the part starts with one: only version 1.0 and
+ * UTF-8 are read here.  Returns 0 with *pp past it (and a UTF-8 byte-order
+ * mark), 1 when more bytes are needed, -1 to fall back.
+ */
+static int fast_decl(char **pp, char *end, int eof)
+{
+	char *p = *pp, *e;
+	int seen_version = 0;
+
+	if (end - p < 3 && !eof)
+		return 1;
+	if (end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;
+	if (end - p < 6 && !eof)
+		return 1;
+	if (end - p < 6 || memcmp(p, "<?xml", 5) || !fast_ws(p[5])) {
+		*pp = p;
+		return 0;
+	}
+	e = memmem(p, (size_t)(end - p), "?>", 2);
+	if (!e)
+		return eof || end - p > 1024 ? -1 : 1;
+	p += 5;
+	for (;;) {
+		char *n, *ne, *v, *ve, q;
+
+		while (p < e && fast_ws(*p))
+			p++;
+		if (p == e)
+			break;
+		n = p;
+		ne = fast_name_end(p, e);
+		p = ne;
+		while (p < e && fast_ws(*p))
+			p++;
+		if (p == e || *p++ != '=')
+			return -1;
+		while (p < e && fast_ws(*p))
+			p++;
+		if (p == e || (*p != '"' && *p != '\''))
+			return -1;
+		q = *p++;
+		v = p;
+		ve = memchr(v, q, (size_t)(e - v));
+		if (!ve)
+			return -1;
+		p = ve + 1;
+		if (p < e && !fast_ws(*p))
+			return -1;
+		if (ne - n == 7 && !memcmp(n, "version", 7) && !seen_version && ve - v == 3 &&
+		    !memcmp(v, "1.0", 3))
+			seen_version = 1;
+		else if (ne - n == 8 && !memcmp(n, "encoding", 8) && seen_version && ve - v == 5 &&
+			 !strncasecmp(v, "UTF-8", 5))
+			;
+		else if (ne - n == 10 && !memcmp(n, "standalone", 10) && seen_version &&
+			 ((ve - v == 3 && !memcmp(v, "yes", 3)) || (ve - v == 2 && !memcmp(v, "no", 2))))
+			;
+		else
+			return -1;
+	}
+	if (!seen_version)
+		return -1;
+	*pp = e + 2;
+	return 0;
+}
+
+/*
+ * Scans the whole tokens of [*pp, end), calling the handlers, until a
+ * handler stops; *pp is left at the first byte not consumed.  Returns 0,
+ * or -1 to fall back.  At eof everything must be consumed.
+ */
+static int fast_scan(struct fast *f, char **pp, char *end, int eof)
+{
+	struct xp *xp = f->xp;
+	char *p = *pp, *q;
+	int r;
+
+	while (p < end && !xp->stopped) {
+		if (*p != '<') {
+			q = memchr(p, '<', (size_t)(end - p));
+			if (!q) {
+				if (!eof)
+					break;
+				q = end;
+			}
+			if (fast_text(f, p, q))
+				return -1;
+			p = q;
+			continue;
+		}
+		if (end - p < 2) {
+			if (eof)
+				return -1;
+			break;
+		}
+		if (p[1] == '/') {
+			q = memchr(p, '>', (size_t)(end - p));
+			if (!q) {
+				if (eof)
+					return -1;
+				break;
+			}
+			if (fast_end(f, p + 2, q))
+				return -1;
+			p = q + 1;
+			continue;
+		}
+		if (p[1] == '?' || p[1] == '!')
+			return -1;      /* comment, processing instruction, CDATA, DOCTYPE */
+		r = fast_start(f, p + 1, end, &q);
+		if (r < 0 || (r > 0 && eof))
+			return -1;
+		if (r > 0)
+			break;
+		p = q;
+	}
+	*pp = p;
+	return 0;
+}
+
+/*
+ * Reads part name with the fast scanner and xp's handlers.  Returns
+ * SHEET_OK, the failure a handler recorded, or FAST_FALLBACK when the part
+ * must be parsed again with expat (x->inflated is then restored; what the
+ * handlers did is the caller's to undo).
+ */
+static int parse_part_fast(struct xlsx *x, const char *name, struct xp *xp)
+{
+	zip_int64_t idx = part_index(x, name);
+	zip_uint64_t inflated0 = x->inflated, part_inflated = 0;
+	size_t have = 0;
+	int prolog = 0, ret = FAST_FALLBACK;
+	struct fast *f;
+	zip_stat_t zs;
+	zip_file_t *zf;
+	char *buf;
+
+	if (idx < 0)
+		return FAST_FALLBACK;
+	zip_stat_init(&zs);
+	if (zip_stat_index(x->za, (zip_uint64_t)idx, 0, &zs) || !(zs.valid & ZIP_STAT_COMP_SIZE) ||
+	    ((zs.valid & ZIP_STAT_SIZE) && zs.size > XLSX_INFLATE_MAX - x->inflated))
+		return FAST_FALLBACK;
+	zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0);
+	if (!zf)
+		return FAST_FALLBACK;
+	buf = malloc(FAST_TAIL_MAX + XLSX_CHUNK + 1);
+	f = malloc(sizeof(*f));
+	if (!buf || !f)
+		goto out;
+	f->xp = xp;
+	f->off[0] = 0;
+	f->depth = 0;
+	f->root_seen = f->root_closed = 0;
+	xp->x = x;
+	xp->p = NULL;
+	xp->part = name;
+	for (;;) {
+		zip_int64_t n = zip_fread(zf, buf + have, XLSX_CHUNK);
+		char *p = buf, *end;
+		int eof = n == 0;
+
+		if (n < 0)
+			goto out;
+		x->inflated += (zip_uint64_t)n;
+		part_inflated += (zip_uint64_t)n;
+		if (x->inflated > XLSX_INFLATE_MAX ||
+		    sheet_zip_ratio_exceeded(part_inflated, zs.comp_size))
+			goto out;
+		have += (size_t)n;
+		end = buf + have;
+		if (!prolog) {
+			int r = fast_decl(&p, end, eof);
+
+			if (r < 0)
+				goto out;
+			prolog = !r;
+		}
+		if (prolog && fast_scan(f, &p, end, eof))
+			goto out;
+		if (xp->stopped) {
+			ret = xp->done ? SHEET_OK : (int)x->st;
+			goto out;
+		}
+		if (eof) {
+			if (p == end && f->root_closed)
+				ret = SHEET_OK;
+			goto out;
+		}
+		have = (size_t)(end - p);
+		if (have > FAST_TAIL_MAX)
+			goto out;
+		memmove(buf, p, have);
+	}
+out:
+	if (ret == FAST_FALLBACK)
+		x->inflated = inflated0;
+	zip_fclose(zf);
+	free(buf);
+	free(f);
+	return ret;
+}
+
 /* ---- the package: content types and relationships --------------------------- */
 
 static void ct_start(struct xp *xp, const char *name, const char **atts)
@@ -687,10 +1242,10 @@ static void ct_start(struct xp *xp, const char *name, const char **atts)
 	struct xlsx *x = xp->x;
 	const char *key, *type;
 	struct ctype *c;
-	int dflt = !strcmp(name, "Default");
+	int dflt = name_is(name, "Default");
 	int r;
 
-	if (!dflt && strcmp(name, "Override"))
+	if (!dflt && !name_is(name, "Override"))
 		return;
 	key = attr(atts, dflt ? "Extension" : "PartName", 0);
 	type = attr(atts, "ContentType", 0);
@@ -813,7 +1368,7 @@ static void rels_start(struct xp *xp, const char *name, const char **atts)
 	struct rel *r;
 	int g;
 
-	if (strcmp(name, "Relationship"))
+	if (!name_is(name, "Relationship"))
 		return;
 	id = attr(atts, "Id", 0);
 	type = attr(atts, "Type", 0);
@@ -919,7 +1474,7 @@ static const struct rel *rel_by_type(const struct xlsx *x, const char *type)
 /* Is content type t that of a binary (.xlsb) workbook or sheet? */
 static int binary_type(const char *t)
 {
-	return t && (strstr(t, "sheet.binary") || !strcmp(t, "application/vnd.ms-excel.worksheet"));
+	return t && (strstr(t, "sheet.binary") || name_is(t, "application/vnd.ms-excel.worksheet"));
 }
 
 static enum sheet_status xlsb(struct xlsx *x)
@@ -983,12 +1538,12 @@ static void wb_start(struct xp *xp, const char *name, const char **atts)
 	struct wsheet *s;
 	int g;
 
-	if (!strcmp(name, "workbookPr")) {
+	if (name_is(name, "workbookPr")) {
 		v = attr(atts, "date1904", 0);
 		x->date1904 = v && (!strcmp(v, "1") || !strcmp(v, "true"));
 		return;
 	}
-	if (strcmp(name, "sheet"))
+	if (!name_is(name, "sheet"))
 		return;
 	v = attr(atts, "name", 0);
 	rid = attr(atts, "id", 1);
@@ -1140,15 +1695,15 @@ static void st_start(struct xp *xp, const char *name, const char **atts)
 	unsigned id = 0;
 	int g;
 
-	if (!strcmp(name, "cellXfs")) {
+	if (name_is(name, "cellXfs")) {
 		c->xfs_depth = xp->depth;
 		return;
 	}
-	if (!strcmp(name, "numFmts")) {
+	if (name_is(name, "numFmts")) {
 		c->fmts_depth = xp->depth;
 		return;
 	}
-	if (!strcmp(name, "numFmt") && c->fmts_depth && xp->depth == c->fmts_depth + 1) {
+	if (name_is(name, "numFmt") && c->fmts_depth && xp->depth == c->fmts_depth + 1) {
 		const char *code = attr(atts, "formatCode", 0);
 
 		v = attr(atts, "numFmtId", 0);
@@ -1168,7 +1723,7 @@ static void st_start(struct xp *xp, const char *name, const char **atts)
 			x->nfmts++;
 		return;
 	}
-	if (strcmp(name, "xf") || !c->xfs_depth || xp->depth != c->xfs_depth + 1)
+	if (!name_is(name, "xf") || !c->xfs_depth || xp->depth != c->xfs_depth + 1)
 		return;
 	v = attr(atts, "numFmtId", 0);
 	if (!v || parse_uint(v, &id))
@@ -1190,9 +1745,9 @@ static void st_end(struct xp *xp, const char *name)
 {
 	struct stylectx *c = xp->ctx;
 
-	if (!strcmp(name, "cellXfs") && xp->depth == c->xfs_depth)
+	if (name_is(name, "cellXfs") && xp->depth == c->xfs_depth)
 		c->xfs_depth = 0;
-	if (!strcmp(name, "numFmts") && xp->depth == c->fmts_depth)
+	if (name_is(name, "numFmts") && xp->depth == c->fmts_depth)
 		c->fmts_depth = 0;
 }
 
@@ -1306,16 +1861,16 @@ static void sst_start(struct xp *xp, const char *name, const char **atts)
 	struct sstctx *c = xp->ctx;
 
 	(void)atts;
-	if (!strcmp(name, "si")) {
+	if (name_is(name, "si")) {
 		c->in_si = 1;
 		c->rph = 0;
 		c->in_t = 0;
 		c->toolong = 0;
 		c->start = xp->x->sst.used;
 	}
-	else if (c->in_si && !strcmp(name, "rPh"))
+	else if (c->in_si && name_is(name, "rPh"))
 		c->rph++;
-	else if (c->in_si && !c->rph && !strcmp(name, "t"))
+	else if (c->in_si && !c->rph && name_is(name, "t"))
 		c->in_t = 1;
 }
 
@@ -1341,11 +1896,11 @@ static void sst_end(struct xp *xp, const char *name)
 	size_t n;
 	int g;
 
-	if (!strcmp(name, "t"))
+	if (name_is(name, "t"))
 		c->in_t = 0;
-	else if (!strcmp(name, "rPh") && c->rph)
+	else if (name_is(name, "rPh") && c->rph)
 		c->rph--;
-	if (strcmp(name, "si") || !c->in_si)
+	if (!name_is(name, "si") || !c->in_si)
 		return;
 	c->in_si = 0;
 	if (sst_put(xp, "", 1))
@@ -1367,17 +1922,26 @@ static enum sheet_status load_sst(struct xlsx *x)
 	const struct rel *r = rel_by_type(x, "sharedStrings");
 	struct sstctx c;
 	struct xp xp;
-	int missing;
+	int missing, pass;
 
 	if (!r)
 		return SHEET_OK;
-	memset(&xp, 0, sizeof(xp));
-	memset(&c, 0, sizeof(c));
-	xp.start = sst_start;
-	xp.end = sst_end;
-	xp.text = sst_text;
-	xp.ctx = &c;
-	return parse_part(x, r->target, &xp, &missing);
+	for (pass = x->lim->xml_path == SHEET_XML_EXPAT; pass < 2; pass++) {
+		memset(&xp, 0, sizeof(xp));
+		memset(&c, 0, sizeof(c));
+		xp.start = sst_start;
+		xp.end = sst_end;
+		xp.text = sst_text;
+		xp.ctx = &c;
+		x->sst.used = x->sst.n = 0;
+		if (pass)
+			return parse_part(x, r->target, &xp, &missing);
+		if (parse_part_fast(x, r->target, &xp) != FAST_FALLBACK) {
+			x->grid->xml_fast_parts++;
+			return x->st;
+		}
+	}
+	return x->st;
 }
 
 /* ---- dates --------------------------------------------------------------------- */
@@ -1616,9 +2180,9 @@ static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 	}
 	c->ctype = 'n';
 	if (t && *t) {
-		if (!strcmp(t, "str"))
+		if (name_is(t, "str"))
 			c->ctype = 'S';
-		else if (!strcmp(t, "inlineStr"))
+		else if (name_is(t, "inlineStr"))
 			c->ctype = 'i';
 		else if (strlen(t) == 1 && strchr("nsbed", t[0]))
 			c->ctype = t[0];
@@ -1639,30 +2203,30 @@ static void sh_start(struct xp *xp, const char *name, const char **atts)
 	struct sheetctx *c = xp->ctx;
 
 	if (!c->in_data) {
-		if (!strcmp(name, "sheetData"))
+		if (name_is(name, "sheetData"))
 			c->in_data = 1;
 		return;
 	}
 	if (c->in_c) {
 		if (c->skip)
 			return;
-		if (!strcmp(name, "v")) {
+		if (name_is(name, "v")) {
 			c->in_v = 1;
 			c->has_v = 1;
 		}
-		else if (!strcmp(name, "is")) {
+		else if (name_is(name, "is")) {
 			c->in_is = 1;
 			c->has_is = 1;
 		}
-		else if (c->in_is && !strcmp(name, "rPh"))
+		else if (c->in_is && name_is(name, "rPh"))
 			c->rph++;
-		else if (c->in_is && !c->rph && !strcmp(name, "t"))
+		else if (c->in_is && !c->rph && name_is(name, "t"))
 			c->in_t = 1;
 		return;
 	}
-	if (!strcmp(name, "row"))
+	if (name_is(name, "row"))
 		sh_row(xp, c, atts);
-	else if (!strcmp(name, "c"))
+	else if (name_is(name, "c"))
 		sh_cell(xp, c, atts);
 }
 
@@ -1888,39 +2452,67 @@ static void sh_end(struct xp *xp, const char *name)
 	if (!c->in_data)
 		return;
 	if (c->in_c) {
-		if (!strcmp(name, "c"))
+		if (name_is(name, "c"))
 			sh_cell_end(xp, c);
 		else if (c->skip)
 			return;
-		else if (!strcmp(name, "v"))
+		else if (name_is(name, "v"))
 			c->in_v = 0;
-		else if (!strcmp(name, "is"))
+		else if (name_is(name, "is"))
 			c->in_is = 0;
-		else if (!strcmp(name, "rPh") && c->rph)
+		else if (name_is(name, "rPh") && c->rph)
 			c->rph--;
-		else if (!strcmp(name, "t"))
+		else if (name_is(name, "t"))
 			c->in_t = 0;
 		return;
 	}
-	if (!strcmp(name, "sheetData")) {
+	if (name_is(name, "sheetData")) {
 		c->in_data = 0;
 		xp->done = 1;           /* nothing after the cells matters */
 		xp_stop(xp);
 	}
 }
 
+/*
+ * Drops the cells past the first n of the grid (undoing a fast pass that
+ * fell back; their text stays in the grid's pool until the grid is freed).
+ */
+static void grid_truncate(struct sheet_grid *g, size_t n, unsigned nrows, unsigned counted_row)
+{
+	g->ncells = n;
+	g->nrows = nrows;
+	g->counted_row = counted_row;
+}
+
 static enum sheet_status read_sheet(struct xlsx *x, const char *part)
 {
+	struct sheet_grid *g = x->grid;
+	size_t ncells = g->ncells;
+	unsigned nrows = g->nrows, counted_row = g->counted_row;
 	struct sheetctx c;
 	struct xp xp;
+	char *buf = NULL;
+	int pass;
 
-	memset(&xp, 0, sizeof(xp));
-	memset(&c, 0, sizeof(c));
-	xp.start = sh_start;
-	xp.end = sh_end;
-	xp.text = sh_text;
-	xp.ctx = &c;
-	parse_part(x, part, &xp, NULL);
+	for (pass = x->lim->xml_path == SHEET_XML_EXPAT; pass < 2; pass++) {
+		memset(&xp, 0, sizeof(xp));
+		memset(&c, 0, sizeof(c));
+		c.buf = buf;            /* the cell buffer is kept from one pass to the next */
+		xp.start = sh_start;
+		xp.end = sh_end;
+		xp.text = sh_text;
+		xp.ctx = &c;
+		if (pass) {
+			parse_part(x, part, &xp, NULL);
+			break;
+		}
+		if (parse_part_fast(x, part, &xp) != FAST_FALLBACK) {
+			g->xml_fast_parts++;
+			break;
+		}
+		buf = c.buf;
+		grid_truncate(g, ncells, nrows, counted_row);
+	}
 	free(c.buf);
 	return x->st;
 }

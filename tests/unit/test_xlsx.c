@@ -40,6 +40,7 @@
 #include <zlib.h>
 
 #include "sheet/sheet.h"
+#include "tests/fuzz/xlsxdiff.h"
 
 #define CORPUS "../shared/corpus"
 #define HOSTILE_SECONDS 30.0     /* generous: the sanitizer build is several times slower */
@@ -1739,6 +1740,61 @@ static void test_corpus_refused(void **state)
 	}
 }
 
+/*
+ * Both XML paths (the fast scanner, and expat alone) give the same answer
+ * on every .xlsx/.xlsm of the corpus, with the default limits and with
+ * everything kept; and the fast scanner really reads the parts of nearly
+ * all of them (it falls back to expat only where the file holds something
+ * it leaves to expat).
+ */
+static void test_corpus_both_paths(void **state)
+{
+	static const char *const dirs[] = { CORPUS "/sheetjs", CORPUS "/batches" };
+	struct sheet_limits lim[2];
+	size_t files = 0, fast_files = 0, d;
+	char why[2048];
+
+	(void)state;
+	if (!corpus_present()) {
+		printf("test_corpus_both_paths: skipped, no %s\n", CORPUS);
+		skip();
+	}
+	sheet_limits_default(&lim[0]);
+	sheet_limits_default(&lim[1]);
+	lim[1].max_rows = 100000;
+	lim[1].max_cells = 1000000;
+	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		char cmd[512];
+		FILE *ls;
+		char path[1024];
+
+		snprintf(cmd, sizeof(cmd), "find %s -type f \\( -name '*.xlsx' -o -name '*.xlsm' \\) "
+			 "| sort", dirs[d]);
+		ls = popen(cmd, "r");
+		assert_non_null(ls);
+		while (fgets(path, sizeof(path), ls)) {
+			unsigned char *buf;
+			unsigned fast = 0;
+			size_t len, k;
+
+			path[strcspn(path, "\n")] = '\0';
+			buf = slurp(path, &len);
+			assert_non_null(buf);
+			for (k = 0; k < 2; k++)
+				if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
+					fail_msg("%s: the fast path and expat disagree: %s", path, why);
+			files++;
+			fast_files += fast > 0;
+			free(buf);
+		}
+		pclose(ls);
+	}
+	printf("test_corpus_both_paths: %zu files agree, %zu of them read by the fast scanner\n",
+	       files, fast_files);
+	assert_true(files >= 29);
+	assert_true(fast_files * 10 >= files * 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1758,6 +1814,7 @@ int main(void)
 		cmocka_unit_test(test_corpus_batches),
 		cmocka_unit_test(test_corpus_batches_validate),
 		cmocka_unit_test(test_corpus_refused),
+		cmocka_unit_test(test_corpus_both_paths),
 	};
 
 	return cmocka_run_group_tests_name("xlsx", tests, NULL, NULL);
