@@ -685,6 +685,11 @@ static char *pool_dup(struct sheet_grid *grid, const char *s, size_t n)
 	return d;
 }
 
+char *sheet_grid_text(struct sheet_grid *grid, const char *s, size_t n)
+{
+	return pool_dup(grid, s, n);
+}
+
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 {
 	struct sheet_cell c = *cell;

@@ -185,6 +185,13 @@ void sheet_grid_free(struct sheet_grid *grid);
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell);
 
 /*
+ * Copies n bytes of text into the grid's pool, NUL-terminated, for a
+ * cell's text set after sheet_grid_add() (the .xlsx reader's shared
+ * strings read after the worksheet); freed with the grid.  NULL on ENOMEM.
+ */
+char *sheet_grid_text(struct sheet_grid *grid, const char *s, size_t n);
+
+/*
  * Is the cell blank: a text cell that is empty or holds only white space
  * (spaces, tabs, line breaks, U+00A0)?  Such a cell is stored as read but
  * counts nowhere: a row of them is a blank row, skipped and not counted

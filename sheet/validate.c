@@ -206,6 +206,17 @@ static int lower_trim(const char *s, char *out, size_t outlen)
 	return 0;
 }
 
+/* Copies s into dst (size len), cut if it must be: snprintf(dst, len, "%s", s) without its cost. */
+static void set_str(char *dst, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 static int in_list(const char *s, const char *const *list)
 {
 	int i;
@@ -624,7 +635,7 @@ static void check_choice(struct vctx *v, unsigned row, int id, unsigned col,
 			     "use %s", cols[id].name, cols[id].accepted);
 			return;
 		}
-		snprintf(dst, len, "%s", dflt);
+		set_str(dst, len, dflt);
 		return;
 	case K_TEXT:
 		i = lower_trim(c->text, low, sizeof(low)) ? -1 : in_list(low, list);
@@ -634,7 +645,7 @@ static void check_choice(struct vctx *v, unsigned row, int id, unsigned col,
 			     cols[id].accepted);
 			return;
 		}
-		snprintf(dst, len, "%s", list[i]);
+		set_str(dst, len, list[i]);
 		return;
 	default:
 		wrong_kind(v, row, id, col, c);
@@ -668,7 +679,7 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 
 	switch (kind_of(c)) {
 	case K_EMPTY:
-		snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "1:1");
+		set_str(f->aspect_ratio, sizeof(f->aspect_ratio), "1:1");
 		return;
 	case K_TEXT:
 		if (lower_trim(c->text, low, sizeof(low))) {
@@ -677,7 +688,7 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 		}
 		i = in_list(low, ratios);
 		if (i >= 0) {
-			snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "%s", ratios[i]);
+			set_str(f->aspect_ratio, sizeof(f->aspect_ratio), ratios[i]);
 			return;
 		}
 		if (parse_clock(low, &h, &m, &sec)) {
@@ -724,7 +735,7 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 		     "ratio again", when);
 		return;
 	}
-	snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "%s", r);
+	set_str(f->aspect_ratio, sizeof(f->aspect_ratio), r);
 	emit(v, &v->out->warnings, row, COL_ASPECT, col, c, NULL, "aspect_ratio was "
 	     "stored as the time %s by the spreadsheet; read as %s \xE2\x80\x94 format "
 	     "the column as text to avoid this", when, r);
@@ -738,7 +749,7 @@ static void check_model(struct vctx *v, unsigned row, unsigned col,
 	const char *m;
 
 	if (!parse_model(c, &m)) {
-		snprintf(f->model, sizeof(f->model), "%s", m);
+		set_str(f->model, sizeof(f->model), m);
 		return;
 	}
 	if (kind_of(c) == K_TEXT || kind_of(c) == K_NUMBER)
@@ -1175,11 +1186,11 @@ static void check_row(struct vctx *v, unsigned row, const struct sheet_cell **rc
 	unsigned col;
 
 	memset(&f, 0, sizeof(f));
-	snprintf(f.aspect_ratio, sizeof(f.aspect_ratio), "1:1");
-	snprintf(f.magic_prompt, sizeof(f.magic_prompt), "on");
-	snprintf(f.model, sizeof(f.model), "2.0");
-	snprintf(f.rendering, sizeof(f.rendering), "default");
-	snprintf(f.style, sizeof(f.style), "auto");
+	set_str(f.aspect_ratio, sizeof(f.aspect_ratio), "1:1");
+	set_str(f.magic_prompt, sizeof(f.magic_prompt), "on");
+	set_str(f.model, sizeof(f.model), "2.0");
+	set_str(f.rendering, sizeof(f.rendering), "default");
+	set_str(f.style, sizeof(f.style), "auto");
 	f.seed = -1;
 	f.num_images = 4;
 	if (v->colof[COL_MODEL])

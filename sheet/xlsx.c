@@ -17,8 +17,12 @@
  * styles give each cellXfs entry a number format (the file's <numFmt> code,
  * else the built-in code for ids 14-22 and 45-47), and a cell keeps that
  * code in cell->format only when the code shows a date or a time.  Shared
- * strings are loaded whole (rich-text runs joined, phonetic runs left out)
- * into one pool, bounded; the worksheet itself is never held: every part is
+ * strings (rich-text runs joined, phonetic runs left out) are read before
+ * the worksheet, into one pool while it stays within XLSX_SST_KEEP; past
+ * that only 2 bits a string are kept (empty, blank, too long, text: what
+ * the worksheet pass must know to count rows), and a second pass after the
+ * worksheet copies only the strings its stored cells use (struct sst), so
+ * memory does not grow with the file.  The worksheet itself is never held: every part is
  * parsed by expat as zip_fread() inflates it, 64 KiB at a time, and only
  * the cell being read is buffered.  Elements and attributes are matched by
  * local name (the prefix stripped; expat's namespace processing would cost
@@ -64,6 +68,7 @@
 #define XLSX_QUIET_MAX ((size_t)16 << 20)  /* bytes fed to expat with no event in between */
 #define XLSX_DEPTH_MAX 256                 /* element nesting */
 #define XLSX_SST_MAX ((size_t)128 << 20)   /* shared strings: text plus 8 bytes a string */
+#define XLSX_SST_KEEP ((size_t)256 << 10)  /* shared strings kept whole up to this, else 2 passes */
 #define XLSX_LIST_MAX 100000               /* content types, relationships, sheets, formats */
 #define XLSX_XF_MAX 1000000                /* cellXfs entries */
 #define XLSX_ATTR_MAX 4096                 /* longest name, id, target or format code kept */
@@ -107,12 +112,43 @@ struct sst_entry {
 	uint32_t len;            /* UINT32_MAX: longer than max_cell_bytes, not kept */
 };
 
-/* The shared strings: one pool of NUL-terminated texts. */
+/* What a shared string is, for a cell that refers to it (2 bits a string). */
+enum sst_state {
+	SST_TEXT = 0,            /* text with ink */
+	SST_BLANK,               /* white space only: a cell that counts nowhere */
+	SST_EMPTY,               /* "": no cell at all */
+	SST_LONG                 /* longer than max_cell_bytes: refused if a stored cell uses it */
+};
+
+/* A cell of the grid whose text is shared string idx, filled in by the second pass. */
+struct sst_want {
+	size_t cell;
+	uint32_t idx;
+};
+
+/*
+ * The shared strings.  The first pass keeps every string in one pool of
+ * NUL-terminated texts (v[] says where) while the pool stays within
+ * XLSX_SST_KEEP, and the state of every string in any case; past that it
+ * drops the texts (dropped), the worksheet's cells note which strings
+ * they need (want), and a second pass (select) copies only those into
+ * the grid.  Memory then stays bounded however many strings the file
+ * holds: 2 bits a string, and the strings the kept rows use.
+ */
 struct sst {
 	char *pool;
 	size_t used, cap;
 	struct sst_entry *v;
 	size_t n, ncap;
+	uint8_t *state;          /* enum sst_state of string i at bits 2*(i%4) of byte i/4 */
+	size_t statecap;
+	int dropped;             /* the texts were dropped: cells are filled by a second pass */
+	size_t dropped_bytes;    /* what the dropped texts would have taken, for XLSX_SST_MAX */
+	struct sst_want *want;
+	size_t nwant, capwant;
+	int select;              /* second pass: keep only the wanted strings */
+	size_t iw;               /* the next want[] entry (sorted by idx) */
+	int keep;                /* select: the current string is wanted */
 };
 
 /* The reader's state for one file. */
@@ -1828,7 +1864,8 @@ static int sst_put(struct xp *xp, const char *s, size_t n)
 {
 	struct sst *t = &xp->x->sst;
 
-	if (t->used + n + 1 + (t->n + 1) * sizeof(*t->v) > XLSX_SST_MAX) {
+	if (!t->select &&
+	    t->used + t->dropped_bytes + n + 1 + (t->n + 1) * sizeof(*t->v) > XLSX_SST_MAX) {
 		xp_fail(xp, SHEET_UNREADABLE, "The shared strings of this workbook (%s) hold "
 			"more than %zu MiB of text: kiln refuses it as too large. Copy the "
 			"batch sheet alone into a new workbook and upload that.", xp->part,
@@ -1856,17 +1893,79 @@ static int sst_put(struct xp *xp, const char *s, size_t n)
 	return 0;
 }
 
+/* Is text s white space only, as sheet_cell_blank() sees it? */
+static int text_blank(const char *s)
+{
+	struct sheet_cell c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = SHEET_CELL_TEXT;
+	c.text = (char *)s;
+	return sheet_cell_blank(&c);
+}
+
+/* Records the state of string i; returns 0 or -1 (ENOMEM, recorded). */
+static int sst_set_state(struct xp *xp, size_t i, enum sst_state st)
+{
+	struct sst *t = &xp->x->sst;
+
+	if (i / 4 >= t->statecap) {
+		size_t cap = t->statecap ? t->statecap * 2 : 1024;
+		uint8_t *p = realloc(t->state, cap);
+
+		if (!p) {
+			xp_nomem(xp);
+			return -1;
+		}
+		memset(p + t->statecap, 0, cap - t->statecap);
+		t->state = p;
+		t->statecap = cap;
+	}
+	t->state[i / 4] = (uint8_t)((t->state[i / 4] & ~(3u << (2 * (i % 4)))) |
+				    ((unsigned)st << (2 * (i % 4))));
+	return 0;
+}
+
+static enum sst_state sst_state_of(const struct sst *t, size_t i)
+{
+	return (enum sst_state)((t->state[i / 4] >> (2 * (i % 4))) & 3);
+}
+
+/* Second pass: string t->n is wanted: copy it into the grid, point its cells at it. */
+static void sst_fill(struct xp *xp, struct sstctx *c)
+{
+	struct sst *t = &xp->x->sst;
+	struct sheet_grid *g = xp->x->grid;
+	char *text;
+	size_t n;
+
+	if (sst_put(xp, "", 1))
+		return;
+	n = decode_escapes(t->pool + c->start, t->used - 1 - c->start);
+	text = sheet_grid_text(g, t->pool + c->start, n);
+	t->used = c->start;
+	if (!text) {
+		xp_nomem(xp);
+		return;
+	}
+	for (; t->iw < t->nwant && t->want[t->iw].idx == t->n; t->iw++)
+		g->cells[t->want[t->iw].cell].text = text;
+}
+
 static void sst_start(struct xp *xp, const char *name, const char **atts)
 {
 	struct sstctx *c = xp->ctx;
 
 	(void)atts;
 	if (name_is(name, "si")) {
+		struct sst *t = &xp->x->sst;
+
 		c->in_si = 1;
 		c->rph = 0;
 		c->in_t = 0;
 		c->toolong = 0;
-		c->start = xp->x->sst.used;
+		c->start = t->used;
+		t->keep = t->select && t->iw < t->nwant && t->want[t->iw].idx == t->n;
 	}
 	else if (c->in_si && name_is(name, "rPh"))
 		c->rph++;
@@ -1879,7 +1978,7 @@ static void sst_text(struct xp *xp, const char *s, int len)
 	struct sstctx *c = xp->ctx;
 	struct sst *t = &xp->x->sst;
 
-	if (!c->in_t || c->toolong)
+	if (!c->in_t || c->toolong || (t->select && !t->keep))
 		return;
 	if (t->used - c->start + (size_t)len > xp->x->lim->max_cell_bytes) {
 		c->toolong = 1;         /* kept as a mark: refused if a stored cell uses it */
@@ -1903,10 +2002,25 @@ static void sst_end(struct xp *xp, const char *name)
 	if (!name_is(name, "si") || !c->in_si)
 		return;
 	c->in_si = 0;
+	if (t->select) {
+		if (t->keep)
+			sst_fill(xp, c);
+		t->n++;
+		return;
+	}
 	if (sst_put(xp, "", 1))
 		return;
 	n = decode_escapes(t->pool + c->start, t->used - 1 - c->start);
 	t->used = c->start + n + 1;
+	if (sst_set_state(xp, t->n, c->toolong ? SST_LONG : !n ? SST_EMPTY :
+			  text_blank(t->pool + c->start) ? SST_BLANK : SST_TEXT))
+		return;
+	if (t->dropped) {
+		t->used = c->start;
+		t->dropped_bytes += n + 1;
+		t->n++;
+		return;
+	}
 	g = grow(&t->v, t->n, &t->ncap, sizeof(*t->v), XLSX_SST_MAX / sizeof(*t->v));
 	if (g) {
 		xp_nomem(xp);           /* the limit itself was checked by sst_put() */
@@ -1915,17 +2029,27 @@ static void sst_end(struct xp *xp, const char *name)
 	t->v[t->n].off = (uint32_t)c->start;
 	t->v[t->n].len = c->toolong ? UINT32_MAX : (uint32_t)n;
 	t->n++;
+	if (t->used > XLSX_SST_KEEP) {
+		t->dropped = 1;         /* from now on: states only, a second pass for the texts */
+		t->dropped_bytes = t->used;
+		t->used = 0;
+		free(t->v);
+		t->v = NULL;
+		t->ncap = 0;
+	}
 }
 
-static enum sheet_status load_sst(struct xlsx *x)
+/*
+ * One pass over the shared strings (select: the second, see struct sst):
+ * the fast scanner, or expat when it falls back or is asked for.
+ */
+static enum sheet_status sst_pass(struct xlsx *x, const char *part, int select)
 {
-	const struct rel *r = rel_by_type(x, "sharedStrings");
+	struct sst *t = &x->sst;
 	struct sstctx c;
 	struct xp xp;
 	int missing, pass;
 
-	if (!r)
-		return SHEET_OK;
 	for (pass = x->lim->xml_path == SHEET_XML_EXPAT; pass < 2; pass++) {
 		memset(&xp, 0, sizeof(xp));
 		memset(&c, 0, sizeof(c));
@@ -1933,15 +2057,52 @@ static enum sheet_status load_sst(struct xlsx *x)
 		xp.end = sst_end;
 		xp.text = sst_text;
 		xp.ctx = &c;
-		x->sst.used = x->sst.n = 0;
+		t->used = t->n = t->iw = 0;
+		t->select = select;
+		if (!select) {
+			t->dropped = 0;
+			t->dropped_bytes = 0;
+		}
 		if (pass)
-			return parse_part(x, r->target, &xp, &missing);
-		if (parse_part_fast(x, r->target, &xp) != FAST_FALLBACK) {
+			return parse_part(x, part, &xp, &missing);
+		if (parse_part_fast(x, part, &xp) != FAST_FALLBACK) {
 			x->grid->xml_fast_parts++;
 			return x->st;
 		}
 	}
 	return x->st;
+}
+
+static enum sheet_status load_sst(struct xlsx *x)
+{
+	const struct rel *r = rel_by_type(x, "sharedStrings");
+
+	return r ? sst_pass(x, r->target, 0) : SHEET_OK;
+}
+
+static int cmp_want(const void *a, const void *b)
+{
+	const struct sst_want *x = a, *y = b;
+
+	if (x->idx != y->idx)
+		return x->idx < y->idx ? -1 : 1;
+	return x->cell < y->cell ? -1 : x->cell > y->cell;
+}
+
+/* The second pass, when the first dropped the texts: the strings the stored cells use. */
+static enum sheet_status fill_sst(struct xlsx *x)
+{
+	const struct rel *r = rel_by_type(x, "sharedStrings");
+
+	if (!r || !x->sst.dropped || !x->sst.nwant)
+		return SHEET_OK;
+	qsort(x->sst.want, x->sst.nwant, sizeof(*x->sst.want), cmp_want);
+	if (sst_pass(x, r->target, 1) != SHEET_OK)
+		return x->st;
+	if (x->sst.iw != x->sst.nwant)   /* the part changed between the passes: cannot be */
+		return fail(x, SHEET_UNREADABLE, "The shared strings of this workbook (%s) "
+			    "read differently twice: the file is damaged." SAVE_AGAIN, r->target);
+	return SHEET_OK;
 }
 
 /* ---- dates --------------------------------------------------------------------- */
@@ -2319,8 +2480,9 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 	struct xlsx *x = xp->x;
 	struct sheet_cell cell;
 	char ref[16], *v;
-	int blank, has_date, has_time;
-	unsigned idx;
+	int blank, has_date, has_time, want = 0;
+	enum sst_state sst;
+	unsigned idx = 0;
 
 	c->in_c = 0;
 	if (c->skip || (c->ctype == 'i' ? !c->has_is : !c->has_v))
@@ -2358,7 +2520,8 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 				x->sst.n);
 			return;
 		}
-		if (x->sst.v[idx].len == UINT32_MAX) {
+		sst = sst_state_of(&x->sst, idx);
+		if (sst == SST_LONG) {
 			if (c->store) {
 				cell_too_long(xp, c);
 				return;
@@ -2367,10 +2530,16 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			cell.type = SHEET_CELL_TEXT;
 		}
 		else {
-			if (!x->sst.v[idx].len)
+			if (sst == SST_EMPTY)
 				return;
 			cell.type = SHEET_CELL_TEXT;
-			cell.text = x->sst.pool + x->sst.v[idx].off;
+			if (!x->sst.dropped)
+				cell.text = x->sst.pool + x->sst.v[idx].off;
+			else {
+				/* a stand-in of the same blankness; the second pass puts the text */
+				cell.text = sst == SST_BLANK ? " " : "x";
+				want = 1;
+			}
 		}
 	}
 	else if (c->ctype == 'e') {
@@ -2441,8 +2610,23 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			x->lim->max_cells, ref);
 		return;
 	}
-	if (sheet_grid_add(x->grid, &cell))
+	if (sheet_grid_add(x->grid, &cell)) {
 		xp_nomem(xp);
+		return;
+	}
+	if (want) {
+		struct sst *t = &x->sst;
+		int g = grow(&t->want, t->nwant, &t->capwant, sizeof(*t->want),
+			     x->lim->max_cells + 1);
+
+		if (g) {
+			xp_nomem(xp);
+			return;
+		}
+		t->want[t->nwant].cell = x->grid->ncells - 1;
+		t->want[t->nwant].idx = idx;
+		t->nwant++;
+	}
 }
 
 static void sh_end(struct xp *xp, const char *name)
@@ -2487,7 +2671,7 @@ static void grid_truncate(struct sheet_grid *g, size_t n, unsigned nrows, unsign
 static enum sheet_status read_sheet(struct xlsx *x, const char *part)
 {
 	struct sheet_grid *g = x->grid;
-	size_t ncells = g->ncells;
+	size_t ncells = g->ncells, nwant = x->sst.nwant;
 	unsigned nrows = g->nrows, counted_row = g->counted_row;
 	struct sheetctx c;
 	struct xp xp;
@@ -2512,6 +2696,7 @@ static enum sheet_status read_sheet(struct xlsx *x, const char *part)
 		}
 		buf = c.buf;
 		grid_truncate(g, ncells, nrows, counted_row);
+		x->sst.nwant = nwant;
 	}
 	free(c.buf);
 	return x->st;
@@ -2541,6 +2726,8 @@ static void xlsx_free(struct xlsx *x)
 	free(x->xf_date);
 	free(x->sst.pool);
 	free(x->sst.v);
+	free(x->sst.state);
+	free(x->sst.want);
 	if (x->za)
 		zip_discard(x->za);
 	if (x->c_locale)
@@ -2625,7 +2812,8 @@ static enum sheet_status read_workbook(struct xlsx *x, const unsigned char *buf,
 	if (sheet_warning(x, chosen, skipped, nskipped) != SHEET_OK ||
 	    load_styles(x) != SHEET_OK || load_sst(x) != SHEET_OK)
 		goto out;
-	read_sheet(x, part);
+	if (read_sheet(x, part) == SHEET_OK)
+		fill_sst(x);
 out:
 	free(skipped);
 	free(part);
