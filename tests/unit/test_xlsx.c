@@ -41,8 +41,8 @@
 
 #include "sheet/sheet.h"
 #include "tests/fuzz/xlsxdiff.h"
+#include "tests/unit/oracle.h"
 
-#define CORPUS "../shared/corpus"
 #define HOSTILE_SECONDS 30.0     /* generous: the sanitizer build is several times slower */
 
 #define NS_MAIN "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -52,40 +52,6 @@
 #define CT_MAIN "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* Reads a whole file; NULL when it cannot. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	n = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
-	if (n < 0 || fseek(f, 0, SEEK_SET)) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		*len = (size_t)n;
-	}
-	return buf;
-}
-
-static int corpus_present(void)
-{
-	struct stat st;
-
-	return !stat(CORPUS "/sheetjs/MANIFEST.tsv", &st) && S_ISREG(st.st_mode);
-}
 
 static double now(void)
 {
@@ -1289,112 +1255,6 @@ static void test_many_parts(void **state)
 
 /* ---- the corpus ---------------------------------------------------------------- */
 
-/* "AA" -> 27 */
-static unsigned col_of(const char *letters)
-{
-	unsigned c = 0;
-
-	for (; *letters >= 'A' && *letters <= 'Z'; letters++)
-		c = c * 26 + (unsigned)(*letters - 'A' + 1);
-	return c;
-}
-
-/* An oracle's lines: from a .jsonl, or a .jsonl.gz read a line at a time. */
-struct oracle {
-	gzFile gz;               /* reads both: zlib passes plain files through */
-	char *line;
-	size_t cap;
-};
-
-static int oracle_open(struct oracle *o, const char *path)
-{
-	memset(o, 0, sizeof(*o));
-	o->gz = gzopen(path, "rb");
-	if (!o->gz)
-		return -1;
-	o->cap = 4 << 20;                           /* the longest line is about 200 KB */
-	o->line = malloc(o->cap);
-	assert_non_null(o->line);
-	return 0;
-}
-
-/* The next line (without its newline), or NULL at the end. */
-static const char *oracle_next(struct oracle *o)
-{
-	size_t n;
-
-	if (!gzgets(o->gz, o->line, (int)o->cap))
-		return NULL;
-	n = strlen(o->line);
-	if (n + 1 >= o->cap)
-		fail_msg("an oracle line is longer than %zu bytes", o->cap);
-	while (n && (o->line[n - 1] == '\n' || o->line[n - 1] == '\r'))
-		o->line[--n] = '\0';
-	return o->line;
-}
-
-static void oracle_close(struct oracle *o)
-{
-	gzclose(o->gz);
-	free(o->line);
-}
-
-static int cmp_item_col(const void *a, const void *b)
-{
-	unsigned x = col_of((*(cJSON *const *)a)->string), y = col_of((*(cJSON *const *)b)->string);
-
-	return x < y ? -1 : x > y;
-}
-
-/* Is an oracle value blank for kiln (white-space-only text)? */
-static int oracle_blank(const cJSON *v)
-{
-	struct sheet_cell c = { .type = SHEET_CELL_TEXT };
-
-	if (!cJSON_IsString(v))
-		return 0;
-	c.text = v->valuestring;
-	return sheet_cell_blank(&c);
-}
-
-/* Compares one grid cell with one oracle value; fails with file and cell named. */
-static void compare_cell(const char *file, const struct sheet_cell *c, const cJSON *v,
-			 const cJSON *formats)
-{
-	char ref[16];
-	const cJSON *f = formats ? cJSON_GetObjectItemCaseSensitive(formats, v->string) : NULL;
-
-	sheet_cell_ref(c->row, c->col, ref, sizeof(ref));
-	if (cJSON_IsString(v)) {
-		if (c->type != SHEET_CELL_TEXT || strcmp(c->text, v->valuestring))
-			fail_msg("%s %s: read type %d \"%s\" %.17g, the oracle says \"%s\"", file, ref,
-				 c->type, c->text ? c->text : "", c->number, v->valuestring);
-	}
-	else if (cJSON_IsBool(v)) {
-		if (c->type != SHEET_CELL_BOOL || (c->number != 0) != cJSON_IsTrue(v))
-			fail_msg("%s %s: read type %d, the oracle says %s", file, ref, c->type,
-				 cJSON_IsTrue(v) ? "true" : "false");
-	}
-	else if (cJSON_IsNumber(v)) {
-		double a = c->number, b = v->valuedouble;
-
-		if (c->type != SHEET_CELL_NUMBER || fabs(a - b) > 1e-9 * fmax(fabs(a), fabs(b)))
-			fail_msg("%s %s: read type %d %.17g \"%s\", the oracle says %.17g", file, ref,
-				 c->type, a, c->text ? c->text : "", b);
-	}
-	else {
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(v, "error");
-
-		assert_true(cJSON_IsString(e));
-		if (c->type != SHEET_CELL_ERROR || strcmp(c->text, e->valuestring))
-			fail_msg("%s %s: read type %d \"%s\", the oracle says error %s", file, ref,
-				 c->type, c->text ? c->text : "", e->valuestring);
-	}
-	if (f && (!c->format || strcmp(c->format, f->valuestring)))
-		fail_msg("%s %s: format \"%s\", the oracle says \"%s\"", file, ref,
-			 c->format ? c->format : "(none)", f->valuestring);
-}
-
 /*
  * Reads file (relative to the corpus) with lim (NULL: defaults) and compares
  * its grid cell by cell with oracle; with prefix, only the oracle's rows up
@@ -1407,11 +1267,8 @@ static size_t compare_with_oracle(const char *file, const char *oracle,
 {
 	char path[512], err[1024];
 	unsigned char *buf;
-	size_t len, gi = 0, compared = 0;
-	unsigned oracle_rows = 0, last_row;
+	size_t len, compared;
 	struct sheet_grid g;
-	struct oracle o;
-	const char *line;
 
 	snprintf(path, sizeof(path), CORPUS "/%s", file);
 	buf = slurp(path, &len);
@@ -1425,56 +1282,7 @@ static size_t compare_with_oracle(const char *file, const char *oracle,
 	if (sheet && (!g.sheet_name || strcmp(g.sheet_name, sheet)))
 		fail_msg("%s: read the sheet \"%s\", the oracle's is \"%s\"", file,
 			 g.sheet_name ? g.sheet_name : "(none)", sheet);
-	last_row = g.ncells ? g.cells[g.ncells - 1].row : 0;
-	snprintf(path, sizeof(path), CORPUS "/%s", oracle);
-	if (oracle_open(&o, path))
-		fail_msg("cannot read %s", path);
-	while ((line = oracle_next(&o))) {
-		cJSON *doc = cJSON_Parse(line), *row, *cells, *formats, *c, **items;
-		size_t n = 0, k;
-		int ink = 0;
-
-		if (!doc)
-			fail_msg("%s: bad JSON line", oracle);
-		row = cJSON_GetObjectItemCaseSensitive(doc, "row");
-		cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
-		formats = cJSON_GetObjectItemCaseSensitive(doc, "formats");
-		assert_true(cJSON_IsNumber(row) && cJSON_IsObject(cells));
-		cJSON_ArrayForEach(c, cells) {
-			n++;
-			ink |= !oracle_blank(c);
-		}
-		oracle_rows += ink;
-		if (prefix && (unsigned)row->valueint > last_row) {
-			cJSON_Delete(doc);
-			continue;
-		}
-		items = malloc((n ? n : 1) * sizeof(*items));
-		assert_non_null(items);
-		n = 0;
-		cJSON_ArrayForEach(c, cells)
-			items[n++] = c;
-		qsort(items, n, sizeof(*items), cmp_item_col);
-		for (k = 0; k < n; k++, gi++) {
-			const struct sheet_cell *gc = gi < g.ncells ? &g.cells[gi] : NULL;
-			unsigned col = col_of(items[k]->string);
-
-			if (!gc || gc->row != (unsigned)row->valueint || gc->col != col)
-				fail_msg("%s: the oracle has %s%d, the reader's next cell is (%u,%u)",
-					 file, items[k]->string, row->valueint,
-					 gc ? gc->row : 0, gc ? gc->col : 0);
-			compare_cell(file, gc, items[k], formats);
-			compared++;
-		}
-		free(items);
-		cJSON_Delete(doc);
-	}
-	oracle_close(&o);
-	if (gi != g.ncells)
-		fail_msg("%s: the reader has %zu cells more than the oracle, first (%u,%u)", file,
-			 g.ncells - gi, g.cells[gi].row, g.cells[gi].col);
-	if (g.nrows != oracle_rows)
-		fail_msg("%s: %u non-blank rows read, the oracle has %u", file, g.nrows, oracle_rows);
+	compared = oracle_compare(&g, file, oracle, ORACLE_NROWS | (prefix ? ORACLE_PREFIX : 0));
 	sheet_grid_free(&g);
 	return compared;
 }
@@ -1701,11 +1509,7 @@ static void test_corpus_batches_validate(void **state)
 /* The corpus files the reader must refuse, and every other file it is handed by mistake. */
 static void test_corpus_refused(void **state)
 {
-	static const struct {
-		const char *file;
-		enum sheet_status st;
-		const char *says;
-	} files[] = {
+	static const struct oracle_refusal files[] = {
 		{ "sheetjs/crlf/crlf.xlsb", SHEET_UNSUPPORTED, "binary workbook (.xlsb)" },
 		{ "batches/stickers-encrypted.xlsx", SHEET_UNREADABLE, "password-protected" },
 		{ "batches/stickers-encrypted.ods", SHEET_UNREADABLE, "no workbook part" },
@@ -1715,29 +1519,13 @@ static void test_corpus_refused(void **state)
 		{ "batches/stickers.csv", SHEET_UNREADABLE, "cannot be opened as one" },
 		{ "sheetjs/crlf/crlf.fods", SHEET_UNREADABLE, "cannot be opened as one" },
 	};
-	struct sheet_grid g;
-	char path[256], err[1024];
-	unsigned char *buf;
-	size_t i, len;
 
 	(void)state;
 	if (!corpus_present()) {
 		printf("test_corpus_refused: skipped, no %s\n", CORPUS);
 		skip();
 	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		enum sheet_status st;
-
-		snprintf(path, sizeof(path), CORPUS "/%s", files[i].file);
-		buf = slurp(path, &len);
-		assert_non_null(buf);
-		st = read_buf(buf, len, NULL, &g, err, sizeof(err));
-		if (st != files[i].st || !strstr(err, files[i].says))
-			fail_msg("%s: %d \"%s\"", files[i].file, st, err);
-		assert_int_equal(g.ncells, 0);
-		sheet_grid_free(&g);
-		free(buf);
-	}
+	oracle_refused(files, sizeof(files) / sizeof(files[0]), read_buf);
 }
 
 /*
