@@ -924,3 +924,70 @@ const char *sheet_template_csv(const char *name)
 		return template_full;
 	return NULL;
 }
+
+/* ---- what the workbook readers share ------------------------------------- */
+
+void sheet_utf8_cut(const char *s, char *out, size_t outlen)
+{
+	size_t n = strlen(s);
+
+	if (n < outlen) {
+		memcpy(out, s, n + 1);
+		return;
+	}
+	n = outlen - 4;
+	while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	memcpy(out, s, n);
+	memcpy(out + n, "\xE2\x80\xA6", 4);
+}
+
+void sheet_list_names(const char *const *names, size_t shown, size_t total, char *buf,
+		      size_t len)
+{
+	char one[SHEET_NAME_SHOWN + 4];
+	size_t i, o = 0;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	if (shown > SHEET_NAMES_LISTED)
+		shown = SHEET_NAMES_LISTED;
+	for (i = 0; i < shown && o < len; i++) {
+		sheet_utf8_cut(names[i], one, sizeof(one));
+		snprintf(buf + o, len - o, "%s\"%s\"", i == 0 ? "" :
+			 i + 1 == total ? " and " : ", ", one);
+		o += strlen(buf + o);
+	}
+	if (total > shown && o < len)
+		snprintf(buf + o, len - o, " and %zu more", total - shown);
+}
+
+int sheet_warn_other_sheets(struct sheet_grid *grid, const char *name, size_t nsheets,
+			    const char *const *hidden, size_t nhidden)
+{
+	char shown[SHEET_NAME_SHOWN + 4], names[(SHEET_NAME_SHOWN + 8) * SHEET_NAMES_LISTED + 64];
+	char more[96] = "";
+	size_t others = nsheets - 1 - nhidden;
+
+	if (nsheets < 2)
+		return 0;
+	sheet_utf8_cut(name, shown, sizeof(shown));
+	if (!nhidden)
+		return sheet_msgs_add(&grid->warnings, 0, NULL, NULL, name,
+				      "If the batch is on another sheet, move it to the first "
+				      "sheet or delete the sheets it does not need.",
+				      "The workbook has %zu sheets; kiln read only \"%s\", the "
+				      "first visible sheet.", nsheets, shown);
+	sheet_list_names(hidden, nhidden, nhidden, names, sizeof(names));
+	if (others)
+		snprintf(more, sizeof(more), "; the workbook's %zu other sheet%s %s not read",
+			 others, others == 1 ? "" : "s", others == 1 ? "was" : "were");
+	return sheet_msgs_add(&grid->warnings, 0, NULL, NULL, name,
+			      "If the batch is on another sheet, move it to the first visible "
+			      "sheet or delete the sheets it does not need.",
+			      "kiln read the sheet \"%s\", the first visible one of the "
+			      "workbook's %zu sheets; the hidden sheet%s %s before it %s "
+			      "skipped%s.", shown, nsheets, nhidden == 1 ? "" : "s", names,
+			      nhidden == 1 ? "was" : "were", more);
+}

@@ -210,6 +210,34 @@ int sheet_cell_blank(const struct sheet_cell *cell);
 #define SHEET_ZIP_RATIO_FLOOR (32ULL << 20)
 int sheet_zip_ratio_exceeded(uint64_t inflated, uint64_t compressed);
 
+/*
+ * What the workbook readers share about the sheet they chose.  A message
+ * lists at most SHEET_NAMES_LISTED names, each cut to SHEET_NAME_SHOWN
+ * bytes.
+ */
+#define SHEET_NAMES_LISTED 5
+#define SHEET_NAME_SHOWN 64
+
+/* Copies s into out (outlen bytes, at least 8), cut at a character boundary with "…". */
+void sheet_utf8_cut(const char *s, char *out, size_t outlen);
+
+/*
+ * Writes "\"a\", \"b\" and \"c\"" into buf: the first `shown` of names (at most
+ * SHEET_NAMES_LISTED), then " and N more" when total is larger.
+ */
+void sheet_list_names(const char *const *names, size_t shown, size_t total, char *buf,
+		      size_t len);
+
+/*
+ * The warning a workbook reader adds when the workbook (nsheets sheets)
+ * has others than the one it read (name): the nhidden hidden sheets
+ * before it were skipped (hidden holds the first min(nhidden,
+ * SHEET_NAMES_LISTED) names), the rest not read.  Nothing for a workbook
+ * of one sheet.  Returns 0, or -1 on ENOMEM.
+ */
+int sheet_warn_other_sheets(struct sheet_grid *grid, const char *name, size_t nsheets,
+			    const char *const *hidden, size_t nhidden);
+
 /* Writes code point cp as UTF-8 at o (room for 4 bytes); returns the bytes written. */
 size_t sheet_utf8_put(char *o, uint32_t cp);
 

@@ -238,22 +238,6 @@ static size_t utf8_chars(const char *s, size_t n)
 	return k;
 }
 
-/* Copies s into out (size outlen), cut at a character boundary with "…". */
-static void cut(const char *s, char *out, size_t outlen)
-{
-	size_t n = strlen(s);
-
-	if (n < outlen) {
-		memcpy(out, s, n + 1);
-		return;
-	}
-	n = outlen - 4;
-	while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	memcpy(out, s, n);
-	memcpy(out + n, "\xE2\x80\xA6", 4);
-}
-
 /* Is the number format (or OpenDocument value type) that of a date? */
 static int is_date_format(const char *fmt)
 {
@@ -342,7 +326,7 @@ static void emit(struct vctx *v, struct sheet_msgs *m, unsigned row, int id,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (c) {
-		cut(shown(c, num, sizeof(num)), value, sizeof(value));
+		sheet_utf8_cut(shown(c, num, sizeof(num)), value, sizeof(value));
 		val = value;
 	}
 	if (!hint && id >= 0)
@@ -357,7 +341,7 @@ static const char *quoted(const struct sheet_cell *c, char *buf, size_t len)
 {
 	char num[32];
 
-	cut(shown(c, num, sizeof(num)), buf, len);
+	sheet_utf8_cut(shown(c, num, sizeof(num)), buf, len);
 	return buf;
 }
 
@@ -1054,7 +1038,7 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 		if (!name || id == NCOLS) {
 			int s = c->type == SHEET_CELL_TEXT ? suggest(c->text) : -1;
 
-			cut(shown(c, num, sizeof(num)), q, sizeof(q));
+			sheet_utf8_cut(shown(c, num, sizeof(num)), q, sizeof(q));
 			if (s < 0)
 				emit(v, &v->out->errors, v->hrow, -1, c->col, c, names_hint,
 				     "unknown column \"%s\"", q);
@@ -1082,7 +1066,7 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 		v->colof[id] = c->col;
 		v->map[c->col] = id;
 		if (strlen(c->text) != strlen(cols[id].name)) {
-			cut(c->text, q, sizeof(q));
+			sheet_utf8_cut(c->text, q, sizeof(q));
 			emit(v, &v->out->warnings, v->hrow, id, c->col, c,
 			     "Remove the spaces around the column name.",
 			     "column name \"%s\" has spaces around it; read as \"%s\"",

@@ -73,7 +73,6 @@
 #define XLSX_XF_MAX 1000000                /* cellXfs entries */
 #define XLSX_ATTR_MAX 4096                 /* longest name, id, target or format code kept */
 #define XLSX_CHUNK 65536                   /* bytes inflated and parsed at a time */
-#define XLSX_NAMES_LISTED 5                /* skipped sheets named in a warning */
 #define NS_SEP ':'                         /* "prefix:local" */
 
 #define SAVE_AGAIN " Open it in your spreadsheet program, save it again as .xlsx (or as CSV, " \
@@ -1629,18 +1628,15 @@ static enum sheet_kind sheet_kind(const struct xlsx *x, const struct rel *r)
 	return rel_is(r->type, "worksheet") ? KIND_WORKSHEET : KIND_OTHER;
 }
 
-/* Appends " \"a\", \"b\" and 2 more" style names of sheets idx[0..n) to buf. */
+/* Writes the names of sheets idx[0..n) as sheet_list_names() does into buf. */
 static void list_names(const struct xlsx *x, const size_t *idx, size_t n, char *buf, size_t len)
 {
-	size_t i, o = strlen(buf);
+	const char *names[SHEET_NAMES_LISTED];
+	size_t i;
 
-	for (i = 0; i < n && i < XLSX_NAMES_LISTED && o < len; i++) {
-		snprintf(buf + o, len - o, "%s\"%s\"", i == 0 ? "" : i + 1 == n ? " and " : ", ",
-			 x->sheets[idx[i]].name);
-		o = strlen(buf);
-	}
-	if (n > XLSX_NAMES_LISTED && o < len)
-		snprintf(buf + o, len - o, " and %zu more", n - XLSX_NAMES_LISTED);
+	for (i = 0; i < n && i < SHEET_NAMES_LISTED; i++)
+		names[i] = x->sheets[idx[i]].name;
+	sheet_list_names(names, i, n, buf, len);
 }
 
 /*
@@ -1687,33 +1683,14 @@ static enum sheet_status choose_sheet(struct xlsx *x, size_t *chosen, size_t *sk
 static enum sheet_status sheet_warning(struct xlsx *x, size_t chosen, const size_t *skipped,
 				       size_t nskipped)
 {
-	const char *name = x->sheets[chosen].name;
-	size_t others = x->nsheets - 1 - nskipped;
-	char names[512] = "", more[96] = "";
-	int r;
+	const char *names[SHEET_NAMES_LISTED];
+	size_t i;
 
-	if (x->nsheets < 2)
-		return SHEET_OK;
-	if (nskipped) {
-		list_names(x, skipped, nskipped, names, sizeof(names));
-		if (others)
-			snprintf(more, sizeof(more), "; the workbook's %zu other sheet%s %s not read",
-				 others, others == 1 ? "" : "s", others == 1 ? "was" : "were");
-		r = sheet_msgs_add(&x->grid->warnings, 0, NULL, NULL, name,
-				   "If the batch is on another sheet, move it to the first "
-				   "visible sheet or delete the sheets it does not need.",
-				   "kiln read the worksheet \"%s\", the first visible one; the "
-				   "hidden sheet%s %s before it %s skipped%s.", name,
-				   nskipped == 1 ? "" : "s", names, nskipped == 1 ? "was" : "were",
-				   more);
-	}
-	else
-		r = sheet_msgs_add(&x->grid->warnings, 0, NULL, NULL, name,
-				   "If the batch is on another sheet, move it to the first "
-				   "sheet or delete the sheets it does not need.",
-				   "The workbook has %zu sheets; kiln read only \"%s\", the first "
-				   "visible worksheet.", x->nsheets, name);
-	return r ? nomem(x) : SHEET_OK;
+	for (i = 0; i < nskipped && i < SHEET_NAMES_LISTED; i++)
+		names[i] = x->sheets[skipped[i]].name;
+	if (sheet_warn_other_sheets(x->grid, x->sheets[chosen].name, x->nsheets, names, nskipped))
+		return nomem(x);
+	return SHEET_OK;
 }
 
 /* ---- styles -------------------------------------------------------------------- */

@@ -547,8 +547,9 @@ static void test_sheet_choice(void **state)
 	assert_string_equal(g.sheet_name, "Batch");
 	want_text(&g, 1, 1, "prompt");
 	assert_int_equal(g.warnings.n, 1);
-	assert_string_equal(g.warnings.v[0].message, "kiln read the worksheet \"Batch\", the first "
-			    "visible one; the hidden sheet \"Instructions\" before it was skipped.");
+	assert_string_equal(g.warnings.v[0].message, "kiln read the sheet \"Batch\", the first "
+			    "visible one of the workbook's 2 sheets; the hidden sheet "
+			    "\"Instructions\" before it was skipped.");
 	assert_string_equal(g.warnings.v[0].value, "Batch");
 	assert_non_null(g.warnings.v[0].hint);
 	sheet_grid_free(&g);
@@ -571,7 +572,7 @@ static void test_sheet_choice(void **state)
 	want_text(&g, 1, 1, "one");
 	assert_int_equal(g.warnings.n, 1);
 	assert_string_equal(g.warnings.v[0].message, "The workbook has 2 sheets; kiln read only "
-			    "\"First\", the first visible worksheet.");
+			    "\"First\", the first visible sheet.");
 	sheet_grid_free(&g);
 
 	buf = sheets_zip(one, 1, &len);
