@@ -293,6 +293,15 @@ void sheet_batch_free(struct sheet_batch *b);
 int sheet_fields_copy(struct sheet_fields *dst, const struct sheet_fields *src);
 void sheet_fields_free(struct sheet_fields *f);
 
+/*
+ * The accepted values of the columns with fixed values, NULL-terminated,
+ * in their canonical spelling (validate.c; the .xlsx templates offer them
+ * in drop-down lists): visibility, magic_prompt, rendering, style,
+ * aspect_ratio, model, and the color_palette presets.
+ */
+extern const char *const sheet_visibilities[], *const sheet_on_off[], *const sheet_renderings[],
+	*const sheet_styles[], *const sheet_ratios[], *const sheet_models[], *const sheet_presets[];
+
 /* The template files: "simple.csv" or "full.csv"; NULL for an unknown name. */
 const char *sheet_template_csv(const char *name);
 

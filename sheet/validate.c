@@ -90,18 +90,18 @@ static const struct coldef cols[NCOLS] = {
 	  "A whole number from 1 to 4; empty means 4." },
 };
 
-static const char *const visibilities[] = { "public", "private", NULL };
-static const char *const on_off[] = { "on", "off", NULL };
-static const char *const renderings[] = { "default", "turbo", "quality", NULL };
-static const char *const styles[] = {
+const char *const sheet_visibilities[] = { "public", "private", NULL };
+const char *const sheet_on_off[] = { "on", "off", NULL };
+const char *const sheet_renderings[] = { "default", "turbo", "quality", NULL };
+const char *const sheet_styles[] = {
 	"auto", "general", "realistic", "design", "3d", "anime", NULL
 };
-static const char *const ratios[] = {
+const char *const sheet_ratios[] = {
 	"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "16:10", "10:16",
 	"3:1", "1:3", "2:1", "1:2", "5:4", "4:5", NULL
 };
-static const char *const models[] = { "2.0", "1.0", "0.2", "3.0", "2a", NULL };
-static const char *const presets[] = {
+const char *const sheet_models[] = { "2.0", "1.0", "0.2", "3.0", "2a", NULL };
+const char *const sheet_presets[] = {
 	"ember", "fresh", "jungle", "magic", "melon", "mosaic", "pastel",
 	"ultramarine", NULL
 };
@@ -475,9 +475,9 @@ static int parse_model(const struct sheet_cell *c, const char **out)
 	case K_TEXT:
 		if (lower_trim(c->text, low, sizeof(low)))
 			return -1;
-		i = in_list(low, models);
+		i = in_list(low, sheet_models);
 		if (i >= 0) {
-			*out = models[i];
+			*out = sheet_models[i];
 			return 0;
 		}
 		if (parse_decimal(low, &d))
@@ -549,8 +549,8 @@ static const char *ratio_of_time(unsigned h, unsigned m, unsigned sec)
 	if (sec)
 		return NULL;
 	snprintf(buf, sizeof(buf), "%u:%u", h, m);
-	i = in_list(buf, ratios);
-	return i >= 0 ? ratios[i] : NULL;
+	i = in_list(buf, sheet_ratios);
+	return i >= 0 ? sheet_ratios[i] : NULL;
 }
 
 /* ---- the columns ------------------------------------------------------------------ */
@@ -670,9 +670,9 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 			bad_ratio(v, row, col, c);
 			return;
 		}
-		i = in_list(low, ratios);
+		i = in_list(low, sheet_ratios);
 		if (i >= 0) {
-			set_str(f->aspect_ratio, sizeof(f->aspect_ratio), ratios[i]);
+			set_str(f->aspect_ratio, sizeof(f->aspect_ratio), sheet_ratios[i]);
 			return;
 		}
 		if (parse_clock(low, &h, &m, &sec)) {
@@ -725,7 +725,7 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 	     "the column as text to avoid this", when, r);
 }
 
-/* model: one of models[], also as a number or numeric text (2 is 2.0). */
+/* model: one of sheet_models[], also as a number or numeric text (2 is 2.0). */
 static void check_model(struct vctx *v, unsigned row, unsigned col,
 			const struct sheet_cell *c, struct sheet_fields *f)
 {
@@ -805,7 +805,7 @@ static char *parse_palette(const char *s, unsigned *ncolours, int *nomem)
 		count++;
 		if (preset >= 0)
 			return NULL;            /* a preset goes alone */
-		preset = in_list(word, presets);
+		preset = in_list(word, sheet_presets);
 		if (preset >= 0) {
 			if (count > 1)
 				return NULL;
@@ -829,7 +829,7 @@ static char *parse_palette(const char *s, unsigned *ncolours, int *nomem)
 	if (count > 5)
 		return NULL;
 	out[o] = '\0';
-	r = strdup(preset >= 0 ? presets[preset] : out);
+	r = strdup(preset >= 0 ? sheet_presets[preset] : out);
 	if (!r)
 		*nomem = 1;
 	return r;
@@ -1194,19 +1194,19 @@ static void check_row(struct vctx *v, unsigned row, const struct sheet_cell **rc
 			check_text(v, row, id, col, c, &f.negative_prompt);
 			break;
 		case COL_VISIBILITY:
-			check_choice(v, row, id, col, c, visibilities, NULL,
+			check_choice(v, row, id, col, c, sheet_visibilities, NULL,
 				     f.visibility, sizeof(f.visibility));
 			break;
 		case COL_MAGIC:
-			check_choice(v, row, id, col, c, on_off, "on",
+			check_choice(v, row, id, col, c, sheet_on_off, "on",
 				     f.magic_prompt, sizeof(f.magic_prompt));
 			break;
 		case COL_RENDERING:
-			check_choice(v, row, id, col, c, renderings, "default",
+			check_choice(v, row, id, col, c, sheet_renderings, "default",
 				     f.rendering, sizeof(f.rendering));
 			break;
 		case COL_STYLE:
-			check_choice(v, row, id, col, c, styles, "auto",
+			check_choice(v, row, id, col, c, sheet_styles, "auto",
 				     f.style, sizeof(f.style));
 			break;
 		case COL_ASPECT:

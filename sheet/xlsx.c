@@ -363,6 +363,18 @@ static int rel_is(const char *t, const char *name)
 	return s && !strcmp(s + 1, name);
 }
 
+/* The value of hexadecimal digit c, or -1. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Reads an "_xHHHH_" escape at s (n bytes left) into *cp; returns 0 or -1. */
 static int x_escape(const char *s, size_t n, uint32_t *cp)
 {
@@ -372,17 +384,11 @@ static int x_escape(const char *s, size_t n, uint32_t *cp)
 	if (n < 7 || s[0] != '_' || s[1] != 'x' || s[6] != '_')
 		return -1;
 	for (i = 2; i < 6; i++) {
-		char c = s[i];
+		int h = hex_digit(s[i]);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t)(c - 'A' + 10);
-		else
+		if (h < 0)
 			return -1;
+		v = v << 4 | (uint32_t)h;
 	}
 	*cp = v;
 	return 0;
@@ -817,19 +823,11 @@ static int fast_ref(const char *s, size_t n, uint32_t *cp)
 	}
 	else if (n > 4 && s[1] == '#' && s[2] == 'x') {
 		for (i = 3; i < n - 1; i++) {
-			char c = s[i];
+			int h = hex_digit(s[i]);
 
-			if (v > 0x10FFFF)
+			if (v > 0x10FFFF || h < 0)
 				return -1;
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= (uint32_t)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v |= (uint32_t)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				v |= (uint32_t)(c - 'A' + 10);
-			else
-				return -1;
+			v = v << 4 | (uint32_t)h;
 		}
 		*cp = v;
 	}
