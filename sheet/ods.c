@@ -1366,16 +1366,7 @@ enum sheet_status sheet_read_ods(const unsigned char *buf, size_t len,
 	char dummy[1];
 	enum sheet_status st;
 
-	memset(grid, 0, sizeof(*grid));
-	if (!err || !errlen) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = '\0';
-	if (!lim) {
-		sheet_limits_default(&deflim);
-		lim = &deflim;
-	}
+	sheet_read_begin(grid, &err, &errlen, dummy, &lim, &deflim);
 	memset(&o, 0, sizeof(o));
 	o.lim = lim;
 	o.grid = grid;

@@ -991,3 +991,18 @@ int sheet_warn_other_sheets(struct sheet_grid *grid, const char *name, size_t ns
 			      "skipped%s.", shown, nsheets, nhidden == 1 ? "" : "s", names,
 			      nhidden == 1 ? "was" : "were", more);
 }
+
+void sheet_read_begin(struct sheet_grid *grid, char **err, size_t *errlen, char *dummy,
+		      const struct sheet_limits **lim, struct sheet_limits *deflim)
+{
+	memset(grid, 0, sizeof(*grid));
+	if (!*err || !*errlen) {
+		*err = dummy;
+		*errlen = 1;
+	}
+	(*err)[0] = '\0';
+	if (!*lim) {
+		sheet_limits_default(deflim);
+		*lim = deflim;
+	}
+}

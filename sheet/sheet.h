@@ -173,6 +173,14 @@ enum sheet_status sheet_read_xls(const unsigned char *buf, size_t len,
 				 const struct sheet_limits *lim,
 				 struct sheet_grid *grid, char *err, size_t errlen);
 
+/*
+ * What every reader does first: empties *grid, points *err at a buffer to
+ * write to (dummy, one byte, when the caller gave none) and clears it, and
+ * points *lim at the defaults (written into *deflim) when it is NULL.
+ */
+void sheet_read_begin(struct sheet_grid *grid, char **err, size_t *errlen, char *dummy,
+		      const struct sheet_limits **lim, struct sheet_limits *deflim);
+
 void sheet_grid_free(struct sheet_grid *grid);
 
 /*

@@ -2804,16 +2804,7 @@ enum sheet_status sheet_read_xlsx(const unsigned char *buf, size_t len,
 	struct xlsx x;
 	char dummy[1];
 
-	memset(grid, 0, sizeof(*grid));
-	if (!err || !errlen) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = '\0';
-	if (!lim) {
-		sheet_limits_default(&deflim);
-		lim = &deflim;
-	}
+	sheet_read_begin(grid, &err, &errlen, dummy, &lim, &deflim);
 	memset(&x, 0, sizeof(x));
 	x.lim = lim;
 	x.grid = grid;
