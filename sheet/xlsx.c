@@ -307,10 +307,15 @@ static const char *attr(const char **atts, const char *local, int qualified)
 	size_t i;
 
 	for (i = 0; atts[i]; i += 2) {
-		const char *ln = local_name(atts[i]);
+		const char *ln;
 
-		if (qualified ? ln != atts[i] && name_is(ln, local) && strncmp(atts[i], "xmlns:", 6) :
-				ln == atts[i] && name_is(ln, local))
+		if (!qualified) {       /* local holds no colon: equal means unprefixed */
+			if (name_is(atts[i], local))
+				return atts[i + 1];
+			continue;
+		}
+		ln = local_name(atts[i]);
+		if (ln != atts[i] && name_is(ln, local) && strncmp(atts[i], "xmlns:", 6))
 			return atts[i + 1];
 	}
 	return NULL;
@@ -770,19 +775,74 @@ struct fast {
 	int root_seen, root_closed;
 };
 
+/*
+ * The first c in [p, end), or NULL: the next few bytes are looked at
+ * inline (most tokens are short), then memchr() takes over.
+ */
+static inline char *fast_find(char *p, char *end, char c)
+{
+	char *stop = end - p > 16 ? p + 16 : end;
+
+	for (; p < stop; p++)
+		if (*p == c)
+			return p;
+	return p < end ? memchr(p, c, (size_t)(end - p)) : NULL;
+}
+
+/* Are the n bytes at a and b the same?  (Names are short: no call to memcmp().) */
+static inline int fast_same(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 static int fast_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/*
+ * What a byte is to the scanner: FAST_PLAIN, a character of text or of an
+ * attribute value that needs no care (ASCII from space on, but "&", "<",
+ * "]"); FAST_NAME, one that may be in a name; FAST_NAME0, one that may
+ * start one.
+ */
+#define FAST_PLAIN 1
+#define FAST_NAME 2
+#define FAST_NAME0 4
+#define FAST_LETTERS(f) f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f
+static const unsigned char fast_class[256] = {
+	[' '] = FAST_PLAIN, ['!'] = FAST_PLAIN, ['"'] = FAST_PLAIN, ['#'] = FAST_PLAIN,
+	['$'] = FAST_PLAIN, ['%'] = FAST_PLAIN, ['\''] = FAST_PLAIN, ['('] = FAST_PLAIN,
+	[')'] = FAST_PLAIN, ['*'] = FAST_PLAIN, ['+'] = FAST_PLAIN, [','] = FAST_PLAIN,
+	['-'] = FAST_PLAIN | FAST_NAME, ['.'] = FAST_PLAIN | FAST_NAME, ['/'] = FAST_PLAIN,
+	['0'] = FAST_PLAIN | FAST_NAME, ['1'] = FAST_PLAIN | FAST_NAME,
+	['2'] = FAST_PLAIN | FAST_NAME, ['3'] = FAST_PLAIN | FAST_NAME,
+	['4'] = FAST_PLAIN | FAST_NAME, ['5'] = FAST_PLAIN | FAST_NAME,
+	['6'] = FAST_PLAIN | FAST_NAME, ['7'] = FAST_PLAIN | FAST_NAME,
+	['8'] = FAST_PLAIN | FAST_NAME, ['9'] = FAST_PLAIN | FAST_NAME,
+	[':'] = FAST_PLAIN | FAST_NAME, [';'] = FAST_PLAIN, ['='] = FAST_PLAIN,
+	['>'] = FAST_PLAIN, ['?'] = FAST_PLAIN, ['@'] = FAST_PLAIN,
+	['A'] = FAST_LETTERS(FAST_PLAIN | FAST_NAME | FAST_NAME0),
+	['['] = FAST_PLAIN, ['\\'] = FAST_PLAIN, ['^'] = FAST_PLAIN,
+	['_'] = FAST_PLAIN | FAST_NAME | FAST_NAME0, ['`'] = FAST_PLAIN,
+	['a'] = FAST_LETTERS(FAST_PLAIN | FAST_NAME | FAST_NAME0),
+	['{'] = FAST_PLAIN, ['|'] = FAST_PLAIN, ['}'] = FAST_PLAIN, ['~'] = FAST_PLAIN,
+	[0x7F] = FAST_PLAIN,
+};
+
 static int fast_name_start(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+	return fast_class[c] & FAST_NAME0;
 }
 
 static int fast_name_char(unsigned char c)
 {
-	return fast_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+	return fast_class[c] & FAST_NAME;
 }
 
 /* The end of the name at s (ASCII name characters), at most end. */
@@ -848,8 +908,11 @@ static int fast_ref(const char *s, size_t n, uint32_t *cp)
  */
 static long fast_decode(char *s, char *e, int attr)
 {
-	unsigned char *p = (unsigned char *)s, *end = (unsigned char *)e, *o = p;
+	unsigned char *p = (unsigned char *)s, *end = (unsigned char *)e, *o;
 
+	while (p < end && (fast_class[*p] & FAST_PLAIN))
+		p++;                    /* most values hold nothing to decode: no copy */
+	o = p;
 	while (p < end) {
 		unsigned c = *p;
 
@@ -912,7 +975,8 @@ static long fast_decode(char *s, char *e, int attr)
 			if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
 			    (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
 				return -1;
-			memmove(o, p, n + 1);
+			for (k = 0; k <= n; k++)        /* o <= p: a forward copy is safe */
+				o[k] = p[k];
 			o += n + 1;
 			p += n + 1;
 		}
@@ -1002,7 +1066,7 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 		if (q != '"' && q != '\'')
 			return -1;
 		vs[na] = p + 1;
-		ve[na] = memchr(p + 1, q, (size_t)(end - p - 1));
+		ve[na] = fast_find(p + 1, end, q);
 		if (!ve[na])
 			return 1;
 		p = ve[na] + 1;
@@ -1012,7 +1076,7 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 	for (i = 0; i < na; i++) {
 		len = (size_t)(ae[i] - an[i]);
 		for (j = 0; j < i; j++)
-			if ((size_t)(ae[j] - an[j]) == len && !memcmp(an[i], an[j], len))
+			if ((size_t)(ae[j] - an[j]) == len && fast_same(an[i], an[j], len))
 				return -1;      /* a repeated attribute: expat refuses it */
 	}
 	if (f->root_closed || f->depth > XLSX_DEPTH_MAX ||
@@ -1055,7 +1119,7 @@ static int fast_end(struct fast *f, char *s, char *e)
 		return -1;
 	top = f->names + f->off[f->depth - 1];
 	if (f->off[f->depth] - f->off[f->depth - 1] - 1 != (size_t)(ne - s) ||
-	    memcmp(top, s, (size_t)(ne - s)))
+	    !fast_same(top, s, (size_t)(ne - s)))
 		return -1;
 	on_end(f->xp, top);
 	if (!--f->depth)
@@ -1144,7 +1208,7 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 
 	while (p < end && !xp->stopped) {
 		if (*p != '<') {
-			q = memchr(p, '<', (size_t)(end - p));
+			q = fast_find(p, end, '<');
 			if (!q) {
 				if (!eof)
 					break;
@@ -1161,7 +1225,7 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 			break;
 		}
 		if (p[1] == '/') {
-			q = memchr(p, '>', (size_t)(end - p));
+			q = fast_find(p, end, '>');
 			if (!q) {
 				if (eof)
 					return -1;
