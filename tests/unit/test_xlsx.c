@@ -1584,6 +1584,86 @@ static void test_corpus_both_paths(void **state)
 	assert_true(fast_files * 10 >= files * 8);
 }
 
+/*
+ * Shared strings past 256 KiB are read in two passes (states first, then
+ * only the strings the kept rows use): the grid is the same as when they
+ * are kept whole.  The same strings come first in both books; the second
+ * adds 300 KiB of strings no cell uses, after them.  Blank and empty
+ * strings, escapes, rich text, strings used twice and out of order, rows
+ * past max_rows that only a blank string fills (not counted) or a real one
+ * (counted), and a too-long string in a counted row (counted, not refused).
+ */
+static void test_shared_strings_two_passes(void **state)
+{
+	static const char used[] =
+		"<si><t>prompt</t></si><si><t> </t></si><si><t></t></si>"
+		"<si><t>_x0041_BC</t></si><si><r><t>rich </t></r><r><t>text</t></r></si>"
+		"<si><t>last</t></si>";
+	static const char sheet[] =
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>5</v></c></row>"
+		"<row r=\"2\"><c r=\"A2\" t=\"s\"><v>1</v></c></row>"
+		"<row r=\"3\"><c r=\"A3\" t=\"s\"><v>2</v></c></row>"
+		"<row r=\"4\"><c r=\"A4\" t=\"s\"><v>4</v></c><c r=\"B4\" t=\"s\"><v>3</v></c>"
+		"<c r=\"C4\" t=\"s\"><v>4</v></c></row>"
+		"<row r=\"5\"><c r=\"A5\" t=\"s\"><v>0</v></c><c r=\"B5\" t=\"s\"><v>1</v></c></row>"
+		"<row r=\"6\"><c r=\"A6\" t=\"s\"><v>1</v></c></row>"
+		"<row r=\"7\"><c r=\"A7\" t=\"s\"><v>5</v></c></row>"
+		"<row r=\"8\"><c r=\"A8\" t=\"s\"><v>6</v></c></row>";
+	struct sheet_limits lim;
+	struct sheet_grid small, big;
+	struct book b = { sheet, NULL, NULL, NULL };
+	char *pad, *sst;
+	size_t i, o = 0;
+
+	(void)state;
+	pad = malloc(300 * 1100 + 64);
+	assert_non_null(pad);
+	o += (size_t)sprintf(pad + o, "<si><t>");      /* index 6: too long for max_cell_bytes */
+	for (i = 0; i < 2000; i++)
+		pad[o++] = 'L';
+	o += (size_t)sprintf(pad + o, "</t></si>");
+	for (i = 0; i < 300; i++) {
+		o += (size_t)sprintf(pad + o, "<si><t>");
+		memset(pad + o, 'a' + (int)(i % 26), 1000);
+		o += 1000;
+		o += (size_t)sprintf(pad + o, "</t></si>");
+	}
+	pad[o] = '\0';
+	sheet_limits_default(&lim);
+	lim.max_rows = 4;               /* rows 1, 4 and 5 are kept; 2 and 3 are blank */
+	lim.max_cell_bytes = 1000;
+	/* the small book: the used strings and the long one, no padding */
+	sst = fmt("%s%.*s", used, (int)(strstr(pad, "</si>") - pad + 5), pad);
+	b.sst = sst;
+	read_book(&b, &lim, &small);
+	free(sst);
+	sst = fmt("%s%s", used, pad);
+	b.sst = sst;
+	read_book(&b, &lim, &big);
+	free(sst);
+	free(pad);
+	assert_int_equal(small.ncells, big.ncells);
+	assert_int_equal(small.nrows, big.nrows);
+	for (i = 0; i < small.ncells; i++) {
+		assert_int_equal(small.cells[i].row, big.cells[i].row);
+		assert_int_equal(small.cells[i].col, big.cells[i].col);
+		assert_string_equal(small.cells[i].text, big.cells[i].text);
+	}
+	want_text(&big, 1, 2, "last");
+	want_text(&big, 2, 1, " ");
+	assert_null(cell_at(&big, 3, 1));                 /* an empty string is no cell */
+	want_text(&big, 4, 1, "rich text");
+	want_text(&big, 4, 2, "ABC");
+	want_text(&big, 4, 3, "rich text");
+	want_text(&big, 5, 2, " ");
+	/* kept: 1, 4, 5, 7 (the 4th non-blank row); counted: 8 (too long, not refused) */
+	want_text(&big, 7, 1, "last");
+	assert_null(cell_at(&big, 8, 1));
+	assert_int_equal(big.nrows, 5);
+	sheet_grid_free(&small);
+	sheet_grid_free(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1604,6 +1684,7 @@ int main(void)
 		cmocka_unit_test(test_corpus_batches_validate),
 		cmocka_unit_test(test_corpus_refused),
 		cmocka_unit_test(test_corpus_both_paths),
+		cmocka_unit_test(test_shared_strings_two_passes),
 	};
 
 	return cmocka_run_group_tests_name("xlsx", tests, NULL, NULL);
