@@ -643,6 +643,8 @@ int sheet_cell_blank(const struct sheet_cell *cell)
 {
 	if (cell->type != SHEET_CELL_TEXT)
 		return 0;
+	if (cell->text && (unsigned char)cell->text[0] > ' ' && (unsigned char)cell->text[0] != 0xC2)
+		return 0;               /* ink at once: no need to measure it */
 	return !cell->text || text_blank(cell->text, strlen(cell->text));
 }
 
