@@ -352,14 +352,16 @@ static void cfb_close(struct cfb *f)
 static int cfb_read(struct cfb *f, uint32_t start, size_t size, unsigned char **out,
 		    size_t *outlen)
 {
-	size_t cap = (size_t)f->nsect * f->ssz, n = 0;
+	size_t cap = (size_t)f->nsect * f->ssz, n = 0, bcap;
 	unsigned char *seen, *b;
 	uint32_t s = start;
 
 	if (size < cap)
 		cap = size;
+	/* a chain read to its end (the directory) is short: the buffer grows with it */
+	bcap = cap < ((size_t)64 << 10) || size != SIZE_MAX ? cap : (size_t)64 << 10;
 	seen = calloc((size_t)f->nsect / 8 + 1, 1);
-	b = malloc(cap ? cap : 1);
+	b = malloc(bcap ? bcap : 1);
 	if (!seen || !b) {
 		free(seen);
 		free(b);
@@ -368,6 +370,18 @@ static int cfb_read(struct cfb *f, uint32_t start, size_t size, unsigned char **
 	while (n < cap && s < MAX_REGSECT) {
 		size_t off, k;
 
+		if (bcap - n < f->ssz && bcap < cap) {
+			unsigned char *nb;
+
+			bcap = bcap * 2 < cap ? bcap * 2 : cap;
+			nb = realloc(b, bcap);
+			if (!nb) {
+				free(seen);
+				free(b);
+				return -2;
+			}
+			b = nb;
+		}
 		if (s >= f->nsect || (seen[s / 8] & (1u << (s % 8)))) {
 			snprintf(f->why, sizeof(f->why), s >= f->nsect ?
 				 "a sector chain points outside the file" :

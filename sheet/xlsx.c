@@ -121,7 +121,7 @@ enum sst_state {
 
 /* A cell of the grid whose text is shared string idx, filled in by the second pass. */
 struct sst_want {
-	size_t cell;
+	uint32_t cell;           /* at most max_cells, which is far below 2^32 */
 	uint32_t idx;
 };
 
@@ -1912,11 +1912,15 @@ static int sst_put(struct xp *xp, const char *s, size_t n)
 		return -1;
 	}
 	if (t->used + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 65536;
+		/* kept whole, the pool stops at XLSX_SST_KEEP and one string past it */
+		size_t cap = t->cap ? t->cap : 65536, most = t->dropped || t->select ? XLSX_SST_MAX :
+			XLSX_SST_KEEP + xp->x->lim->max_cell_bytes + 2;
 		char *p;
 
 		while (cap < t->used + n + 1)
 			cap *= 2;
+		if (cap > most)
+			cap = most > t->used + n + 1 ? most : t->used + n + 1;
 		if (cap > XLSX_SST_MAX)
 			cap = XLSX_SST_MAX;
 		p = realloc(t->pool, cap);
@@ -2075,6 +2079,9 @@ static void sst_end(struct xp *xp, const char *name)
 		free(t->v);
 		t->v = NULL;
 		t->ncap = 0;
+		free(t->pool);          /* it holds one string at a time from now on */
+		t->pool = NULL;
+		t->cap = 0;
 	}
 }
 
@@ -2662,7 +2669,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			xp_nomem(xp);
 			return;
 		}
-		t->want[t->nwant].cell = x->grid->ncells - 1;
+		t->want[t->nwant].cell = (uint32_t)(x->grid->ncells - 1);
 		t->want[t->nwant].idx = idx;
 		t->nwant++;
 	}
