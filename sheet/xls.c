@@ -603,7 +603,8 @@ struct xls {
 	size_t nsst;
 	struct span *sstspans;   /* the SST record and its CONTINUE records */
 	size_t nsstspans;
-	char **sstkept;          /* the second walk: strings decoded again, each once */
+	struct kept *kept;       /* the second walk: strings decoded again, each once */
+	size_t nkept, capkept;   /* (an open-addressing table by index, capkept a power of 2) */
 	struct sheetent *sheets;
 	size_t nsheets, capsheets;
 	struct span *spans;      /* scratch: a record and its CONTINUE records */
@@ -625,8 +626,15 @@ enum sst_state {
  * needs to find the non-blank rows.
  */
 struct sstref {
-	uint32_t span, pos;      /* its cursor in x->sstspans */
+	uint32_t span;           /* its cursor in x->sstspans: the span ... */
+	uint16_t pos;            /* ... and the byte in it (a record holds at most 8224) */
 	uint8_t state;           /* enum sst_state */
+};
+
+/* A shared string decoded again for the rows kept. */
+struct kept {
+	uint32_t idx;
+	char *text;              /* NULL: an empty slot */
 };
 
 /* One BIFF record of the workbook stream. */
@@ -1115,7 +1123,7 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 		if (!b.p && rc)
 			break;
 		x->sst[i].span = span;
-		x->sst[i].pos = pos;
+		x->sst[i].pos = (uint16_t)pos;
 		memset(&cell, 0, sizeof(cell));
 		cell.type = SHEET_CELL_TEXT;
 		cell.text = b.p;
@@ -1129,29 +1137,53 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 	return SHEET_OK;
 }
 
+/* The slot of string idx in the table of kept strings (empty if not there). */
+static struct kept *kept_slot(struct kept *t, size_t cap, uint32_t idx)
+{
+	size_t h = (idx * 2654435761u) & (cap - 1);
+
+	while (t[h].text && t[h].idx != idx)
+		h = (h + 1) & (cap - 1);
+	return &t[h];
+}
+
 /*
  * Shared string i, decoded again (see struct sstref) the first time a kept
- * cell uses it, then from x->sstkept; NULL on ENOMEM.
+ * cell uses it, then from x->kept, which holds only the strings of the rows
+ * kept; NULL on ENOMEM.
  */
 static const char *sst_text(struct xls *x, size_t i)
 {
 	struct sbuf b = { NULL, 0, 0, 0 };
 	struct cursor c = { x->sstspans, x->nsstspans, x->sst[i].span, x->sst[i].pos };
+	struct kept *k;
+	size_t j;
 
-	if (!x->sstkept) {
-		x->sstkept = calloc(x->nsst, sizeof(*x->sstkept));
-		if (!x->sstkept)
+	if (2 * (x->nkept + 1) > x->capkept) {          /* at most half full */
+		size_t cap = x->capkept ? x->capkept * 2 : 1024;
+		struct kept *t = calloc(cap, sizeof(*t));
+
+		if (!t)
 			return NULL;
+		for (j = 0; j < x->capkept; j++)
+			if (x->kept[j].text)
+				*kept_slot(t, cap, x->kept[j].idx) = x->kept[j];
+		free(x->kept);
+		x->kept = t;
+		x->capkept = cap;
 	}
-	if (!x->sstkept[i]) {
+	k = kept_slot(x->kept, x->capkept, (uint32_t)i);
+	if (!k->text) {
 		cur_ustring(&c, 0, &b);
 		if (b.nomem || !b.p) {
 			free(b.p);
 			return NULL;
 		}
-		x->sstkept[i] = b.p;
+		k->idx = (uint32_t)i;
+		k->text = b.p;
+		x->nkept++;
 	}
-	return x->sstkept[i];
+	return k->text;
 }
 
 /*
@@ -1765,9 +1797,9 @@ static void xls_free(struct xls *x)
 	free(x->fmts);
 	free(x->xf);
 	free(x->xfdate);
-	for (i = 0; x->sstkept && i < x->nsst; i++)
-		free(x->sstkept[i]);
-	free(x->sstkept);
+	for (i = 0; i < x->capkept; i++)
+		free(x->kept[i].text);
+	free(x->kept);
 	free(x->sst);
 	free(x->sstspans);
 	for (i = 0; i < x->nsheets; i++)
