@@ -22,9 +22,15 @@
  * that only 2 bits a string are kept (empty, blank, too long, text: what
  * the worksheet pass must know to count rows), and a second pass after the
  * worksheet copies only the strings its stored cells use (struct sst), so
- * memory does not grow with the file.  The worksheet itself is never held: every part is
- * parsed by expat as zip_fread() inflates it, 64 KiB at a time, and only
- * the cell being read is buffered.  Elements and attributes are matched by
+ * memory does not grow with the file.  The worksheet itself is never held:
+ * every part is parsed as zip_fread() inflates it, 64 KiB at a time, and
+ * only the cell being read is buffered.  The package parts go to expat; the
+ * two big ones, the worksheet and the shared strings, first to a scanner of
+ * the XML subset they are written in (see "the fast path" below), which
+ * calls the same handlers and hands the part back to expat, from its start,
+ * whenever it meets anything else, so that its answer is always expat's
+ * (SHEET_XML_EXPAT in the limits makes expat read them too, for the tests
+ * that compare the two).  Elements and attributes are matched by
  * local name (the prefix stripped; expat's namespace processing would cost
  * a fifth of the parse for nothing), which reads transitional and Strict
  * (purl.oclc.org) files alike.  Text is decoded from Excel's _xHHHH_ escapes.
@@ -42,7 +48,10 @@
  * max_cell_bytes refuse the file, and rows past the first max_rows non-blank
  * ones are parsed but only counted in grid->nrows (the cells of a row
  * already counted are skipped cheaply).  The worst case is 512 MiB of dense
- * cells: about 8 s of expat at -O2, in constant memory.  Cells must come in
+ * cells: a few seconds at -O2 (about 8 s when expat reads them all), in
+ * constant memory.  The fast scanner keeps every one of these guards: it
+ * counts inflated bytes and the ratio the same way, and hands to expat (which
+ * then refuses the file with its message) any part that trips one.  Cells must come in
  * row-major order, as every spreadsheet program writes them; a file that
  * breaks the order is refused, not reordered.
  */
