@@ -416,7 +416,14 @@ static int x_escape(const char *s, size_t n, uint32_t *cp)
  */
 static size_t decode_escapes(char *s, size_t n)
 {
-	size_t i = 0, o = 0;
+	char *u = memchr(s, '_', n);
+	size_t i, o;
+
+	if (!u) {                       /* most texts hold no escape at all */
+		s[n] = '\0';
+		return n;
+	}
+	i = o = (size_t)(u - s);        /* what comes before the first "_" stays */
 
 	while (i < n) {
 		uint32_t cp, lo;
