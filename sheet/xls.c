@@ -157,6 +157,11 @@ struct sbuf {
 /* Appends n bytes to b (always NUL-terminated when not nomem). */
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
+	if (n == 1 && b->n + 2 <= b->cap) {     /* one character, room for it: most calls */
+		b->p[b->n++] = *s;
+		b->p[b->n] = '\0';
+		return;
+	}
 	if (b->nomem || !n)
 		return;
 	if (b->n + n + 1 > b->cap) {
@@ -1092,6 +1097,7 @@ static void *grow(void **v, size_t *n, size_t *cap, size_t sz)
 static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_t ns)
 {
 	struct cursor c = { spans, ns, 0, 8 };
+	struct sbuf b = { NULL, 0, 0, 0 };
 	size_t total = 0, i, cap;
 	uint32_t count;
 
@@ -1111,29 +1117,29 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 	x->nsstspans = ns;
 	c.s = x->sstspans;
 	for (i = 0; i < cap; i++) {
-		struct sbuf b = { NULL, 0, 0, 0 };
 		struct sheet_cell cell;
 		uint32_t span = (uint32_t)c.i, pos = (uint32_t)c.pos;
-		int rc = cur_ustring(&c, 0, &b);
+		int rc;
 
+		b.n = 0;                /* one buffer for every string: each is looked at, then dropped */
+		rc = cur_ustring(&c, 0, &b);
 		if (b.nomem) {
 			free(b.p);
 			return SHEET_NOMEM;
 		}
-		if (!b.p && rc)
+		if (!b.n && rc)
 			break;
 		x->sst[i].span = span;
 		x->sst[i].pos = (uint16_t)pos;
 		memset(&cell, 0, sizeof(cell));
 		cell.type = SHEET_CELL_TEXT;
 		cell.text = b.p;
-		x->sst[i].state = !b.p || !b.p[0] ? SST_EMPTY :
-				  sheet_cell_blank(&cell) ? SST_BLANK : SST_TEXT;
-		free(b.p);
+		x->sst[i].state = !b.n ? SST_EMPTY : sheet_cell_blank(&cell) ? SST_BLANK : SST_TEXT;
 		x->nsst = i + 1;
 		if (rc)
 			break;
 	}
+	free(b.p);
 	return SHEET_OK;
 }
 
