@@ -4,7 +4,8 @@
 #   make demo       install what is missing, build, run a whole batch on the built-in engine
 #   make check      install what is missing, run every test, plain and under ASan+UBSan
 #   make bench      the benchmarks written to docs/PERFORMANCE.md
-#   make fuzz       libFuzzer on the four readers, FUZZ_SECONDS (600) each: docs/RELIABILITY.md
+#   make fuzz       libFuzzer on the four readers (and .xlsx fast vs expat), FUZZ_SECONDS (600)
+#                   each: docs/RELIABILITY.md
 #
 # Objects go to $(BUILD) (build/ by default, build/asan for the sanitizer
 # build), so both builds live side by side.
@@ -110,12 +111,12 @@ $(BUILD)/gen/web.o: $(BUILD)/gen/web.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 deps:
 	sh scripts/install-deps.sh
@@ -165,7 +166,7 @@ bench: deps
 # build/fuzz/ and run by scripts/run-fuzz.sh, FUZZ_SECONDS each (0: replay the
 # seeds and regressions once), FUZZ_PARALLEL at a time.  Only the reader
 # sources are linked.
-FUZZ_FMTS    := csv xls xlsx ods
+FUZZ_FMTS    := csv xls xlsx ods xlsx_diff
 FUZZ_SECONDS ?= 600
 FUZZ_CC      ?= clang
 FUZZ_SRC     := sheet/sheet.c sheet/csv.c sheet/validate.c sheet/xls.c sheet/xlsx.c sheet/ods.c
@@ -176,7 +177,8 @@ FUZZ_BIN     := $(FUZZ_FMTS:%=build/fuzz/fuzz_%)
 
 .PHONY: fuzz fuzz-deps fuzz-build
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/zipmut.h $(FUZZ_SRC) sheet/sheet.h
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/zipmut.h tests/fuzz/xlsxdiff.h \
+		   $(FUZZ_SRC) sheet/sheet.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -I. $(shell pkg-config --cflags libzip expat zlib) -o $@ \
 		$< $(FUZZ_SRC) $(shell pkg-config --libs libzip expat zlib) -lm

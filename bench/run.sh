@@ -3,7 +3,13 @@
 # figures, the machine they ran on, and the command that reproduces them
 # (`make bench`).  Each measurement is side by side with its reference,
 # taken in the same run.
+#
+#   sh bench/run.sh              everything (what `make bench` runs)
+#   sh bench/run.sh workbooks    only the workbook section, replaced in place
+#                                in docs/PERFORMANCE.md (needs `make all` and
+#                                the bench programs built: build/bench/*)
 set -eu
+only=${1:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh scripts/install-bench-deps.sh    # openpyxl, xlrd, xlwt: the workbook references and fixtures
@@ -13,42 +19,120 @@ trap 'rm -rf "$work"' EXIT
 size=64
 count=3996
 
+# The workbook section: fixtures, every reader on every fixture, the table;
+# writes $wb/full.md (the section, its heading included).
+workbooks() {
+	echo "bench: workbooks (.xlsx, .xls) beside openpyxl and xlrd"
+	wb="$work/workbooks"
+	mkdir -p "$wb"
+	: > "$wb/results"
+	# the fixtures are made here, not kept in the repository; then key, file, short name, description
+	build/bench/make_xlsx "$wb/batch-999.xlsx" 999
+	/usr/bin/python3 bench/make_workbooks.py xlsx "$wb/batch-999-openpyxl.xlsx" 999
+	/usr/bin/python3 bench/make_workbooks.py xls "$wb/batch-999.xls" 999
+	build/bench/make_xlsx "$wb/batch-9999.xlsx" 9999
+	/usr/bin/python3 bench/make_workbooks.py xls "$wb/batch-9999.xls" 9999
+	cat > "$wb/files" <<-EOT
+	x999	batch-999.xlsx	999-row .xlsx (Excel's layout)	999 rows laid out as Excel saves them (shared strings)
+	o999	batch-999-openpyxl.xlsx	999-row .xlsx (openpyxl's layout)	999 rows as openpyxl writes them (inline strings)
+	b999	batch-999.xls	999-row .xls	999 rows, BIFF8 (xlwt)
+	x9999	batch-9999.xlsx	9,999-row .xlsx	9,999 rows, Excel's layout
+	b9999	batch-9999.xls	9,999-row .xls	9,999 rows, BIFF8
+	EOT
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	# one process per file and reader, so that each peak RSS is that reader's on that file
+	while IFS='	' read -r key file short what; do
+		f="$wb/$file"
+		{
+			build/bench/bench_workbook "$f"
+			case "$file" in *.xlsx) /usr/bin/python3 bench/workbook_reference.py openpyxl "$f" ;; esac
+			/usr/bin/python3 bench/workbook_reference.py xlrd "$f"
+		} | sed "s/^/$key	$(wc -c < "$f")	/" >> "$wb/results"
+	done < "$wb/files"
+	sed 's/^/  /' "$wb/results"
+	versions=$(/usr/bin/python3 -c 'import openpyxl, xlrd; print(openpyxl.__version__, xlrd.__VERSION__)')
+	awk -F'\t' -v versions="$versions" -f bench/workbook_table.awk "$wb/files" "$wb/results" > "$wb/section.md"
+	cat "$wb/section.md"
+	load_end=$(cut -d' ' -f1 /proc/loadavg)
+	cat > "$wb/full.md" <<EOT
+## Workbooks: .xlsx and .xls beside openpyxl and xlrd
+
+Run on its own with \`sh bench/run.sh workbooks\` (after \`make all\` and
+\`make build/bench/bench_workbook build/bench/make_xlsx\`), which replaces
+this section only; \`make bench\` runs it with the others.  Run:
+$(date -u +%Y-%m-%dT%H:%MZ), kiln $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
+
+A batch of 999 rows (and one of 9,999, ten times the limit) with every
+column, non-ASCII prompts each different, seeds and image counts as numbers,
+made at bench time: \`bench/make_xlsx.c\` writes the .xlsx with
+libxlsxwriter, laid out as Excel saves a workbook (text in the shared
+strings); \`bench/make_workbooks.py\` writes the .xls with xlwt, and the
+999 rows once more as an .xlsx laid out as openpyxl writes it (inline
+strings).  kiln's figure is \`sheet_read()\` then \`sheet_validate()\` on
+the file's bytes (\`bench/bench_workbook.c\`): the typed rows, every rule
+checked.  The references read the same bytes and validate nothing
+(\`bench/workbook_reference.py\`, Debian's python3-openpyxl and
+python3-xlrd): openpyxl in read-only mode iterating every cell value of the
+first sheet, xlrd every cell of sheet 0.  Each reader runs on each file in a
+process of its own, whose peak RSS (\`ru_maxrss\`) is given, again and again
+for two seconds of the process's CPU time; the figure is the median run.
+The machine is shared with other builds and tests: CPU time (not wall-clock
+time) and medians keep that from skewing the ratios much, though it slows
+everything (the 1-minute load average was $load on $(nproc) cores when this
+section started, $load_end when it ended).  Of 9,999 rows kiln parses all,
+keeps the first 999 and only counts the rest (the file then fails
+validation as too long, which is kiln's answer to it); the references keep
+every row.  The floors are what a reader built on libzip must spend on an
+.xlsx: the two parts that hold the cells (shared strings, worksheet)
+inflated; then also parsed by expat with handlers that do nothing, which is
+what kiln's readers cost before they had their own scanner for these two
+parts (sheet/xlsx.c; expat still reads every other part, and these two
+whenever the scanner meets something it leaves to expat).
+
+$(cat "$wb/section.md")
+
+Reading the figures: on the 999-row .xlsx (Excel's layout) kiln's time is
+about a seventh zlib (inflating, and the CRC-32 libzip checks on what it
+inflates), a third its scanner (finding tags, checking and decoding text
+and attribute values as expat would), a quarter the handlers that make the
+cells (shared with the expat path) and the grid, a fifth the validation,
+and the rest the package parts (expat) and freeing; no single function
+takes more than a seventh.  That is an instruction profile (\`valgrind
+--tool=callgrind\` of 20 reads and validations, 2026-11-24), which the
+shared machine does not disturb; 20× openpyxl would need all of it in about
+half the instructions.  What grows with the file in kiln's readers: the
+upload itself (\`sheet_read()\` takes the bytes); for an .xlsx two bits for
+each shared string (the strings themselves are kept whole only up to 256
+KiB, else only those of the rows kept, read in a second pass); for an .xls
+eight bytes for each shared string (where it starts and what it is; the
+text is decoded again only for the rows kept), the workbook stream being
+read in place in the upload when its sectors follow one another, as every
+writer measured lays them out.  Peak RSS moves by a few hundred KB from run
+to run with the allocator; the heap alone (\`valgrind --tool=massif\`, one
+read and validation) was 1.20 MB for the 999-row .xlsx and 1.18 MB for the
+9,999-row one, 1.97 MB for the 999-row .xls and 2.04 MB for the 9,999-row
+one.
+EOT
+}
+
+if [ "$only" = workbooks ]; then
+	workbooks
+	# the section replaced in place: from its heading to the next one
+	awk -v sec="$wb/full.md" '
+		/^## Workbooks/ { while ((getline l < sec) > 0) print l; print ""; skip = 1; next }
+		/^## / { skip = 0 }
+		!skip' "$out" > "$work/perf.md"
+	cp "$work/perf.md" "$out"
+	echo "bench: wrote the workbook section of $out"
+	exit 0
+fi
+
 echo "bench: validation of a 999-row CSV"
 sheet=$(build/bench/bench_sheet)
 pyref=$(/usr/bin/python3 bench/csv_reference.py)
 echo "$sheet"; echo "$pyref"
 
-echo "bench: workbooks (.xlsx, .xls) beside openpyxl and xlrd"
-wb="$work/workbooks"
-mkdir -p "$wb"
-: > "$wb/results"
-# the fixtures are made here, not kept in the repository; then key, file, short name, description
-build/bench/make_xlsx "$wb/batch-999.xlsx" 999
-/usr/bin/python3 bench/make_workbooks.py xlsx "$wb/batch-999-openpyxl.xlsx" 999
-/usr/bin/python3 bench/make_workbooks.py xls "$wb/batch-999.xls" 999
-build/bench/make_xlsx "$wb/batch-9999.xlsx" 9999
-/usr/bin/python3 bench/make_workbooks.py xls "$wb/batch-9999.xls" 9999
-cat > "$wb/files" <<EOT
-x999	batch-999.xlsx	999-row .xlsx (Excel's layout)	999 rows laid out as Excel saves them (shared strings)
-o999	batch-999-openpyxl.xlsx	999-row .xlsx (openpyxl's layout)	999 rows as openpyxl writes them (inline strings)
-b999	batch-999.xls	999-row .xls	999 rows, BIFF8 (xlwt)
-x9999	batch-9999.xlsx	9,999-row .xlsx	9,999 rows, Excel's layout
-b9999	batch-9999.xls	9,999-row .xls	9,999 rows, BIFF8
-EOT
-load=$(cut -d' ' -f1 /proc/loadavg)
-# one process per file and reader, so that each peak RSS is that reader's on that file
-while IFS='	' read -r key file short what; do
-	f="$wb/$file"
-	{
-		build/bench/bench_workbook "$f"
-		case "$file" in *.xlsx) /usr/bin/python3 bench/workbook_reference.py openpyxl "$f" ;; esac
-		/usr/bin/python3 bench/workbook_reference.py xlrd "$f"
-	} | sed "s/^/$key	$(wc -c < "$f")	/" >> "$wb/results"
-done < "$wb/files"
-sed 's/^/  /' "$wb/results"
-versions=$(/usr/bin/python3 -c 'import openpyxl, xlrd; print(openpyxl.__version__, xlrd.__VERSION__)')
-awk -F'\t' -v versions="$versions" -f bench/workbook_table.awk "$wb/files" "$wb/results" > "$wb/section.md"
-cat "$wb/section.md"
+workbooks
 
 echo "bench: pipeline, $count images at ${size}px, 5 rounds, medians"
 export KILND="$top/build/kilnd" BENCH_DIR="$work"
@@ -103,41 +187,7 @@ tokenising the same file without any validation (\`bench/csv_reference.py\`).
 |---|---|---|
 $(printf '%s\n%s\n' "$sheet" "$pyref" | awk -F'\t' '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' | sed 's/ rows\/s//; s/ MB\/s//')
 
-## Workbooks: .xlsx and .xls beside openpyxl and xlrd
-
-A batch of 999 rows (and one of 9,999, ten times the limit) with every
-column, non-ASCII prompts each different, seeds and image counts as numbers,
-made at bench time: \`bench/make_xlsx.c\` writes the .xlsx with
-libxlsxwriter, laid out as Excel saves a workbook (text in the shared
-strings); \`bench/make_workbooks.py\` writes the .xls with xlwt, and the
-999 rows once more as an .xlsx laid out as openpyxl writes it (inline
-strings).  kiln's figure is \`sheet_read()\` then \`sheet_validate()\` on
-the file's bytes (\`bench/bench_workbook.c\`): the typed rows, every rule
-checked.  The references read the same bytes and validate nothing
-(\`bench/workbook_reference.py\`, Debian's python3-openpyxl and
-python3-xlrd): openpyxl in read-only mode iterating every cell value of the
-first sheet, xlrd every cell of sheet 0.  Each reader runs on each file in a
-process of its own, whose peak RSS (\`ru_maxrss\`) is given, again and again
-for two seconds of the process's CPU time; the figure is the median run.
-CPU time and medians keep other work on the machine from skewing the ratios
-much, though it slows everything (the 1-minute load average was $load on
-$(nproc) cores when this section started).  Of 9,999 rows kiln parses all,
-keeps the first 999 and only counts the rest (the file then fails
-validation as too long, which is kiln's answer to it); the references keep
-every row.  The floors are what any reader built on libzip and expat must
-spend on an .xlsx: the two parts that hold the cells (shared strings,
-worksheet) inflated, then also parsed by expat with handlers that do
-nothing.
-
-$(cat "$wb/section.md")
-
-Reading the figures: on an .xlsx most of kiln's time is expat's own
-tokenising (the floor); the rest is building the cells (a copy of each
-text), the shared strings and the validation.  What grows with the file in
-kiln's readers, beyond the rows kept: the upload itself (\`sheet_read()\`
-takes the bytes), the .xlsx shared strings (loaded whole before the
-worksheet, as the worksheet refers to them by number) and, for an .xls, a
-copy of the workbook stream and its shared strings.
+$(cat "$wb/full.md")
 
 ## Pipeline overhead
 

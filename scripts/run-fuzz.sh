@@ -3,7 +3,10 @@
 # reader: build/fuzz/fuzz_<fmt>), each for FUZZ_SECONDS, FUZZ_PARALLEL at a
 # time (default: the number of CPUs), and prints each one's final figures.
 #
-# Usage: sh scripts/run-fuzz.sh FMT...        (FMT: csv xls xlsx ods)
+# Usage: sh scripts/run-fuzz.sh FMT...        (FMT: csv xls xlsx ods xlsx_diff)
+#
+# xlsx_diff (the .xlsx reader's fast scanner against expat) takes the seeds
+# and dictionary of xlsx.
 #
 # Each harness works on build/fuzz/corpus/<fmt> (kept between runs; the
 # first run starts it from tests/fuzz/seeds/<fmt> and
@@ -19,23 +22,24 @@ OUT=build/fuzz
 
 run_one() {
 	fmt=$1
+	base=${fmt%_diff}
 	mkdir -p "$OUT/corpus/$fmt" "$OUT/artifacts/$fmt" "tests/fuzz/regressions/$fmt"
 	if [ "$SECONDS_EACH" -eq 0 ]; then
 		set -- "$OUT/fuzz_$fmt" -rss_limit_mb=2048 -timeout=10 \
 			-artifact_prefix="$OUT/artifacts/$fmt/" \
-			$(find "tests/fuzz/seeds/$fmt" "tests/fuzz/regressions/$fmt" -type f)
+			$(find "tests/fuzz/seeds/$base" "tests/fuzz/regressions/$fmt" -type f)
 	else
 		set -- "$OUT/fuzz_$fmt" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
-			-timeout=10 -print_final_stats=1 -dict="tests/fuzz/$fmt.dict" \
+			-timeout=10 -print_final_stats=1 -dict="tests/fuzz/$base.dict" \
 			-artifact_prefix="$OUT/artifacts/$fmt/" \
-			"$OUT/corpus/$fmt" "tests/fuzz/seeds/$fmt" "tests/fuzz/regressions/$fmt"
+			"$OUT/corpus/$fmt" "tests/fuzz/seeds/$base" "tests/fuzz/regressions/$fmt"
 	fi
 	echo "fuzz: $*" > "$OUT/$fmt.log"
 	"$@" >> "$OUT/$fmt.log" 2>&1
 	echo $? > "$OUT/$fmt.rc"
 }
 
-[ $# -gt 0 ] || set -- csv xls xlsx ods
+[ $# -gt 0 ] || set -- csv xls xlsx ods xlsx_diff
 mkdir -p "$OUT"
 running=0
 for fmt in "$@"; do

@@ -539,16 +539,7 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 	char dummy[1];
 	size_t skip;
 
-	memset(grid, 0, sizeof(*grid));
-	if (!err || !errlen) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = '\0';
-	if (!lim) {
-		sheet_limits_default(&deflim);
-		lim = &deflim;
-	}
+	sheet_read_begin(grid, &err, &errlen, dummy, &lim, &deflim);
 	st = decode(buf ? buf : (const unsigned char *)"", buf ? len : 0, &t, err, errlen);
 	if (st != SHEET_OK)
 		return st;

@@ -74,8 +74,7 @@
 #define TEXT_MAX ((size_t)64 << 20)         /* text stored in the grid in all */
 #define REPEAT_MAX ((uint64_t)1 << 32)      /* larger repeat counts are clamped */
 #define HIDDEN_STYLES_MAX 4096              /* hidden table styles remembered */
-#define SKIPPED_SHOWN 5                     /* hidden sheet names a warning lists */
-#define NAME_SHOWN 64                       /* bytes of a sheet name a message shows */
+#define SKIPPED_SHOWN SHEET_NAMES_LISTED      /* hidden sheet names a warning lists */
 
 /* The namespaces this reader looks at. */
 enum ns { NS_OTHER, NS_O, NS_S, NS_TB, NS_TX, NS_C };
@@ -199,22 +198,6 @@ static void ref_of(uint64_t row, uint64_t col, char *buf, size_t len)
 			 (unsigned long long)col);
 	else
 		sheet_cell_ref((unsigned)row, (unsigned)col, buf, len);
-}
-
-/* Copies s into out (outlen bytes), cut at a character boundary with "…". */
-static void shorten(const char *s, char *out, size_t outlen)
-{
-	size_t n = strlen(s);
-
-	if (n < outlen) {
-		memcpy(out, s, n + 1);
-		return;
-	}
-	n = outlen - 4;
-	while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	memcpy(out, s, n);
-	memcpy(out + n, "\xE2\x80\xA6", 4);
 }
 
 /* ---- names and attributes ------------------------------------------------- */
@@ -1347,41 +1330,8 @@ static enum sheet_status parse_content(struct ods *o, zip_t *za)
 /* The warning that names the sheet read, when others were skipped. */
 static int warn_sheets(struct ods *o)
 {
-	char name[NAME_SHOWN + 4], one[NAME_SHOWN + 4], list[(NAME_SHOWN + 8) * SKIPPED_SHOWN + 64];
-	size_t n = 0;
-	unsigned i, shown = o->nskipped < SKIPPED_SHOWN ? o->nskipped : SKIPPED_SHOWN;
-	const char *hint = "If the batch is on another sheet, move it to the first "
-			   "visible sheet (or delete the other sheets) and upload the "
-			   "file again.";
-
-	shorten(o->grid->sheet_name, name, sizeof(name));
-	if (o->nskipped) {
-		list[0] = '\0';
-		for (i = 0; i < shown; i++) {
-			shorten(o->skipped[i], one, sizeof(one));
-			const char *sep = i == 0 ? "" :
-					  (i + 1 == shown && o->nskipped == shown) ? " and " : ", ";
-
-			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"", sep, one);
-			if (n >= sizeof(list))
-				n = sizeof(list) - 1;
-		}
-		if (o->nskipped > shown)
-			snprintf(list + n, sizeof(list) - n, " and %u more",
-				 o->nskipped - shown);
-		return sheet_msgs_add(&o->grid->warnings, 0, NULL, NULL, o->grid->sheet_name,
-				      hint, "kiln read the sheet \"%s\", the first visible one "
-				      "of the %u sheets; the hidden sheet%s %s before it %s "
-				      "skipped%s.",
-				      name, o->ntables, o->nskipped > 1 ? "s" : "", list,
-				      o->nskipped > 1 ? "were" : "was",
-				      o->after ? ", and the sheets after it were not read" : "");
-	}
-	if (o->after)
-		return sheet_msgs_add(&o->grid->warnings, 0, NULL, NULL, o->grid->sheet_name,
-				      hint, "This workbook has %u sheets; kiln read only the "
-				      "first, \"%s\".", o->ntables, name);
-	return 0;
+	return sheet_warn_other_sheets(o->grid, o->grid->sheet_name, o->ntables,
+				       (const char *const *)o->skipped, o->nskipped);
 }
 
 /* Frees what the reader's state owns (not the grid). */
@@ -1416,16 +1366,7 @@ enum sheet_status sheet_read_ods(const unsigned char *buf, size_t len,
 	char dummy[1];
 	enum sheet_status st;
 
-	memset(grid, 0, sizeof(*grid));
-	if (!err || !errlen) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = '\0';
-	if (!lim) {
-		sheet_limits_default(&deflim);
-		lim = &deflim;
-	}
+	sheet_read_begin(grid, &err, &errlen, dummy, &lim, &deflim);
 	memset(&o, 0, sizeof(o));
 	o.lim = lim;
 	o.grid = grid;

@@ -54,6 +54,7 @@ void sheet_limits_default(struct sheet_limits *lim)
 	lim->max_cols = 256;
 	lim->max_cell_bytes = 32768;
 	lim->max_cells = 200000;
+	lim->xml_path = SHEET_XML_AUTO;
 }
 
 const char *sheet_format_name(enum sheet_format fmt)
@@ -642,12 +643,59 @@ int sheet_cell_blank(const struct sheet_cell *cell)
 {
 	if (cell->type != SHEET_CELL_TEXT)
 		return 0;
+	if (cell->text && (unsigned char)cell->text[0] > ' ' && (unsigned char)cell->text[0] != 0xC2)
+		return 0;               /* ink at once: no need to measure it */
 	return !cell->text || text_blank(cell->text, strlen(cell->text));
+}
+
+/* One block of a grid's text pool; blocks are chained, the newest first. */
+struct sheet_pool {
+	struct sheet_pool *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define POOL_BLOCK ((size_t)64 << 10)
+
+/* A copy of the n bytes at s, NUL-terminated, in the grid's pool; NULL on ENOMEM. */
+static char *pool_dup(struct sheet_grid *grid, const char *s, size_t n)
+{
+	struct sheet_pool *b = grid->pool;
+	char *d;
+
+	if (!b || b->cap - b->used < n + 1) {
+		size_t cap = n + 1 > POOL_BLOCK ? n + 1 : POOL_BLOCK;
+
+		b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		if (grid->pool && cap > POOL_BLOCK) {   /* a big one: keep filling the current block */
+			b->next = grid->pool->next;
+			grid->pool->next = b;
+		}
+		else {
+			b->next = grid->pool;
+			grid->pool = b;
+		}
+	}
+	d = b->data + b->used;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	b->used += n + 1;
+	return d;
+}
+
+char *sheet_grid_text(struct sheet_grid *grid, const char *s, size_t n)
+{
+	return pool_dup(grid, s, n);
 }
 
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 {
 	struct sheet_cell c = *cell;
+	size_t n = 0;
 
 	if (grid->ncells == grid->cap) {
 		size_t cap = grid->cap ? grid->cap * 2 : 64;
@@ -664,18 +712,18 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 	c.text = NULL;
 	c.format = NULL;
 	if (cell->text) {
-		c.text = strdup(cell->text);
+		n = strlen(cell->text);
+		c.text = pool_dup(grid, cell->text, n);
 		if (!c.text)
 			return -1;
 	}
 	if (cell->format) {
-		c.format = strdup(cell->format);
-		if (!c.format) {
-			free(c.text);
+		c.format = pool_dup(grid, cell->format, strlen(cell->format));
+		if (!c.format)
 			return -1;
-		}
 	}
-	if (grid->counted_row != c.row && !sheet_cell_blank(&c)) {
+	if (grid->counted_row != c.row &&
+	    (c.type != SHEET_CELL_TEXT || !text_blank(c.text, n))) {
 		grid->counted_row = c.row;
 		grid->nrows++;
 	}
@@ -685,13 +733,13 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 
 void sheet_grid_free(struct sheet_grid *grid)
 {
-	size_t i;
-
 	if (!grid)
 		return;
-	for (i = 0; i < grid->ncells; i++) {
-		free(grid->cells[i].text);
-		free(grid->cells[i].format);
+	while (grid->pool) {
+		struct sheet_pool *b = grid->pool;
+
+		grid->pool = b->next;
+		free(b);
 	}
 	free(grid->cells);
 	free(grid->sheet_name);
@@ -877,4 +925,86 @@ const char *sheet_template_csv(const char *name)
 	if (!strcmp(name, "full.csv") || !strcmp(name, "full"))
 		return template_full;
 	return NULL;
+}
+
+/* ---- what the workbook readers share ------------------------------------- */
+
+void sheet_utf8_cut(const char *s, char *out, size_t outlen)
+{
+	size_t n = strlen(s);
+
+	if (n < outlen) {
+		memcpy(out, s, n + 1);
+		return;
+	}
+	n = outlen - 4;
+	while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	memcpy(out, s, n);
+	memcpy(out + n, "\xE2\x80\xA6", 4);
+}
+
+void sheet_list_names(const char *const *names, size_t shown, size_t total, char *buf,
+		      size_t len)
+{
+	char one[SHEET_NAME_SHOWN + 4];
+	size_t i, o = 0;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	if (shown > SHEET_NAMES_LISTED)
+		shown = SHEET_NAMES_LISTED;
+	for (i = 0; i < shown && o < len; i++) {
+		sheet_utf8_cut(names[i], one, sizeof(one));
+		snprintf(buf + o, len - o, "%s\"%s\"", i == 0 ? "" :
+			 i + 1 == total ? " and " : ", ", one);
+		o += strlen(buf + o);
+	}
+	if (total > shown && o < len)
+		snprintf(buf + o, len - o, " and %zu more", total - shown);
+}
+
+int sheet_warn_other_sheets(struct sheet_grid *grid, const char *name, size_t nsheets,
+			    const char *const *hidden, size_t nhidden)
+{
+	char shown[SHEET_NAME_SHOWN + 4], names[(SHEET_NAME_SHOWN + 8) * SHEET_NAMES_LISTED + 64];
+	char more[96] = "";
+	size_t others = nsheets - 1 - nhidden;
+
+	if (nsheets < 2)
+		return 0;
+	sheet_utf8_cut(name, shown, sizeof(shown));
+	if (!nhidden)
+		return sheet_msgs_add(&grid->warnings, 0, NULL, NULL, name,
+				      "If the batch is on another sheet, move it to the first "
+				      "sheet or delete the sheets it does not need.",
+				      "The workbook has %zu sheets; kiln read only \"%s\", the "
+				      "first visible sheet.", nsheets, shown);
+	sheet_list_names(hidden, nhidden, nhidden, names, sizeof(names));
+	if (others)
+		snprintf(more, sizeof(more), "; the workbook's %zu other sheet%s %s not read",
+			 others, others == 1 ? "" : "s", others == 1 ? "was" : "were");
+	return sheet_msgs_add(&grid->warnings, 0, NULL, NULL, name,
+			      "If the batch is on another sheet, move it to the first visible "
+			      "sheet or delete the sheets it does not need.",
+			      "kiln read the sheet \"%s\", the first visible one of the "
+			      "workbook's %zu sheets; the hidden sheet%s %s before it %s "
+			      "skipped%s.", shown, nsheets, nhidden == 1 ? "" : "s", names,
+			      nhidden == 1 ? "was" : "were", more);
+}
+
+void sheet_read_begin(struct sheet_grid *grid, char **err, size_t *errlen, char *dummy,
+		      const struct sheet_limits **lim, struct sheet_limits *deflim)
+{
+	memset(grid, 0, sizeof(*grid));
+	if (!*err || !*errlen) {
+		*err = dummy;
+		*errlen = 1;
+	}
+	(*err)[0] = '\0';
+	if (!*lim) {
+		sheet_limits_default(deflim);
+		*lim = deflim;
+	}
 }

@@ -28,11 +28,24 @@
 
 /* ---- limits ------------------------------------------------------------ */
 
+/*
+ * How the .xlsx reader parses the worksheet and the shared strings: its
+ * own scanner, falling back to expat for a part it does not fully
+ * understand (AUTO, the default), or expat alone (EXPAT).  The two must
+ * give the same answer on every input; tests and the differential fuzzer
+ * compare them.
+ */
+enum sheet_xml_path {
+	SHEET_XML_AUTO = 0,
+	SHEET_XML_EXPAT
+};
+
 struct sheet_limits {
 	unsigned max_rows;       /* rows per file, header included (default 1000) */
 	unsigned max_cols;       /* columns a reader accepts before refusing (default 256) */
 	size_t max_cell_bytes;   /* longest cell text accepted (default 32768) */
 	size_t max_cells;        /* non-blank cells a reader accepts (default 200000) */
+	enum sheet_xml_path xml_path; /* .xlsx only (default SHEET_XML_AUTO) */
 };
 
 /* Fills *lim with the defaults above. */
@@ -94,8 +107,12 @@ struct sheet_grid {
 				     long the file is without holding every cell */
 	unsigned counted_row;     /* the row sheet_grid_add() counted last */
 	char *sheet_name;         /* the worksheet read (NULL for CSV) */
+	unsigned xml_fast_parts;  /* .xlsx: parts read by the fast scanner, not expat */
+	struct sheet_pool *pool;  /* the cells' texts and formats (sheet_grid_add()) */
 	struct sheet_msgs warnings; /* reader warnings (Windows-1252 fallback, sheets skipped) */
 };
+
+struct sheet_pool;            /* sheet.c: blocks of text owned by one grid */
 
 enum sheet_format {
 	SHEET_FMT_UNKNOWN = 0,
@@ -156,14 +173,31 @@ enum sheet_status sheet_read_xls(const unsigned char *buf, size_t len,
 				 const struct sheet_limits *lim,
 				 struct sheet_grid *grid, char *err, size_t errlen);
 
+/*
+ * What every reader does first: empties *grid, points *err at a buffer to
+ * write to (dummy, one byte, when the caller gave none) and clears it, and
+ * points *lim at the defaults (written into *deflim) when it is NULL.
+ */
+void sheet_read_begin(struct sheet_grid *grid, char **err, size_t *errlen, char *dummy,
+		      const struct sheet_limits **lim, struct sheet_limits *deflim);
+
 void sheet_grid_free(struct sheet_grid *grid);
 
 /*
  * Appends a cell (row-major order is the caller's duty); returns 0 or -1 on
- * ENOMEM.  The grid keeps its own copies of cell->text and cell->format, and
- * counts a row in grid->nrows at its first non-blank cell.
+ * ENOMEM.  The grid keeps its own copies of cell->text and cell->format (in
+ * its pool, a few large blocks rather than an allocation per cell; freed
+ * with the grid), and counts a row in grid->nrows at its first non-blank
+ * cell.
  */
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell);
+
+/*
+ * Copies n bytes of text into the grid's pool, NUL-terminated, for a
+ * cell's text set after sheet_grid_add() (the .xlsx reader's shared
+ * strings read after the worksheet); freed with the grid.  NULL on ENOMEM.
+ */
+char *sheet_grid_text(struct sheet_grid *grid, const char *s, size_t n);
 
 /*
  * Is the cell blank: a text cell that is empty or holds only white space
@@ -183,6 +217,34 @@ int sheet_cell_blank(const struct sheet_cell *cell);
 #define SHEET_ZIP_RATIO 250
 #define SHEET_ZIP_RATIO_FLOOR (32ULL << 20)
 int sheet_zip_ratio_exceeded(uint64_t inflated, uint64_t compressed);
+
+/*
+ * What the workbook readers share about the sheet they chose.  A message
+ * lists at most SHEET_NAMES_LISTED names, each cut to SHEET_NAME_SHOWN
+ * bytes.
+ */
+#define SHEET_NAMES_LISTED 5
+#define SHEET_NAME_SHOWN 64
+
+/* Copies s into out (outlen bytes, at least 8), cut at a character boundary with "…". */
+void sheet_utf8_cut(const char *s, char *out, size_t outlen);
+
+/*
+ * Writes "\"a\", \"b\" and \"c\"" into buf: the first `shown` of names (at most
+ * SHEET_NAMES_LISTED), then " and N more" when total is larger.
+ */
+void sheet_list_names(const char *const *names, size_t shown, size_t total, char *buf,
+		      size_t len);
+
+/*
+ * The warning a workbook reader adds when the workbook (nsheets sheets)
+ * has others than the one it read (name): the nhidden hidden sheets
+ * before it were skipped (hidden holds the first min(nhidden,
+ * SHEET_NAMES_LISTED) names), the rest not read.  Nothing for a workbook
+ * of one sheet.  Returns 0, or -1 on ENOMEM.
+ */
+int sheet_warn_other_sheets(struct sheet_grid *grid, const char *name, size_t nsheets,
+			    const char *const *hidden, size_t nhidden);
 
 /* Writes code point cp as UTF-8 at o (room for 4 bytes); returns the bytes written. */
 size_t sheet_utf8_put(char *o, uint32_t cp);
@@ -238,6 +300,15 @@ void sheet_batch_free(struct sheet_batch *b);
 /* Deep copy of one row's fields (for the store and the engines). */
 int sheet_fields_copy(struct sheet_fields *dst, const struct sheet_fields *src);
 void sheet_fields_free(struct sheet_fields *f);
+
+/*
+ * The accepted values of the columns with fixed values, NULL-terminated,
+ * in their canonical spelling (validate.c; the .xlsx templates offer them
+ * in drop-down lists): visibility, magic_prompt, rendering, style,
+ * aspect_ratio, model, and the color_palette presets.
+ */
+extern const char *const sheet_visibilities[], *const sheet_on_off[], *const sheet_renderings[],
+	*const sheet_styles[], *const sheet_ratios[], *const sheet_models[], *const sheet_presets[];
 
 /* The template files: "simple.csv" or "full.csv"; NULL for an unknown name. */
 const char *sheet_template_csv(const char *name);

@@ -49,30 +49,19 @@ struct tcol {
 	const char *help;        /* the input message shown in the cell, or NULL */
 };
 
-static const char *const l_visibility[] = { "public", "private", NULL };
-static const char *const l_ratio[] = {
-	"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "16:10", "10:16",
-	"3:1", "1:3", "2:1", "1:2", "5:4", "4:5", NULL
-};
-static const char *const l_magic[] = { "on", "off", NULL };
-static const char *const l_model[] = { "2.0", "1.0", "0.2", "3.0", "2a", NULL };
-static const char *const l_rendering[] = { "default", "turbo", "quality", NULL };
-static const char *const l_style[] = {
-	"auto", "general", "realistic", "design", "3d", "anime", NULL
-};
 static const char *const l_images[] = { "1", "2", "3", "4", NULL };
 
 static const struct tcol tcols[] = {
 	{ "prompt", 70, NULL, NULL },
-	{ "visibility", 12, l_visibility, "Required: public or private." },
-	{ "aspect_ratio", 14, l_ratio, "Empty means 1:1." },
-	{ "magic_prompt", 14, l_magic, "Empty means on." },
-	{ "model", 9, l_model, "Empty means 2.0." },
+	{ "visibility", 12, sheet_visibilities, "Required: public or private." },
+	{ "aspect_ratio", 14, sheet_ratios, "Empty means 1:1." },
+	{ "magic_prompt", 14, sheet_on_off, "Empty means on." },
+	{ "model", 9, sheet_models, "Empty means 2.0." },
 	{ "seed_number", 14, NULL,
 	  "A whole number from 0 to 2147483647; empty lets the engine pick." },
-	{ "rendering", 11, l_rendering, "Empty means default." },
+	{ "rendering", 11, sheet_renderings, "Empty means default." },
 	{ "negative_prompt", 30, NULL, "What to avoid: keywords separated by commas." },
-	{ "style", 11, l_style, "Empty means auto." },
+	{ "style", 11, sheet_styles, "Empty means auto." },
 	{ "color_palette", 28, NULL,
 	  "Model 2.0 or 3.0 only: up to 5 colours like #CBA324 #F86C14, or one of ember, "
 	  "fresh, jungle, magic, melon, mosaic, pastel, ultramarine." },

@@ -90,18 +90,18 @@ static const struct coldef cols[NCOLS] = {
 	  "A whole number from 1 to 4; empty means 4." },
 };
 
-static const char *const visibilities[] = { "public", "private", NULL };
-static const char *const on_off[] = { "on", "off", NULL };
-static const char *const renderings[] = { "default", "turbo", "quality", NULL };
-static const char *const styles[] = {
+const char *const sheet_visibilities[] = { "public", "private", NULL };
+const char *const sheet_on_off[] = { "on", "off", NULL };
+const char *const sheet_renderings[] = { "default", "turbo", "quality", NULL };
+const char *const sheet_styles[] = {
 	"auto", "general", "realistic", "design", "3d", "anime", NULL
 };
-static const char *const ratios[] = {
+const char *const sheet_ratios[] = {
 	"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "16:10", "10:16",
 	"3:1", "1:3", "2:1", "1:2", "5:4", "4:5", NULL
 };
-static const char *const models[] = { "2.0", "1.0", "0.2", "3.0", "2a", NULL };
-static const char *const presets[] = {
+const char *const sheet_models[] = { "2.0", "1.0", "0.2", "3.0", "2a", NULL };
+const char *const sheet_presets[] = {
 	"ember", "fresh", "jungle", "magic", "melon", "mosaic", "pastel",
 	"ultramarine", NULL
 };
@@ -206,6 +206,17 @@ static int lower_trim(const char *s, char *out, size_t outlen)
 	return 0;
 }
 
+/* Copies s into dst (size len), cut if it must be: snprintf(dst, len, "%s", s) without its cost. */
+static void set_str(char *dst, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 static int in_list(const char *s, const char *const *list)
 {
 	int i;
@@ -225,22 +236,6 @@ static size_t utf8_chars(const char *s, size_t n)
 		if (((unsigned char)s[i] & 0xC0) != 0x80)
 			k++;
 	return k;
-}
-
-/* Copies s into out (size outlen), cut at a character boundary with "…". */
-static void cut(const char *s, char *out, size_t outlen)
-{
-	size_t n = strlen(s);
-
-	if (n < outlen) {
-		memcpy(out, s, n + 1);
-		return;
-	}
-	n = outlen - 4;
-	while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	memcpy(out, s, n);
-	memcpy(out + n, "\xE2\x80\xA6", 4);
 }
 
 /* Is the number format (or OpenDocument value type) that of a date? */
@@ -331,7 +326,7 @@ static void emit(struct vctx *v, struct sheet_msgs *m, unsigned row, int id,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (c) {
-		cut(shown(c, num, sizeof(num)), value, sizeof(value));
+		sheet_utf8_cut(shown(c, num, sizeof(num)), value, sizeof(value));
 		val = value;
 	}
 	if (!hint && id >= 0)
@@ -346,7 +341,7 @@ static const char *quoted(const struct sheet_cell *c, char *buf, size_t len)
 {
 	char num[32];
 
-	cut(shown(c, num, sizeof(num)), buf, len);
+	sheet_utf8_cut(shown(c, num, sizeof(num)), buf, len);
 	return buf;
 }
 
@@ -480,9 +475,9 @@ static int parse_model(const struct sheet_cell *c, const char **out)
 	case K_TEXT:
 		if (lower_trim(c->text, low, sizeof(low)))
 			return -1;
-		i = in_list(low, models);
+		i = in_list(low, sheet_models);
 		if (i >= 0) {
-			*out = models[i];
+			*out = sheet_models[i];
 			return 0;
 		}
 		if (parse_decimal(low, &d))
@@ -554,8 +549,8 @@ static const char *ratio_of_time(unsigned h, unsigned m, unsigned sec)
 	if (sec)
 		return NULL;
 	snprintf(buf, sizeof(buf), "%u:%u", h, m);
-	i = in_list(buf, ratios);
-	return i >= 0 ? ratios[i] : NULL;
+	i = in_list(buf, sheet_ratios);
+	return i >= 0 ? sheet_ratios[i] : NULL;
 }
 
 /* ---- the columns ------------------------------------------------------------------ */
@@ -624,7 +619,7 @@ static void check_choice(struct vctx *v, unsigned row, int id, unsigned col,
 			     "use %s", cols[id].name, cols[id].accepted);
 			return;
 		}
-		snprintf(dst, len, "%s", dflt);
+		set_str(dst, len, dflt);
 		return;
 	case K_TEXT:
 		i = lower_trim(c->text, low, sizeof(low)) ? -1 : in_list(low, list);
@@ -634,7 +629,7 @@ static void check_choice(struct vctx *v, unsigned row, int id, unsigned col,
 			     cols[id].accepted);
 			return;
 		}
-		snprintf(dst, len, "%s", list[i]);
+		set_str(dst, len, list[i]);
 		return;
 	default:
 		wrong_kind(v, row, id, col, c);
@@ -668,16 +663,16 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 
 	switch (kind_of(c)) {
 	case K_EMPTY:
-		snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "1:1");
+		set_str(f->aspect_ratio, sizeof(f->aspect_ratio), "1:1");
 		return;
 	case K_TEXT:
 		if (lower_trim(c->text, low, sizeof(low))) {
 			bad_ratio(v, row, col, c);
 			return;
 		}
-		i = in_list(low, ratios);
+		i = in_list(low, sheet_ratios);
 		if (i >= 0) {
-			snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "%s", ratios[i]);
+			set_str(f->aspect_ratio, sizeof(f->aspect_ratio), sheet_ratios[i]);
 			return;
 		}
 		if (parse_clock(low, &h, &m, &sec)) {
@@ -724,13 +719,13 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 		     "ratio again", when);
 		return;
 	}
-	snprintf(f->aspect_ratio, sizeof(f->aspect_ratio), "%s", r);
+	set_str(f->aspect_ratio, sizeof(f->aspect_ratio), r);
 	emit(v, &v->out->warnings, row, COL_ASPECT, col, c, NULL, "aspect_ratio was "
 	     "stored as the time %s by the spreadsheet; read as %s \xE2\x80\x94 format "
 	     "the column as text to avoid this", when, r);
 }
 
-/* model: one of models[], also as a number or numeric text (2 is 2.0). */
+/* model: one of sheet_models[], also as a number or numeric text (2 is 2.0). */
 static void check_model(struct vctx *v, unsigned row, unsigned col,
 			const struct sheet_cell *c, struct sheet_fields *f)
 {
@@ -738,7 +733,7 @@ static void check_model(struct vctx *v, unsigned row, unsigned col,
 	const char *m;
 
 	if (!parse_model(c, &m)) {
-		snprintf(f->model, sizeof(f->model), "%s", m);
+		set_str(f->model, sizeof(f->model), m);
 		return;
 	}
 	if (kind_of(c) == K_TEXT || kind_of(c) == K_NUMBER)
@@ -810,7 +805,7 @@ static char *parse_palette(const char *s, unsigned *ncolours, int *nomem)
 		count++;
 		if (preset >= 0)
 			return NULL;            /* a preset goes alone */
-		preset = in_list(word, presets);
+		preset = in_list(word, sheet_presets);
 		if (preset >= 0) {
 			if (count > 1)
 				return NULL;
@@ -834,7 +829,7 @@ static char *parse_palette(const char *s, unsigned *ncolours, int *nomem)
 	if (count > 5)
 		return NULL;
 	out[o] = '\0';
-	r = strdup(preset >= 0 ? presets[preset] : out);
+	r = strdup(preset >= 0 ? sheet_presets[preset] : out);
 	if (!r)
 		*nomem = 1;
 	return r;
@@ -1043,7 +1038,7 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 		if (!name || id == NCOLS) {
 			int s = c->type == SHEET_CELL_TEXT ? suggest(c->text) : -1;
 
-			cut(shown(c, num, sizeof(num)), q, sizeof(q));
+			sheet_utf8_cut(shown(c, num, sizeof(num)), q, sizeof(q));
 			if (s < 0)
 				emit(v, &v->out->errors, v->hrow, -1, c->col, c, names_hint,
 				     "unknown column \"%s\"", q);
@@ -1071,7 +1066,7 @@ static int read_header(struct vctx *v, size_t from, size_t to)
 		v->colof[id] = c->col;
 		v->map[c->col] = id;
 		if (strlen(c->text) != strlen(cols[id].name)) {
-			cut(c->text, q, sizeof(q));
+			sheet_utf8_cut(c->text, q, sizeof(q));
 			emit(v, &v->out->warnings, v->hrow, id, c->col, c,
 			     "Remove the spaces around the column name.",
 			     "column name \"%s\" has spaces around it; read as \"%s\"",
@@ -1175,11 +1170,11 @@ static void check_row(struct vctx *v, unsigned row, const struct sheet_cell **rc
 	unsigned col;
 
 	memset(&f, 0, sizeof(f));
-	snprintf(f.aspect_ratio, sizeof(f.aspect_ratio), "1:1");
-	snprintf(f.magic_prompt, sizeof(f.magic_prompt), "on");
-	snprintf(f.model, sizeof(f.model), "2.0");
-	snprintf(f.rendering, sizeof(f.rendering), "default");
-	snprintf(f.style, sizeof(f.style), "auto");
+	set_str(f.aspect_ratio, sizeof(f.aspect_ratio), "1:1");
+	set_str(f.magic_prompt, sizeof(f.magic_prompt), "on");
+	set_str(f.model, sizeof(f.model), "2.0");
+	set_str(f.rendering, sizeof(f.rendering), "default");
+	set_str(f.style, sizeof(f.style), "auto");
 	f.seed = -1;
 	f.num_images = 4;
 	if (v->colof[COL_MODEL])
@@ -1199,19 +1194,19 @@ static void check_row(struct vctx *v, unsigned row, const struct sheet_cell **rc
 			check_text(v, row, id, col, c, &f.negative_prompt);
 			break;
 		case COL_VISIBILITY:
-			check_choice(v, row, id, col, c, visibilities, NULL,
+			check_choice(v, row, id, col, c, sheet_visibilities, NULL,
 				     f.visibility, sizeof(f.visibility));
 			break;
 		case COL_MAGIC:
-			check_choice(v, row, id, col, c, on_off, "on",
+			check_choice(v, row, id, col, c, sheet_on_off, "on",
 				     f.magic_prompt, sizeof(f.magic_prompt));
 			break;
 		case COL_RENDERING:
-			check_choice(v, row, id, col, c, renderings, "default",
+			check_choice(v, row, id, col, c, sheet_renderings, "default",
 				     f.rendering, sizeof(f.rendering));
 			break;
 		case COL_STYLE:
-			check_choice(v, row, id, col, c, styles, "auto",
+			check_choice(v, row, id, col, c, sheet_styles, "auto",
 				     f.style, sizeof(f.style));
 			break;
 		case COL_ASPECT:

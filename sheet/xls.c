@@ -8,8 +8,10 @@
  * bounded passes over bytes already in memory:
  *
  *   1. The compound file: the FAT (from the header's DIFAT and the DIFAT
- *      chain), the directory, and the workbook stream copied out of its
- *      sector chain (or out of the mini stream when it is small).  A chain
+ *      chain), the directory, and the workbook stream: read in place in
+ *      the upload when its sectors follow one another (as Excel, LibreOffice
+ *      and xlwt write it), else copied out of its sector chain (or out of
+ *      the mini stream when it is small).  A chain
  *      visits each sector of the file at most once, so a loop in a FAT ends
  *      the walk with "damaged"; a stream is never longer than the file.
  *   2. The workbook globals: BOF, FILEPASS (encrypted: refused, "password-
@@ -155,6 +157,11 @@ struct sbuf {
 /* Appends n bytes to b (always NUL-terminated when not nomem). */
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
+	if (n == 1 && b->n + 2 <= b->cap) {     /* one character, room for it: most calls */
+		b->p[b->n++] = *s;
+		b->p[b->n] = '\0';
+		return;
+	}
 	if (b->nomem || !n)
 		return;
 	if (b->n + n + 1 > b->cap) {
@@ -350,14 +357,16 @@ static void cfb_close(struct cfb *f)
 static int cfb_read(struct cfb *f, uint32_t start, size_t size, unsigned char **out,
 		    size_t *outlen)
 {
-	size_t cap = (size_t)f->nsect * f->ssz, n = 0;
+	size_t cap = (size_t)f->nsect * f->ssz, n = 0, bcap;
 	unsigned char *seen, *b;
 	uint32_t s = start;
 
 	if (size < cap)
 		cap = size;
+	/* a chain read to its end (the directory) is short: the buffer grows with it */
+	bcap = cap < ((size_t)64 << 10) || size != SIZE_MAX ? cap : (size_t)64 << 10;
 	seen = calloc((size_t)f->nsect / 8 + 1, 1);
-	b = malloc(cap ? cap : 1);
+	b = malloc(bcap ? bcap : 1);
 	if (!seen || !b) {
 		free(seen);
 		free(b);
@@ -366,6 +375,18 @@ static int cfb_read(struct cfb *f, uint32_t start, size_t size, unsigned char **
 	while (n < cap && s < MAX_REGSECT) {
 		size_t off, k;
 
+		if (bcap - n < f->ssz && bcap < cap) {
+			unsigned char *nb;
+
+			bcap = bcap * 2 < cap ? bcap * 2 : cap;
+			nb = realloc(b, bcap);
+			if (!nb) {
+				free(seen);
+				free(b);
+				return -2;
+			}
+			b = nb;
+		}
 		if (s >= f->nsect || (seen[s / 8] & (1u << (s % 8)))) {
 			snprintf(f->why, sizeof(f->why), s >= f->nsect ?
 				 "a sector chain points outside the file" :
@@ -389,6 +410,27 @@ static int cfb_read(struct cfb *f, uint32_t start, size_t size, unsigned char **
 	*out = b;
 	*outlen = n;
 	return 0;
+}
+
+/*
+ * The stream that starts at sector start, size bytes long, where it lies in
+ * the file when its sectors follow one another there (as every writer
+ * measured lays out the workbook stream): no copy is needed then.  NULL
+ * when the chain jumps, loops, ends early or leaves the file (cfb_read()
+ * copies it, or says what is wrong).
+ */
+static const unsigned char *cfb_in_place(const struct cfb *f, uint32_t start, size_t size)
+{
+	size_t need = (size + f->ssz - 1) / f->ssz, k;
+	uint32_t s = start;
+
+	if (!size || start >= f->nsect || need > f->nsect - start ||
+	    ((size_t)start + 1) * f->ssz + size > f->len)
+		return NULL;
+	for (k = 0; k + 1 < need; k++, s++)
+		if (f->fat[s] != s + 1)
+			return NULL;
+	return f->buf + ((size_t)start + 1) * f->ssz;
 }
 
 /*
@@ -456,11 +498,14 @@ static int dir_name_is(const unsigned char *d, unsigned nbytes, const char *s)
 }
 
 /*
- * Finds the workbook stream ("Workbook", else "Book") of the compound file
- * and copies it into *wb.  *book5 is set when it is a "Book" stream.
- * Returns 0, -1 when damaged or without a workbook (f->why), -2 on ENOMEM.
+ * Finds the workbook stream ("Workbook", else "Book") of the compound file:
+ * *in_place when it lies whole in the file (cfb_in_place()), else copied
+ * into *wb (the caller frees it).  *wblen is its length; *book5 is set when
+ * it is a "Book" stream.  Returns 0, -1 when damaged or without a workbook
+ * (f->why), -2 on ENOMEM.
  */
-static int cfb_workbook(struct cfb *f, unsigned char **wb, size_t *wblen, int *book5)
+static int cfb_workbook(struct cfb *f, const unsigned char **in_place, unsigned char **wb,
+			size_t *wblen, int *book5)
 {
 	unsigned char *dir = NULL, *root = NULL, *mf = NULL;
 	size_t dlen, rlen = 0, mflen = 0, e;
@@ -500,8 +545,15 @@ static int cfb_workbook(struct cfb *f, unsigned char **wb, size_t *wblen, int *b
 	*book5 = found == 5;
 	if (wsize > f->len)
 		wsize = f->len;
-	if (wsize >= f->mini_cutoff || !haveroot)
+	*in_place = NULL;
+	if (wsize >= f->mini_cutoff || !haveroot) {
+		*in_place = cfb_in_place(f, wstart, (size_t)wsize);
+		if (*in_place) {
+			*wblen = (size_t)wsize;
+			return 0;
+		}
 		return cfb_read(f, wstart, (size_t)wsize, wb, wblen);
+	}
 
 	/* a small stream lives in the mini stream, the root entry's data */
 	rc = cfb_read(f, rstart, rsize > f->len ? f->len : (size_t)rsize, &root, &rlen);
@@ -539,7 +591,8 @@ struct xls {
 	struct sheet_grid *grid;
 	char *err;
 	size_t errlen;
-	unsigned char *wb;       /* the workbook stream */
+	const unsigned char *wb; /* the workbook stream: in the upload, or wbcopy */
+	unsigned char *wbcopy;   /* its copy, when its sectors are scattered */
 	size_t wblen;
 	int biff;                /* 5 or 8 */
 	unsigned codepage;       /* BIFF5 text */
@@ -551,15 +604,42 @@ struct xls {
 	unsigned *xf;            /* number-format index of each XF */
 	size_t nxf, capxf;
 	const char **xfdate;     /* the date/time format code of each XF, or NULL */
-	char **sst;              /* shared strings (NULL past the end of a cut SST) */
-	size_t *sstlen;
-	unsigned char *sstblank;
+	struct sstref *sst;      /* shared strings: where each starts, and what it is */
 	size_t nsst;
+	struct span *sstspans;   /* the SST record and its CONTINUE records */
+	size_t nsstspans;
+	struct kept *kept;       /* the second walk: strings decoded again, each once */
+	size_t nkept, capkept;   /* (an open-addressing table by index, capkept a power of 2) */
 	struct sheetent *sheets;
 	size_t nsheets, capsheets;
 	struct span *spans;      /* scratch: a record and its CONTINUE records */
 	size_t capspans;
 	int nomem;
+};
+
+/* What a shared string is, for the walks over the sheet. */
+enum sst_state {
+	SST_TEXT = 0,            /* text with ink */
+	SST_BLANK,               /* white space only */
+	SST_EMPTY                /* "": no cell at all */
+};
+
+/*
+ * One shared string: not kept decoded (that would grow with the file) but
+ * where it starts in the SST, so that the second walk decodes only the
+ * strings of the rows it keeps, again; and its state, which the first walk
+ * needs to find the non-blank rows.
+ */
+struct sstref {
+	uint32_t span;           /* its cursor in x->sstspans: the span ... */
+	uint16_t pos;            /* ... and the byte in it (a record holds at most 8224) */
+	uint8_t state;           /* enum sst_state */
+};
+
+/* A shared string decoded again for the rows kept. */
+struct kept {
+	uint32_t idx;
+	char *text;              /* NULL: an empty slot */
 };
 
 /* One BIFF record of the workbook stream. */
@@ -1017,6 +1097,7 @@ static void *grow(void **v, size_t *n, size_t *cap, size_t sz)
 static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_t ns)
 {
 	struct cursor c = { spans, ns, 0, 8 };
+	struct sbuf b = { NULL, 0, 0, 0 };
 	size_t total = 0, i, cap;
 	uint32_t count;
 
@@ -1029,37 +1110,86 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 	if (count < cap)
 		cap = count;
 	x->sst = calloc(cap ? cap : 1, sizeof(*x->sst));
-	x->sstlen = calloc(cap ? cap : 1, sizeof(*x->sstlen));
-	x->sstblank = calloc(cap ? cap : 1, 1);
-	if (!x->sst || !x->sstlen || !x->sstblank)
+	x->sstspans = malloc(ns * sizeof(*spans));
+	if (!x->sst || !x->sstspans)
 		return SHEET_NOMEM;
+	memcpy(x->sstspans, spans, ns * sizeof(*spans));
+	x->nsstspans = ns;
+	c.s = x->sstspans;
 	for (i = 0; i < cap; i++) {
-		struct sbuf b = { NULL, 0, 0, 0 };
 		struct sheet_cell cell;
-		int rc = cur_ustring(&c, 0, &b);
+		uint32_t span = (uint32_t)c.i, pos = (uint32_t)c.pos;
+		int rc;
 
+		b.n = 0;                /* one buffer for every string: each is looked at, then dropped */
+		rc = cur_ustring(&c, 0, &b);
 		if (b.nomem) {
 			free(b.p);
 			return SHEET_NOMEM;
 		}
-		if (!b.p && rc)
+		if (!b.n && rc)
 			break;
-		if (!b.p) {
-			b.p = strdup("");
-			if (!b.p)
-				return SHEET_NOMEM;
-		}
-		x->sst[i] = b.p;
-		x->sstlen[i] = b.n;
+		x->sst[i].span = span;
+		x->sst[i].pos = (uint16_t)pos;
 		memset(&cell, 0, sizeof(cell));
 		cell.type = SHEET_CELL_TEXT;
 		cell.text = b.p;
-		x->sstblank[i] = (unsigned char)sheet_cell_blank(&cell);
+		x->sst[i].state = !b.n ? SST_EMPTY : sheet_cell_blank(&cell) ? SST_BLANK : SST_TEXT;
 		x->nsst = i + 1;
 		if (rc)
 			break;
 	}
+	free(b.p);
 	return SHEET_OK;
+}
+
+/* The slot of string idx in the table of kept strings (empty if not there). */
+static struct kept *kept_slot(struct kept *t, size_t cap, uint32_t idx)
+{
+	size_t h = (idx * 2654435761u) & (cap - 1);
+
+	while (t[h].text && t[h].idx != idx)
+		h = (h + 1) & (cap - 1);
+	return &t[h];
+}
+
+/*
+ * Shared string i, decoded again (see struct sstref) the first time a kept
+ * cell uses it, then from x->kept, which holds only the strings of the rows
+ * kept; NULL on ENOMEM.
+ */
+static const char *sst_text(struct xls *x, size_t i)
+{
+	struct sbuf b = { NULL, 0, 0, 0 };
+	struct cursor c = { x->sstspans, x->nsstspans, x->sst[i].span, x->sst[i].pos };
+	struct kept *k;
+	size_t j;
+
+	if (2 * (x->nkept + 1) > x->capkept) {          /* at most half full */
+		size_t cap = x->capkept ? x->capkept * 2 : 1024;
+		struct kept *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return NULL;
+		for (j = 0; j < x->capkept; j++)
+			if (x->kept[j].text)
+				*kept_slot(t, cap, x->kept[j].idx) = x->kept[j];
+		free(x->kept);
+		x->kept = t;
+		x->capkept = cap;
+	}
+	k = kept_slot(x->kept, x->capkept, (uint32_t)i);
+	if (!k->text) {
+		cur_ustring(&c, 0, &b);
+		if (b.nomem || !b.p) {
+			free(b.p);
+			return NULL;
+		}
+		k->idx = (uint32_t)i;
+		k->text = b.p;
+		x->nkept++;
+	}
+	return k->text;
 }
 
 /*
@@ -1414,7 +1544,7 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 			uint32_t i = rd32(p + 6);
 			struct xcell c;
 
-			if (i >= x->nsst || !x->sst[i]) {
+			if (i >= x->nsst) {
 				char ref[16], why[96];
 
 				sheet_cell_ref(rd16(p) + 1u, rd16(p + 2) + 1u, ref, sizeof(ref));
@@ -1422,11 +1552,23 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 					 "which the file does not hold", ref, (unsigned long)i);
 				return damaged(x, why);
 			}
-			if (x->sstblank[i] && !w->store)
-				break;             /* a blank row stays blank: skip the copy */
+			if (x->sst[i].state == SST_EMPTY ||
+			    (x->sst[i].state == SST_BLANK && !w->store))
+				break;             /* no cell, or a blank row stays blank */
+			if (!w->store) {
+				memset(&c, 0, sizeof(c));
+				c.type = SHEET_CELL_TEXT;
+				c.text = "x";      /* a stand-in with ink: the row is not blank */
+				st = put_cell(w, rd16(p), rd16(p + 2), &c);
+				break;
+			}
+			if (rd16(p) + 1u > w->cutoff)
+				break;             /* past the rows kept: put_cell() would drop it */
 			memset(&c, 0, sizeof(c));
 			c.type = SHEET_CELL_TEXT;
-			c.text = x->sst[i];
+			c.text = sst_text(x, i);
+			if (!c.text)
+				return SHEET_NOMEM;
 			st = put_cell(w, rd16(p), rd16(p + 2), &c);
 		}
 		break;
@@ -1661,16 +1803,16 @@ static void xls_free(struct xls *x)
 	free(x->fmts);
 	free(x->xf);
 	free(x->xfdate);
-	for (i = 0; i < x->nsst; i++)
-		free(x->sst[i]);
+	for (i = 0; i < x->capkept; i++)
+		free(x->kept[i].text);
+	free(x->kept);
 	free(x->sst);
-	free(x->sstlen);
-	free(x->sstblank);
+	free(x->sstspans);
 	for (i = 0; i < x->nsheets; i++)
 		free(x->sheets[i].name);
 	free(x->sheets);
 	free(x->spans);
-	free(x->wb);
+	free(x->wbcopy);
 }
 
 /* Reads the whole file into x->grid (see DESIGN). */
@@ -1682,8 +1824,11 @@ static enum sheet_status read_xls(struct xls *x, const unsigned char *buf, size_
 	long chosen;
 
 	rc = cfb_open(&f, buf, len);
-	if (!rc)
-		rc = cfb_workbook(&f, &x->wb, &x->wblen, &book5);
+	if (!rc) {
+		rc = cfb_workbook(&f, &x->wb, &x->wbcopy, &x->wblen, &book5);
+		if (!rc && !x->wb)
+			x->wb = x->wbcopy;
+	}
 	cfb_close(&f);
 	if (rc == -2)
 		return SHEET_NOMEM;
@@ -1731,16 +1876,7 @@ enum sheet_status sheet_read_xls(const unsigned char *buf, size_t len,
 	enum sheet_status st;
 	char dummy[1];
 
-	memset(grid, 0, sizeof(*grid));
-	if (!err || !errlen) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = '\0';
-	if (!lim) {
-		sheet_limits_default(&deflim);
-		lim = &deflim;
-	}
+	sheet_read_begin(grid, &err, &errlen, dummy, &lim, &deflim);
 	memset(&x, 0, sizeof(x));
 	x.lim = lim;
 	x.grid = grid;

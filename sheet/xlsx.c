@@ -17,10 +17,20 @@
  * styles give each cellXfs entry a number format (the file's <numFmt> code,
  * else the built-in code for ids 14-22 and 45-47), and a cell keeps that
  * code in cell->format only when the code shows a date or a time.  Shared
- * strings are loaded whole (rich-text runs joined, phonetic runs left out)
- * into one pool, bounded; the worksheet itself is never held: every part is
- * parsed by expat as zip_fread() inflates it, 64 KiB at a time, and only
- * the cell being read is buffered.  Elements and attributes are matched by
+ * strings (rich-text runs joined, phonetic runs left out) are read before
+ * the worksheet, into one pool while it stays within XLSX_SST_KEEP; past
+ * that only 2 bits a string are kept (empty, blank, too long, text: what
+ * the worksheet pass must know to count rows), and a second pass after the
+ * worksheet copies only the strings its stored cells use (struct sst), so
+ * memory does not grow with the file.  The worksheet itself is never held:
+ * every part is parsed as zip_fread() inflates it, 64 KiB at a time, and
+ * only the cell being read is buffered.  The package parts go to expat; the
+ * two big ones, the worksheet and the shared strings, first to a scanner of
+ * the XML subset they are written in (see "the fast path" below), which
+ * calls the same handlers and hands the part back to expat, from its start,
+ * whenever it meets anything else, so that its answer is always expat's
+ * (SHEET_XML_EXPAT in the limits makes expat read them too, for the tests
+ * that compare the two).  Elements and attributes are matched by
  * local name (the prefix stripped; expat's namespace processing would cost
  * a fifth of the parse for nothing), which reads transitional and Strict
  * (purl.oclc.org) files alike.  Text is decoded from Excel's _xHHHH_ escapes.
@@ -38,7 +48,10 @@
  * max_cell_bytes refuse the file, and rows past the first max_rows non-blank
  * ones are parsed but only counted in grid->nrows (the cells of a row
  * already counted are skipped cheaply).  The worst case is 512 MiB of dense
- * cells: about 8 s of expat at -O2, in constant memory.  Cells must come in
+ * cells: a few seconds at -O2 (about 8 s when expat reads them all), in
+ * constant memory.  The fast scanner keeps every one of these guards: it
+ * counts inflated bytes and the ratio the same way, and hands to expat (which
+ * then refuses the file with its message) any part that trips one.  Cells must come in
  * row-major order, as every spreadsheet program writes them; a file that
  * breaks the order is refused, not reordered.
  */
@@ -64,11 +77,11 @@
 #define XLSX_QUIET_MAX ((size_t)16 << 20)  /* bytes fed to expat with no event in between */
 #define XLSX_DEPTH_MAX 256                 /* element nesting */
 #define XLSX_SST_MAX ((size_t)128 << 20)   /* shared strings: text plus 8 bytes a string */
+#define XLSX_SST_KEEP ((size_t)256 << 10)  /* shared strings kept whole up to this, else 2 passes */
 #define XLSX_LIST_MAX 100000               /* content types, relationships, sheets, formats */
 #define XLSX_XF_MAX 1000000                /* cellXfs entries */
 #define XLSX_ATTR_MAX 4096                 /* longest name, id, target or format code kept */
 #define XLSX_CHUNK 65536                   /* bytes inflated and parsed at a time */
-#define XLSX_NAMES_LISTED 5                /* skipped sheets named in a warning */
 #define NS_SEP ':'                         /* "prefix:local" */
 
 #define SAVE_AGAIN " Open it in your spreadsheet program, save it again as .xlsx (or as CSV, " \
@@ -107,12 +120,43 @@ struct sst_entry {
 	uint32_t len;            /* UINT32_MAX: longer than max_cell_bytes, not kept */
 };
 
-/* The shared strings: one pool of NUL-terminated texts. */
+/* What a shared string is, for a cell that refers to it (2 bits a string). */
+enum sst_state {
+	SST_TEXT = 0,            /* text with ink */
+	SST_BLANK,               /* white space only: a cell that counts nowhere */
+	SST_EMPTY,               /* "": no cell at all */
+	SST_LONG                 /* longer than max_cell_bytes: refused if a stored cell uses it */
+};
+
+/* A cell of the grid whose text is shared string idx, filled in by the second pass. */
+struct sst_want {
+	uint32_t cell;           /* at most max_cells, which is far below 2^32 */
+	uint32_t idx;
+};
+
+/*
+ * The shared strings.  The first pass keeps every string in one pool of
+ * NUL-terminated texts (v[] says where) while the pool stays within
+ * XLSX_SST_KEEP, and the state of every string in any case; past that it
+ * drops the texts (dropped), the worksheet's cells note which strings
+ * they need (want), and a second pass (select) copies only those into
+ * the grid.  Memory then stays bounded however many strings the file
+ * holds: 2 bits a string, and the strings the kept rows use.
+ */
 struct sst {
 	char *pool;
 	size_t used, cap;
 	struct sst_entry *v;
 	size_t n, ncap;
+	uint8_t *state;          /* enum sst_state of string i at bits 2*(i%4) of byte i/4 */
+	size_t statecap;
+	int dropped;             /* the texts were dropped: cells are filled by a second pass */
+	size_t dropped_bytes;    /* what the dropped texts would have taken, for XLSX_SST_MAX */
+	struct sst_want *want;
+	size_t nwant, capwant;
+	int select;              /* second pass: keep only the wanted strings */
+	size_t iw;               /* the next want[] entry (sorted by idx) */
+	int keep;                /* select: the current string is wanted */
 };
 
 /* The reader's state for one file. */
@@ -244,9 +288,23 @@ static int grow(void *v, size_t n, size_t *cap, size_t sz, size_t max)
  */
 static const char *local_name(const char *name)
 {
-	const char *s = strrchr(name, NS_SEP);
+	const char *s, *local = name;
 
-	return s ? s + 1 : name;
+	for (s = name; *s; s++)         /* names are short: no call to strrchr() */
+		if (*s == NS_SEP)
+			local = s + 1;
+	return local;
+}
+
+/* Is name equal to lit (a short literal)? */
+static inline int name_is(const char *name, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; lit[i]; i++)        /* unrolled for a literal: no call */
+		if (name[i] != lit[i])
+			return 0;
+	return name[i] == '\0';
 }
 
 /*
@@ -258,10 +316,15 @@ static const char *attr(const char **atts, const char *local, int qualified)
 	size_t i;
 
 	for (i = 0; atts[i]; i += 2) {
-		const char *sep = strrchr(atts[i], NS_SEP);
+		const char *ln;
 
-		if (qualified ? sep && !strcmp(sep + 1, local) && strncmp(atts[i], "xmlns:", 6) :
-				!sep && !strcmp(atts[i], local))
+		if (!qualified) {       /* local holds no colon: equal means unprefixed */
+			if (name_is(atts[i], local))
+				return atts[i + 1];
+			continue;
+		}
+		ln = local_name(atts[i]);
+		if (ln != atts[i] && name_is(ln, local) && strncmp(atts[i], "xmlns:", 6))
 			return atts[i + 1];
 	}
 	return NULL;
@@ -314,6 +377,18 @@ static int rel_is(const char *t, const char *name)
 	return s && !strcmp(s + 1, name);
 }
 
+/* The value of hexadecimal digit c, or -1. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Reads an "_xHHHH_" escape at s (n bytes left) into *cp; returns 0 or -1. */
 static int x_escape(const char *s, size_t n, uint32_t *cp)
 {
@@ -323,17 +398,11 @@ static int x_escape(const char *s, size_t n, uint32_t *cp)
 	if (n < 7 || s[0] != '_' || s[1] != 'x' || s[6] != '_')
 		return -1;
 	for (i = 2; i < 6; i++) {
-		char c = s[i];
+		int h = hex_digit(s[i]);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t)(c - 'A' + 10);
-		else
+		if (h < 0)
 			return -1;
+		v = v << 4 | (uint32_t)h;
 	}
 	*cp = v;
 	return 0;
@@ -347,7 +416,14 @@ static int x_escape(const char *s, size_t n, uint32_t *cp)
  */
 static size_t decode_escapes(char *s, size_t n)
 {
-	size_t i = 0, o = 0;
+	char *u = memchr(s, '_', n);
+	size_t i, o;
+
+	if (!u) {                       /* most texts hold no escape at all */
+		s[n] = '\0';
+		return n;
+	}
+	i = o = (size_t)(u - s);        /* what comes before the first "_" stays */
 
 	while (i < n) {
 		uint32_t cp, lo;
@@ -680,6 +756,598 @@ static enum sheet_status parse_part(struct xlsx *x, const char *name, struct xp 
 	return x->st;
 }
 
+/* ---- the fast path: a scanner for the worksheet and the shared strings -------- */
+
+/*
+ * expat spends more time on the two big parts than a whole read may take,
+ * so they go first through this scanner, which calls the same handlers
+ * (on_start, on_end, on_text, hence sh_* and sst_*) with the same events.
+ * It reads only the subset of XML those parts are written in: a UTF-8
+ * declaration, elements (names of ASCII letters, digits, "_.-:"), attributes
+ * in either quotes, character data, the five predefined entities and
+ * character references, with expat's line ends (CR LF and CR read as LF,
+ * and white space in an attribute value as a space).  It is strict: any byte expat would refuse (bad
+ * UTF-8, a control character, "]]>", a stray "&" or "<", mismatched tags)
+ * and anything it does not handle (comments, processing instructions,
+ * CDATA, a DOCTYPE, another encoding, a tag or a text longer than FAST_TAIL_MAX, a zip
+ * failure or a bomb guard) make it give up: the caller undoes what the part
+ * added and parses it again with expat, so every answer the scanner gives
+ * is the one expat would give.  Element and attribute names are matched by
+ * local name, as the expat path does.  Text and attribute values are
+ * decoded in place in its window (XLSX_CHUNK read at a time, what is not
+ * yet a whole token carried over), so memory stays constant.
+ */
+#define FAST_TAIL_MAX ((size_t)60 << 10) /* longest tag or text kept while reading on */
+#define FAST_NAMES 8192                   /* bytes of open element names */
+#define FAST_NAME_MAX 128                 /* longest element name */
+#define FAST_ATTS 32                      /* attributes of one tag */
+#define FAST_FALLBACK (-1)
+
+struct fast {
+	struct xp *xp;
+	char names[FAST_NAMES];  /* the open elements' names, NUL-terminated */
+	size_t off[XLSX_DEPTH_MAX + 2];
+	unsigned depth;
+	int root_seen, root_closed;
+};
+
+/*
+ * The first c in [p, end), or NULL: the next few bytes are looked at
+ * inline (most tokens are short), then memchr() takes over.
+ */
+static inline char *fast_find(char *p, char *end, char c)
+{
+	char *stop = end - p > 16 ? p + 16 : end;
+
+	for (; p < stop; p++)
+		if (*p == c)
+			return p;
+	return p < end ? memchr(p, c, (size_t)(end - p)) : NULL;
+}
+
+/* Are the n bytes at a and b the same?  (Names are short: no call to memcmp().) */
+static inline int fast_same(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+static int fast_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * What a byte is to the scanner: FAST_PLAIN, a character of text or of an
+ * attribute value that needs no care (ASCII from space on, but "&", "<",
+ * "]"); FAST_NAME, one that may be in a name; FAST_NAME0, one that may
+ * start one.
+ */
+#define FAST_PLAIN 1
+#define FAST_NAME 2
+#define FAST_NAME0 4
+#define FAST_LETTERS(f) f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f
+static const unsigned char fast_class[256] = {
+	[' '] = FAST_PLAIN, ['!'] = FAST_PLAIN, ['"'] = FAST_PLAIN, ['#'] = FAST_PLAIN,
+	['$'] = FAST_PLAIN, ['%'] = FAST_PLAIN, ['\''] = FAST_PLAIN, ['('] = FAST_PLAIN,
+	[')'] = FAST_PLAIN, ['*'] = FAST_PLAIN, ['+'] = FAST_PLAIN, [','] = FAST_PLAIN,
+	['-'] = FAST_PLAIN | FAST_NAME, ['.'] = FAST_PLAIN | FAST_NAME, ['/'] = FAST_PLAIN,
+	['0'] = FAST_PLAIN | FAST_NAME, ['1'] = FAST_PLAIN | FAST_NAME,
+	['2'] = FAST_PLAIN | FAST_NAME, ['3'] = FAST_PLAIN | FAST_NAME,
+	['4'] = FAST_PLAIN | FAST_NAME, ['5'] = FAST_PLAIN | FAST_NAME,
+	['6'] = FAST_PLAIN | FAST_NAME, ['7'] = FAST_PLAIN | FAST_NAME,
+	['8'] = FAST_PLAIN | FAST_NAME, ['9'] = FAST_PLAIN | FAST_NAME,
+	[':'] = FAST_PLAIN | FAST_NAME, [';'] = FAST_PLAIN, ['='] = FAST_PLAIN,
+	['>'] = FAST_PLAIN, ['?'] = FAST_PLAIN, ['@'] = FAST_PLAIN,
+	['A'] = FAST_LETTERS(FAST_PLAIN | FAST_NAME | FAST_NAME0),
+	['['] = FAST_PLAIN, ['\\'] = FAST_PLAIN, ['^'] = FAST_PLAIN,
+	['_'] = FAST_PLAIN | FAST_NAME | FAST_NAME0, ['`'] = FAST_PLAIN,
+	['a'] = FAST_LETTERS(FAST_PLAIN | FAST_NAME | FAST_NAME0),
+	['{'] = FAST_PLAIN, ['|'] = FAST_PLAIN, ['}'] = FAST_PLAIN, ['~'] = FAST_PLAIN,
+	[0x7F] = FAST_PLAIN,
+};
+
+static int fast_name_start(unsigned char c)
+{
+	return fast_class[c] & FAST_NAME0;
+}
+
+static int fast_name_char(unsigned char c)
+{
+	return fast_class[c] & FAST_NAME;
+}
+
+/* The end of the name at s (ASCII name characters), at most end. */
+static char *fast_name_end(char *s, char *end)
+{
+	while (s < end && fast_name_char((unsigned char)*s))
+		s++;
+	return s;
+}
+
+/*
+ * Reads a character reference or predefined entity at s ("&...;", n bytes
+ * up to the ';' included) into *cp; returns 0, or -1 for one expat would
+ * refuse or that is not a legal XML character.
+ */
+static int fast_ref(const char *s, size_t n, uint32_t *cp)
+{
+	uint32_t v = 0;
+	size_t i;
+
+	if (n == 4 && !memcmp(s, "&lt;", 4))
+		*cp = '<';
+	else if (n == 4 && !memcmp(s, "&gt;", 4))
+		*cp = '>';
+	else if (n == 5 && !memcmp(s, "&amp;", 5))
+		*cp = '&';
+	else if (n == 6 && !memcmp(s, "&quot;", 6))
+		*cp = '"';
+	else if (n == 6 && !memcmp(s, "&apos;", 6))
+		*cp = '\'';
+	else if (n > 3 && s[1] == '#' && s[2] != 'x') {
+		for (i = 2; i < n - 1; i++) {
+			if (s[i] < '0' || s[i] > '9' || v > 0x10FFFF)
+				return -1;
+			v = v * 10 + (uint32_t)(s[i] - '0');
+		}
+		*cp = v;
+	}
+	else if (n > 4 && s[1] == '#' && s[2] == 'x') {
+		for (i = 3; i < n - 1; i++) {
+			int h = hex_digit(s[i]);
+
+			if (v > 0x10FFFF || h < 0)
+				return -1;
+			v = v << 4 | (uint32_t)h;
+		}
+		*cp = v;
+	}
+	else
+		return -1;
+	v = *cp;
+	if (v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
+	    (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF))
+		return 0;
+	return -1;
+}
+
+/*
+ * Checks and decodes character data or an attribute value (attr) in place:
+ * s..e becomes the text expat would report (an attribute value
+ * NUL-terminated); returns its length, or -1 to fall back.  In an attribute, tab and line feed become
+ * spaces and "<" is an error; in text, "]]>" is.
+ */
+static long fast_decode(char *s, char *e, int attr)
+{
+	unsigned char *p = (unsigned char *)s, *end = (unsigned char *)e, *o;
+
+	while (p < end && (fast_class[*p] & FAST_PLAIN))
+		p++;                    /* most values hold nothing to decode: no copy */
+	o = p;
+	while (p < end) {
+		unsigned c = *p;
+
+		if (c >= 0x20 && c < 0x80) {
+			if (c == '&') {
+				unsigned char *semi = memchr(p, ';', (size_t)(end - p) < 12 ?
+							     (size_t)(end - p) : 12);
+				uint32_t cp;
+
+				if (!semi || fast_ref((const char *)p, (size_t)(semi - p + 1), &cp))
+					return -1;
+				o += sheet_utf8_put((char *)o, cp);
+				p = semi + 1;
+				continue;
+			}
+			if (c == '<' || (!attr && c == ']' && end - p >= 3 && p[1] == ']' && p[2] == '>'))
+				return -1;
+			*o++ = (unsigned char)c;
+			p++;
+			continue;
+		}
+		if (c == '\t' || c == '\n' || c == '\r') {
+			/* expat's line ends: CR LF and CR read as LF; in a value, as a space */
+			if (c == '\r') {
+				c = '\n';
+				if (p + 1 < end && p[1] == '\n')
+					p++;
+			}
+			*o++ = attr ? ' ' : (unsigned char)c;
+			p++;
+			continue;
+		}
+		if (c < 0x80)
+			return -1;      /* a control character */
+		{
+			uint32_t cp;
+			unsigned n, k;
+
+			if (c >= 0xC2 && c <= 0xDF) {
+				n = 1;
+				cp = c & 0x1F;
+			}
+			else if (c >= 0xE0 && c <= 0xEF) {
+				n = 2;
+				cp = c & 0x0F;
+			}
+			else if (c >= 0xF0 && c <= 0xF4) {
+				n = 3;
+				cp = c & 0x07;
+			}
+			else
+				return -1;
+			if ((size_t)(end - p) <= n)
+				return -1;
+			for (k = 1; k <= n; k++) {
+				if ((p[k] & 0xC0) != 0x80)
+					return -1;
+				cp = (cp << 6) | (p[k] & 0x3F);
+			}
+			if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+			    (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+				return -1;
+			for (k = 0; k <= n; k++)        /* o <= p: a forward copy is safe */
+				o[k] = p[k];
+			o += n + 1;
+			p += n + 1;
+		}
+	}
+	if (attr)
+		*o = '\0';     /* over the closing quote at the latest */
+	return (long)(o - (unsigned char *)s);
+}
+
+/* Character data s..e: outside the root only white space; inside it, to on_text(). */
+static int fast_text(struct fast *f, char *s, char *e)
+{
+	long n;
+
+	if (!f->depth) {
+		for (; s < e; s++)
+			if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+				return -1;
+		return 0;
+	}
+	n = fast_decode(s, e, 0);
+	if (n < 0 || n > INT_MAX)
+		return -1;
+	if (n)
+		on_text(f->xp, s, (int)n);
+	return 0;
+}
+
+/*
+ * A start tag whose name begins at s ("<" before it).  Returns 0 with
+ * *next past its ">", 1 when the buffer ends inside it (nothing changed),
+ * or -1 to fall back.
+ */
+static int fast_start(struct fast *f, char *s, char *end, char **next)
+{
+	const char *atts[2 * FAST_ATTS + 1];
+	char *an[FAST_ATTS], *ae[FAST_ATTS], *vs[FAST_ATTS], *ve[FAST_ATTS];
+	char *p, *ne;
+	size_t na = 0, i, j, len;
+	int empty = 0;
+
+	ne = fast_name_end(s, end);
+	if (ne == end)
+		return 1;
+	if (ne == s || !fast_name_start((unsigned char)*s) || ne - s >= FAST_NAME_MAX)
+		return -1;
+	p = ne;
+	for (;;) {
+		int ws = 0;
+		char q;
+
+		while (p < end && fast_ws(*p)) {
+			p++;
+			ws = 1;
+		}
+		if (p == end)
+			return 1;
+		if (*p == '>') {
+			p++;
+			break;
+		}
+		if (*p == '/') {
+			if (p + 1 == end)
+				return 1;
+			if (p[1] != '>')
+				return -1;
+			empty = 1;
+			p += 2;
+			break;
+		}
+		if (!ws || na == FAST_ATTS || !fast_name_start((unsigned char)*p))
+			return -1;
+		an[na] = p;
+		p = fast_name_end(p, end);
+		ae[na] = p;
+		while (p < end && fast_ws(*p))
+			p++;
+		if (p == end)
+			return 1;
+		if (*p++ != '=')
+			return -1;
+		while (p < end && fast_ws(*p))
+			p++;
+		if (p == end)
+			return 1;
+		q = *p;
+		if (q != '"' && q != '\'')
+			return -1;
+		vs[na] = p + 1;
+		ve[na] = fast_find(p + 1, end, q);
+		if (!ve[na])
+			return 1;
+		p = ve[na] + 1;
+		na++;
+	}
+	/* the whole tag is here: check and decode it in place */
+	for (i = 0; i < na; i++) {
+		len = (size_t)(ae[i] - an[i]);
+		for (j = 0; j < i; j++)
+			if ((size_t)(ae[j] - an[j]) == len && fast_same(an[i], an[j], len))
+				return -1;      /* a repeated attribute: expat refuses it */
+	}
+	if (f->root_closed || f->depth > XLSX_DEPTH_MAX ||
+	    f->off[f->depth] + (size_t)(ne - s) + 1 > FAST_NAMES)
+		return -1;
+	for (i = 0; i < na; i++) {
+		if (fast_decode(vs[i], ve[i], 1) < 0)
+			return -1;
+		*ae[i] = '\0';
+		atts[2 * i] = an[i];
+		atts[2 * i + 1] = vs[i];
+	}
+	atts[2 * na] = NULL;
+	len = (size_t)(ne - s);
+	memcpy(f->names + f->off[f->depth], s, len);
+	f->names[f->off[f->depth] + len] = '\0';
+	f->off[f->depth + 1] = f->off[f->depth] + len + 1;
+	f->depth++;
+	f->root_seen = 1;
+	*ne = '\0';
+	*next = p;
+	on_start(f->xp, s, atts);
+	if (empty && !f->xp->stopped) {
+		on_end(f->xp, s);
+		if (!--f->depth)
+			f->root_closed = 1;
+	}
+	return 0;
+}
+
+/* An end tag, its name from s to e (the ">"). */
+static int fast_end(struct fast *f, char *s, char *e)
+{
+	char *ne = fast_name_end(s, e), *p = ne;
+	const char *top;
+
+	while (p < e && fast_ws(*p))
+		p++;
+	if (p != e || !f->depth)
+		return -1;
+	top = f->names + f->off[f->depth - 1];
+	if (f->off[f->depth] - f->off[f->depth - 1] - 1 != (size_t)(ne - s) ||
+	    !fast_same(top, s, (size_t)(ne - s)))
+		return -1;
+	on_end(f->xp, top);
+	if (!--f->depth)
+		f->root_closed = 1;
+	return 0;
+}
+
+/*
+ * The XML declaration, if the part starts with one: only version 1.0 and
+ * UTF-8 are read here.  Returns 0 with *pp past it (and a UTF-8 byte-order
+ * mark), 1 when more bytes are needed, -1 to fall back.
+ */
+static int fast_decl(char **pp, char *end, int eof)
+{
+	char *p = *pp, *e;
+	int seen_version = 0;
+
+	if (end - p < 3 && !eof)
+		return 1;
+	if (end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;
+	if (end - p < 6 && !eof)
+		return 1;
+	if (end - p < 6 || memcmp(p, "<?xml", 5) || !fast_ws(p[5])) {
+		*pp = p;
+		return 0;
+	}
+	e = memmem(p, (size_t)(end - p), "?>", 2);
+	if (!e)
+		return eof || end - p > 1024 ? -1 : 1;
+	p += 5;
+	for (;;) {
+		char *n, *ne, *v, *ve, q;
+
+		while (p < e && fast_ws(*p))
+			p++;
+		if (p == e)
+			break;
+		n = p;
+		ne = fast_name_end(p, e);
+		p = ne;
+		while (p < e && fast_ws(*p))
+			p++;
+		if (p == e || *p++ != '=')
+			return -1;
+		while (p < e && fast_ws(*p))
+			p++;
+		if (p == e || (*p != '"' && *p != '\''))
+			return -1;
+		q = *p++;
+		v = p;
+		ve = memchr(v, q, (size_t)(e - v));
+		if (!ve)
+			return -1;
+		p = ve + 1;
+		if (p < e && !fast_ws(*p))
+			return -1;
+		if (ne - n == 7 && !memcmp(n, "version", 7) && !seen_version && ve - v == 3 &&
+		    !memcmp(v, "1.0", 3))
+			seen_version = 1;
+		else if (ne - n == 8 && !memcmp(n, "encoding", 8) && seen_version && ve - v == 5 &&
+			 !strncasecmp(v, "UTF-8", 5))
+			;
+		else if (ne - n == 10 && !memcmp(n, "standalone", 10) && seen_version &&
+			 ((ve - v == 3 && !memcmp(v, "yes", 3)) || (ve - v == 2 && !memcmp(v, "no", 2))))
+			;
+		else
+			return -1;
+	}
+	if (!seen_version)
+		return -1;
+	*pp = e + 2;
+	return 0;
+}
+
+/*
+ * Scans the whole tokens of [*pp, end), calling the handlers, until a
+ * handler stops; *pp is left at the first byte not consumed.  Returns 0,
+ * or -1 to fall back.  At eof everything must be consumed.
+ */
+static int fast_scan(struct fast *f, char **pp, char *end, int eof)
+{
+	struct xp *xp = f->xp;
+	char *p = *pp, *q;
+	int r;
+
+	while (p < end && !xp->stopped) {
+		if (*p != '<') {
+			q = fast_find(p, end, '<');
+			if (!q) {
+				if (!eof)
+					break;
+				q = end;
+			}
+			if (fast_text(f, p, q))
+				return -1;
+			p = q;
+			continue;
+		}
+		if (end - p < 2) {
+			if (eof)
+				return -1;
+			break;
+		}
+		if (p[1] == '/') {
+			q = fast_find(p, end, '>');
+			if (!q) {
+				if (eof)
+					return -1;
+				break;
+			}
+			if (fast_end(f, p + 2, q))
+				return -1;
+			p = q + 1;
+			continue;
+		}
+		if (p[1] == '?' || p[1] == '!')
+			return -1;      /* comment, processing instruction, CDATA, DOCTYPE */
+		r = fast_start(f, p + 1, end, &q);
+		if (r < 0 || (r > 0 && eof))
+			return -1;
+		if (r > 0)
+			break;
+		p = q;
+	}
+	*pp = p;
+	return 0;
+}
+
+/*
+ * Reads part name with the fast scanner and xp's handlers.  Returns
+ * SHEET_OK, the failure a handler recorded, or FAST_FALLBACK when the part
+ * must be parsed again with expat (x->inflated is then restored; what the
+ * handlers did is the caller's to undo).
+ */
+static int parse_part_fast(struct xlsx *x, const char *name, struct xp *xp)
+{
+	zip_int64_t idx = part_index(x, name);
+	zip_uint64_t inflated0 = x->inflated, part_inflated = 0;
+	size_t have = 0;
+	int prolog = 0, ret = FAST_FALLBACK;
+	struct fast *f;
+	zip_stat_t zs;
+	zip_file_t *zf;
+	char *buf;
+
+	if (idx < 0)
+		return FAST_FALLBACK;
+	zip_stat_init(&zs);
+	if (zip_stat_index(x->za, (zip_uint64_t)idx, 0, &zs) || !(zs.valid & ZIP_STAT_COMP_SIZE) ||
+	    ((zs.valid & ZIP_STAT_SIZE) && zs.size > XLSX_INFLATE_MAX - x->inflated))
+		return FAST_FALLBACK;
+	zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0);
+	if (!zf)
+		return FAST_FALLBACK;
+	buf = malloc(FAST_TAIL_MAX + XLSX_CHUNK + 1);
+	f = malloc(sizeof(*f));
+	if (!buf || !f)
+		goto out;
+	f->xp = xp;
+	f->off[0] = 0;
+	f->depth = 0;
+	f->root_seen = f->root_closed = 0;
+	xp->x = x;
+	xp->p = NULL;
+	xp->part = name;
+	for (;;) {
+		zip_int64_t n = zip_fread(zf, buf + have, XLSX_CHUNK);
+		char *p = buf, *end;
+		int eof = n == 0;
+
+		if (n < 0)
+			goto out;
+		x->inflated += (zip_uint64_t)n;
+		part_inflated += (zip_uint64_t)n;
+		if (x->inflated > XLSX_INFLATE_MAX ||
+		    sheet_zip_ratio_exceeded(part_inflated, zs.comp_size))
+			goto out;
+		have += (size_t)n;
+		end = buf + have;
+		if (!prolog) {
+			int r = fast_decl(&p, end, eof);
+
+			if (r < 0)
+				goto out;
+			prolog = !r;
+		}
+		if (prolog && fast_scan(f, &p, end, eof))
+			goto out;
+		if (xp->stopped) {
+			ret = xp->done ? SHEET_OK : (int)x->st;
+			goto out;
+		}
+		if (eof) {
+			if (p == end && f->root_closed)
+				ret = SHEET_OK;
+			goto out;
+		}
+		have = (size_t)(end - p);
+		if (have > FAST_TAIL_MAX)
+			goto out;
+		memmove(buf, p, have);
+	}
+out:
+	if (ret == FAST_FALLBACK)
+		x->inflated = inflated0;
+	zip_fclose(zf);
+	free(buf);
+	free(f);
+	return ret;
+}
+
 /* ---- the package: content types and relationships --------------------------- */
 
 static void ct_start(struct xp *xp, const char *name, const char **atts)
@@ -687,10 +1355,10 @@ static void ct_start(struct xp *xp, const char *name, const char **atts)
 	struct xlsx *x = xp->x;
 	const char *key, *type;
 	struct ctype *c;
-	int dflt = !strcmp(name, "Default");
+	int dflt = name_is(name, "Default");
 	int r;
 
-	if (!dflt && strcmp(name, "Override"))
+	if (!dflt && !name_is(name, "Override"))
 		return;
 	key = attr(atts, dflt ? "Extension" : "PartName", 0);
 	type = attr(atts, "ContentType", 0);
@@ -813,7 +1481,7 @@ static void rels_start(struct xp *xp, const char *name, const char **atts)
 	struct rel *r;
 	int g;
 
-	if (strcmp(name, "Relationship"))
+	if (!name_is(name, "Relationship"))
 		return;
 	id = attr(atts, "Id", 0);
 	type = attr(atts, "Type", 0);
@@ -919,7 +1587,7 @@ static const struct rel *rel_by_type(const struct xlsx *x, const char *type)
 /* Is content type t that of a binary (.xlsb) workbook or sheet? */
 static int binary_type(const char *t)
 {
-	return t && (strstr(t, "sheet.binary") || !strcmp(t, "application/vnd.ms-excel.worksheet"));
+	return t && (strstr(t, "sheet.binary") || name_is(t, "application/vnd.ms-excel.worksheet"));
 }
 
 static enum sheet_status xlsb(struct xlsx *x)
@@ -983,12 +1651,12 @@ static void wb_start(struct xp *xp, const char *name, const char **atts)
 	struct wsheet *s;
 	int g;
 
-	if (!strcmp(name, "workbookPr")) {
+	if (name_is(name, "workbookPr")) {
 		v = attr(atts, "date1904", 0);
 		x->date1904 = v && (!strcmp(v, "1") || !strcmp(v, "true"));
 		return;
 	}
-	if (strcmp(name, "sheet"))
+	if (!name_is(name, "sheet"))
 		return;
 	v = attr(atts, "name", 0);
 	rid = attr(atts, "id", 1);
@@ -1038,18 +1706,15 @@ static enum sheet_kind sheet_kind(const struct xlsx *x, const struct rel *r)
 	return rel_is(r->type, "worksheet") ? KIND_WORKSHEET : KIND_OTHER;
 }
 
-/* Appends " \"a\", \"b\" and 2 more" style names of sheets idx[0..n) to buf. */
+/* Writes the names of sheets idx[0..n) as sheet_list_names() does into buf. */
 static void list_names(const struct xlsx *x, const size_t *idx, size_t n, char *buf, size_t len)
 {
-	size_t i, o = strlen(buf);
+	const char *names[SHEET_NAMES_LISTED];
+	size_t i;
 
-	for (i = 0; i < n && i < XLSX_NAMES_LISTED && o < len; i++) {
-		snprintf(buf + o, len - o, "%s\"%s\"", i == 0 ? "" : i + 1 == n ? " and " : ", ",
-			 x->sheets[idx[i]].name);
-		o = strlen(buf);
-	}
-	if (n > XLSX_NAMES_LISTED && o < len)
-		snprintf(buf + o, len - o, " and %zu more", n - XLSX_NAMES_LISTED);
+	for (i = 0; i < n && i < SHEET_NAMES_LISTED; i++)
+		names[i] = x->sheets[idx[i]].name;
+	sheet_list_names(names, i, n, buf, len);
 }
 
 /*
@@ -1096,33 +1761,14 @@ static enum sheet_status choose_sheet(struct xlsx *x, size_t *chosen, size_t *sk
 static enum sheet_status sheet_warning(struct xlsx *x, size_t chosen, const size_t *skipped,
 				       size_t nskipped)
 {
-	const char *name = x->sheets[chosen].name;
-	size_t others = x->nsheets - 1 - nskipped;
-	char names[512] = "", more[96] = "";
-	int r;
+	const char *names[SHEET_NAMES_LISTED];
+	size_t i;
 
-	if (x->nsheets < 2)
-		return SHEET_OK;
-	if (nskipped) {
-		list_names(x, skipped, nskipped, names, sizeof(names));
-		if (others)
-			snprintf(more, sizeof(more), "; the workbook's %zu other sheet%s %s not read",
-				 others, others == 1 ? "" : "s", others == 1 ? "was" : "were");
-		r = sheet_msgs_add(&x->grid->warnings, 0, NULL, NULL, name,
-				   "If the batch is on another sheet, move it to the first "
-				   "visible sheet or delete the sheets it does not need.",
-				   "kiln read the worksheet \"%s\", the first visible one; the "
-				   "hidden sheet%s %s before it %s skipped%s.", name,
-				   nskipped == 1 ? "" : "s", names, nskipped == 1 ? "was" : "were",
-				   more);
-	}
-	else
-		r = sheet_msgs_add(&x->grid->warnings, 0, NULL, NULL, name,
-				   "If the batch is on another sheet, move it to the first "
-				   "sheet or delete the sheets it does not need.",
-				   "The workbook has %zu sheets; kiln read only \"%s\", the first "
-				   "visible worksheet.", x->nsheets, name);
-	return r ? nomem(x) : SHEET_OK;
+	for (i = 0; i < nskipped && i < SHEET_NAMES_LISTED; i++)
+		names[i] = x->sheets[skipped[i]].name;
+	if (sheet_warn_other_sheets(x->grid, x->sheets[chosen].name, x->nsheets, names, nskipped))
+		return nomem(x);
+	return SHEET_OK;
 }
 
 /* ---- styles -------------------------------------------------------------------- */
@@ -1140,15 +1786,15 @@ static void st_start(struct xp *xp, const char *name, const char **atts)
 	unsigned id = 0;
 	int g;
 
-	if (!strcmp(name, "cellXfs")) {
+	if (name_is(name, "cellXfs")) {
 		c->xfs_depth = xp->depth;
 		return;
 	}
-	if (!strcmp(name, "numFmts")) {
+	if (name_is(name, "numFmts")) {
 		c->fmts_depth = xp->depth;
 		return;
 	}
-	if (!strcmp(name, "numFmt") && c->fmts_depth && xp->depth == c->fmts_depth + 1) {
+	if (name_is(name, "numFmt") && c->fmts_depth && xp->depth == c->fmts_depth + 1) {
 		const char *code = attr(atts, "formatCode", 0);
 
 		v = attr(atts, "numFmtId", 0);
@@ -1168,7 +1814,7 @@ static void st_start(struct xp *xp, const char *name, const char **atts)
 			x->nfmts++;
 		return;
 	}
-	if (strcmp(name, "xf") || !c->xfs_depth || xp->depth != c->xfs_depth + 1)
+	if (!name_is(name, "xf") || !c->xfs_depth || xp->depth != c->xfs_depth + 1)
 		return;
 	v = attr(atts, "numFmtId", 0);
 	if (!v || parse_uint(v, &id))
@@ -1190,9 +1836,9 @@ static void st_end(struct xp *xp, const char *name)
 {
 	struct stylectx *c = xp->ctx;
 
-	if (!strcmp(name, "cellXfs") && xp->depth == c->xfs_depth)
+	if (name_is(name, "cellXfs") && xp->depth == c->xfs_depth)
 		c->xfs_depth = 0;
-	if (!strcmp(name, "numFmts") && xp->depth == c->fmts_depth)
+	if (name_is(name, "numFmts") && xp->depth == c->fmts_depth)
 		c->fmts_depth = 0;
 }
 
@@ -1273,7 +1919,8 @@ static int sst_put(struct xp *xp, const char *s, size_t n)
 {
 	struct sst *t = &xp->x->sst;
 
-	if (t->used + n + 1 + (t->n + 1) * sizeof(*t->v) > XLSX_SST_MAX) {
+	if (!t->select &&
+	    t->used + t->dropped_bytes + n + 1 + (t->n + 1) * sizeof(*t->v) > XLSX_SST_MAX) {
 		xp_fail(xp, SHEET_UNREADABLE, "The shared strings of this workbook (%s) hold "
 			"more than %zu MiB of text: kiln refuses it as too large. Copy the "
 			"batch sheet alone into a new workbook and upload that.", xp->part,
@@ -1281,11 +1928,15 @@ static int sst_put(struct xp *xp, const char *s, size_t n)
 		return -1;
 	}
 	if (t->used + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 65536;
+		/* kept whole, the pool stops at XLSX_SST_KEEP and one string past it */
+		size_t cap = t->cap ? t->cap : 65536, most = t->dropped || t->select ? XLSX_SST_MAX :
+			XLSX_SST_KEEP + xp->x->lim->max_cell_bytes + 2;
 		char *p;
 
 		while (cap < t->used + n + 1)
 			cap *= 2;
+		if (cap > most)
+			cap = most > t->used + n + 1 ? most : t->used + n + 1;
 		if (cap > XLSX_SST_MAX)
 			cap = XLSX_SST_MAX;
 		p = realloc(t->pool, cap);
@@ -1301,21 +1952,83 @@ static int sst_put(struct xp *xp, const char *s, size_t n)
 	return 0;
 }
 
+/* Is text s white space only, as sheet_cell_blank() sees it? */
+static int text_blank(const char *s)
+{
+	struct sheet_cell c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = SHEET_CELL_TEXT;
+	c.text = (char *)s;
+	return sheet_cell_blank(&c);
+}
+
+/* Records the state of string i; returns 0 or -1 (ENOMEM, recorded). */
+static int sst_set_state(struct xp *xp, size_t i, enum sst_state st)
+{
+	struct sst *t = &xp->x->sst;
+
+	if (i / 4 >= t->statecap) {
+		size_t cap = t->statecap ? t->statecap * 2 : 1024;
+		uint8_t *p = realloc(t->state, cap);
+
+		if (!p) {
+			xp_nomem(xp);
+			return -1;
+		}
+		memset(p + t->statecap, 0, cap - t->statecap);
+		t->state = p;
+		t->statecap = cap;
+	}
+	t->state[i / 4] = (uint8_t)((t->state[i / 4] & ~(3u << (2 * (i % 4)))) |
+				    ((unsigned)st << (2 * (i % 4))));
+	return 0;
+}
+
+static enum sst_state sst_state_of(const struct sst *t, size_t i)
+{
+	return (enum sst_state)((t->state[i / 4] >> (2 * (i % 4))) & 3);
+}
+
+/* Second pass: string t->n is wanted: copy it into the grid, point its cells at it. */
+static void sst_fill(struct xp *xp, struct sstctx *c)
+{
+	struct sst *t = &xp->x->sst;
+	struct sheet_grid *g = xp->x->grid;
+	char *text;
+	size_t n;
+
+	if (sst_put(xp, "", 1))
+		return;
+	n = decode_escapes(t->pool + c->start, t->used - 1 - c->start);
+	text = sheet_grid_text(g, t->pool + c->start, n);
+	t->used = c->start;
+	if (!text) {
+		xp_nomem(xp);
+		return;
+	}
+	for (; t->iw < t->nwant && t->want[t->iw].idx == t->n; t->iw++)
+		g->cells[t->want[t->iw].cell].text = text;
+}
+
 static void sst_start(struct xp *xp, const char *name, const char **atts)
 {
 	struct sstctx *c = xp->ctx;
 
 	(void)atts;
-	if (!strcmp(name, "si")) {
+	if (name_is(name, "si")) {
+		struct sst *t = &xp->x->sst;
+
 		c->in_si = 1;
 		c->rph = 0;
 		c->in_t = 0;
 		c->toolong = 0;
-		c->start = xp->x->sst.used;
+		c->start = t->used;
+		t->keep = t->select && t->iw < t->nwant && t->want[t->iw].idx == t->n;
 	}
-	else if (c->in_si && !strcmp(name, "rPh"))
+	else if (c->in_si && name_is(name, "rPh"))
 		c->rph++;
-	else if (c->in_si && !c->rph && !strcmp(name, "t"))
+	else if (c->in_si && !c->rph && name_is(name, "t"))
 		c->in_t = 1;
 }
 
@@ -1324,7 +2037,7 @@ static void sst_text(struct xp *xp, const char *s, int len)
 	struct sstctx *c = xp->ctx;
 	struct sst *t = &xp->x->sst;
 
-	if (!c->in_t || c->toolong)
+	if (!c->in_t || c->toolong || (t->select && !t->keep))
 		return;
 	if (t->used - c->start + (size_t)len > xp->x->lim->max_cell_bytes) {
 		c->toolong = 1;         /* kept as a mark: refused if a stored cell uses it */
@@ -1341,17 +2054,32 @@ static void sst_end(struct xp *xp, const char *name)
 	size_t n;
 	int g;
 
-	if (!strcmp(name, "t"))
+	if (name_is(name, "t"))
 		c->in_t = 0;
-	else if (!strcmp(name, "rPh") && c->rph)
+	else if (name_is(name, "rPh") && c->rph)
 		c->rph--;
-	if (strcmp(name, "si") || !c->in_si)
+	if (!name_is(name, "si") || !c->in_si)
 		return;
 	c->in_si = 0;
+	if (t->select) {
+		if (t->keep)
+			sst_fill(xp, c);
+		t->n++;
+		return;
+	}
 	if (sst_put(xp, "", 1))
 		return;
 	n = decode_escapes(t->pool + c->start, t->used - 1 - c->start);
 	t->used = c->start + n + 1;
+	if (sst_set_state(xp, t->n, c->toolong ? SST_LONG : !n ? SST_EMPTY :
+			  text_blank(t->pool + c->start) ? SST_BLANK : SST_TEXT))
+		return;
+	if (t->dropped) {
+		t->used = c->start;
+		t->dropped_bytes += n + 1;
+		t->n++;
+		return;
+	}
 	g = grow(&t->v, t->n, &t->ncap, sizeof(*t->v), XLSX_SST_MAX / sizeof(*t->v));
 	if (g) {
 		xp_nomem(xp);           /* the limit itself was checked by sst_put() */
@@ -1360,24 +2088,83 @@ static void sst_end(struct xp *xp, const char *name)
 	t->v[t->n].off = (uint32_t)c->start;
 	t->v[t->n].len = c->toolong ? UINT32_MAX : (uint32_t)n;
 	t->n++;
+	if (t->used > XLSX_SST_KEEP) {
+		t->dropped = 1;         /* from now on: states only, a second pass for the texts */
+		t->dropped_bytes = t->used;
+		t->used = 0;
+		free(t->v);
+		t->v = NULL;
+		t->ncap = 0;
+		free(t->pool);          /* it holds one string at a time from now on */
+		t->pool = NULL;
+		t->cap = 0;
+	}
+}
+
+/*
+ * One pass over the shared strings (select: the second, see struct sst):
+ * the fast scanner, or expat when it falls back or is asked for.
+ */
+static enum sheet_status sst_pass(struct xlsx *x, const char *part, int select)
+{
+	struct sst *t = &x->sst;
+	struct sstctx c;
+	struct xp xp;
+	int missing, pass;
+
+	for (pass = x->lim->xml_path == SHEET_XML_EXPAT; pass < 2; pass++) {
+		memset(&xp, 0, sizeof(xp));
+		memset(&c, 0, sizeof(c));
+		xp.start = sst_start;
+		xp.end = sst_end;
+		xp.text = sst_text;
+		xp.ctx = &c;
+		t->used = t->n = t->iw = 0;
+		t->select = select;
+		if (!select) {
+			t->dropped = 0;
+			t->dropped_bytes = 0;
+		}
+		if (pass)
+			return parse_part(x, part, &xp, &missing);
+		if (parse_part_fast(x, part, &xp) != FAST_FALLBACK) {
+			x->grid->xml_fast_parts++;
+			return x->st;
+		}
+	}
+	return x->st;
 }
 
 static enum sheet_status load_sst(struct xlsx *x)
 {
 	const struct rel *r = rel_by_type(x, "sharedStrings");
-	struct sstctx c;
-	struct xp xp;
-	int missing;
 
-	if (!r)
+	return r ? sst_pass(x, r->target, 0) : SHEET_OK;
+}
+
+static int cmp_want(const void *a, const void *b)
+{
+	const struct sst_want *x = a, *y = b;
+
+	if (x->idx != y->idx)
+		return x->idx < y->idx ? -1 : 1;
+	return x->cell < y->cell ? -1 : x->cell > y->cell;
+}
+
+/* The second pass, when the first dropped the texts: the strings the stored cells use. */
+static enum sheet_status fill_sst(struct xlsx *x)
+{
+	const struct rel *r = rel_by_type(x, "sharedStrings");
+
+	if (!r || !x->sst.dropped || !x->sst.nwant)
 		return SHEET_OK;
-	memset(&xp, 0, sizeof(xp));
-	memset(&c, 0, sizeof(c));
-	xp.start = sst_start;
-	xp.end = sst_end;
-	xp.text = sst_text;
-	xp.ctx = &c;
-	return parse_part(x, r->target, &xp, &missing);
+	qsort(x->sst.want, x->sst.nwant, sizeof(*x->sst.want), cmp_want);
+	if (sst_pass(x, r->target, 1) != SHEET_OK)
+		return x->st;
+	if (x->sst.iw != x->sst.nwant)   /* the part changed between the passes: cannot be */
+		return fail(x, SHEET_UNREADABLE, "The shared strings of this workbook (%s) "
+			    "read differently twice: the file is damaged." SAVE_AGAIN, r->target);
+	return SHEET_OK;
 }
 
 /* ---- dates --------------------------------------------------------------------- */
@@ -1616,9 +2403,9 @@ static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 	}
 	c->ctype = 'n';
 	if (t && *t) {
-		if (!strcmp(t, "str"))
+		if (name_is(t, "str"))
 			c->ctype = 'S';
-		else if (!strcmp(t, "inlineStr"))
+		else if (name_is(t, "inlineStr"))
 			c->ctype = 'i';
 		else if (strlen(t) == 1 && strchr("nsbed", t[0]))
 			c->ctype = t[0];
@@ -1639,30 +2426,30 @@ static void sh_start(struct xp *xp, const char *name, const char **atts)
 	struct sheetctx *c = xp->ctx;
 
 	if (!c->in_data) {
-		if (!strcmp(name, "sheetData"))
+		if (name_is(name, "sheetData"))
 			c->in_data = 1;
 		return;
 	}
 	if (c->in_c) {
 		if (c->skip)
 			return;
-		if (!strcmp(name, "v")) {
+		if (name_is(name, "v")) {
 			c->in_v = 1;
 			c->has_v = 1;
 		}
-		else if (!strcmp(name, "is")) {
+		else if (name_is(name, "is")) {
 			c->in_is = 1;
 			c->has_is = 1;
 		}
-		else if (c->in_is && !strcmp(name, "rPh"))
+		else if (c->in_is && name_is(name, "rPh"))
 			c->rph++;
-		else if (c->in_is && !c->rph && !strcmp(name, "t"))
+		else if (c->in_is && !c->rph && name_is(name, "t"))
 			c->in_t = 1;
 		return;
 	}
-	if (!strcmp(name, "row"))
+	if (name_is(name, "row"))
 		sh_row(xp, c, atts);
-	else if (!strcmp(name, "c"))
+	else if (name_is(name, "c"))
 		sh_cell(xp, c, atts);
 }
 
@@ -1755,8 +2542,9 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 	struct xlsx *x = xp->x;
 	struct sheet_cell cell;
 	char ref[16], *v;
-	int blank, has_date, has_time;
-	unsigned idx;
+	int blank, has_date, has_time, want = 0;
+	enum sst_state sst;
+	unsigned idx = 0;
 
 	c->in_c = 0;
 	if (c->skip || (c->ctype == 'i' ? !c->has_is : !c->has_v))
@@ -1794,7 +2582,8 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 				x->sst.n);
 			return;
 		}
-		if (x->sst.v[idx].len == UINT32_MAX) {
+		sst = sst_state_of(&x->sst, idx);
+		if (sst == SST_LONG) {
 			if (c->store) {
 				cell_too_long(xp, c);
 				return;
@@ -1803,10 +2592,16 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			cell.type = SHEET_CELL_TEXT;
 		}
 		else {
-			if (!x->sst.v[idx].len)
+			if (sst == SST_EMPTY)
 				return;
 			cell.type = SHEET_CELL_TEXT;
-			cell.text = x->sst.pool + x->sst.v[idx].off;
+			if (!x->sst.dropped)
+				cell.text = x->sst.pool + x->sst.v[idx].off;
+			else {
+				/* a stand-in of the same blankness; the second pass puts the text */
+				cell.text = sst == SST_BLANK ? " " : "x";
+				want = 1;
+			}
 		}
 	}
 	else if (c->ctype == 'e') {
@@ -1877,8 +2672,23 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			x->lim->max_cells, ref);
 		return;
 	}
-	if (sheet_grid_add(x->grid, &cell))
+	if (sheet_grid_add(x->grid, &cell)) {
 		xp_nomem(xp);
+		return;
+	}
+	if (want) {
+		struct sst *t = &x->sst;
+		int g = grow(&t->want, t->nwant, &t->capwant, sizeof(*t->want),
+			     x->lim->max_cells + 1);
+
+		if (g) {
+			xp_nomem(xp);
+			return;
+		}
+		t->want[t->nwant].cell = (uint32_t)(x->grid->ncells - 1);
+		t->want[t->nwant].idx = idx;
+		t->nwant++;
+	}
 }
 
 static void sh_end(struct xp *xp, const char *name)
@@ -1888,39 +2698,68 @@ static void sh_end(struct xp *xp, const char *name)
 	if (!c->in_data)
 		return;
 	if (c->in_c) {
-		if (!strcmp(name, "c"))
+		if (name_is(name, "c"))
 			sh_cell_end(xp, c);
 		else if (c->skip)
 			return;
-		else if (!strcmp(name, "v"))
+		else if (name_is(name, "v"))
 			c->in_v = 0;
-		else if (!strcmp(name, "is"))
+		else if (name_is(name, "is"))
 			c->in_is = 0;
-		else if (!strcmp(name, "rPh") && c->rph)
+		else if (name_is(name, "rPh") && c->rph)
 			c->rph--;
-		else if (!strcmp(name, "t"))
+		else if (name_is(name, "t"))
 			c->in_t = 0;
 		return;
 	}
-	if (!strcmp(name, "sheetData")) {
+	if (name_is(name, "sheetData")) {
 		c->in_data = 0;
 		xp->done = 1;           /* nothing after the cells matters */
 		xp_stop(xp);
 	}
 }
 
+/*
+ * Drops the cells past the first n of the grid (undoing a fast pass that
+ * fell back; their text stays in the grid's pool until the grid is freed).
+ */
+static void grid_truncate(struct sheet_grid *g, size_t n, unsigned nrows, unsigned counted_row)
+{
+	g->ncells = n;
+	g->nrows = nrows;
+	g->counted_row = counted_row;
+}
+
 static enum sheet_status read_sheet(struct xlsx *x, const char *part)
 {
+	struct sheet_grid *g = x->grid;
+	size_t ncells = g->ncells, nwant = x->sst.nwant;
+	unsigned nrows = g->nrows, counted_row = g->counted_row;
 	struct sheetctx c;
 	struct xp xp;
+	char *buf = NULL;
+	int pass;
 
-	memset(&xp, 0, sizeof(xp));
-	memset(&c, 0, sizeof(c));
-	xp.start = sh_start;
-	xp.end = sh_end;
-	xp.text = sh_text;
-	xp.ctx = &c;
-	parse_part(x, part, &xp, NULL);
+	for (pass = x->lim->xml_path == SHEET_XML_EXPAT; pass < 2; pass++) {
+		memset(&xp, 0, sizeof(xp));
+		memset(&c, 0, sizeof(c));
+		c.buf = buf;            /* the cell buffer is kept from one pass to the next */
+		xp.start = sh_start;
+		xp.end = sh_end;
+		xp.text = sh_text;
+		xp.ctx = &c;
+		if (pass) {
+			parse_part(x, part, &xp, NULL);
+			break;
+		}
+		if (parse_part_fast(x, part, &xp) != FAST_FALLBACK) {
+			g->xml_fast_parts++;
+			break;
+		}
+		buf = c.buf;
+		grid_truncate(g, ncells, nrows, counted_row);
+		x->sst.nwant = nwant;
+	}
 	free(c.buf);
 	return x->st;
 }
@@ -1949,6 +2788,8 @@ static void xlsx_free(struct xlsx *x)
 	free(x->xf_date);
 	free(x->sst.pool);
 	free(x->sst.v);
+	free(x->sst.state);
+	free(x->sst.want);
 	if (x->za)
 		zip_discard(x->za);
 	if (x->c_locale)
@@ -2033,7 +2874,8 @@ static enum sheet_status read_workbook(struct xlsx *x, const unsigned char *buf,
 	if (sheet_warning(x, chosen, skipped, nskipped) != SHEET_OK ||
 	    load_styles(x) != SHEET_OK || load_sst(x) != SHEET_OK)
 		goto out;
-	read_sheet(x, part);
+	if (read_sheet(x, part) == SHEET_OK)
+		fill_sst(x);
 out:
 	free(skipped);
 	free(part);
@@ -2049,16 +2891,7 @@ enum sheet_status sheet_read_xlsx(const unsigned char *buf, size_t len,
 	struct xlsx x;
 	char dummy[1];
 
-	memset(grid, 0, sizeof(*grid));
-	if (!err || !errlen) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = '\0';
-	if (!lim) {
-		sheet_limits_default(&deflim);
-		lim = &deflim;
-	}
+	sheet_read_begin(grid, &err, &errlen, dummy, &lim, &deflim);
 	memset(&x, 0, sizeof(x));
 	x.lim = lim;
 	x.grid = grid;

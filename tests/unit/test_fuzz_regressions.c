@@ -31,30 +31,20 @@ static const char *replaying = "";   /* the file being replayed, for FUZZ_FAIL()
 
 #define FUZZ_FAIL() fail_msg("%s: breaks the reader's contract (see above)", replaying)
 #include "tests/fuzz/fuzz.h"
+#include "tests/unit/oracle.h"
 
 /* Reads a whole file into a buffer of exactly its size (so ASan sees overreads); NULL on failure. */
-static unsigned char *slurp(const char *path, size_t *len)
+static unsigned char *slurp_exact(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
+	unsigned char *b = slurp(path, len), *exact;
 
-	if (!f)
+	if (!b)
 		return NULL;
-	n = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
-	if (n < 0 || fseek(f, 0, SEEK_SET)) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc(n > 0 ? (size_t)n : 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-		*len = (size_t)n;
-	return buf;
+	exact = malloc(*len ? *len : 1);
+	if (exact)
+		memcpy(exact, b, *len);
+	free(b);
+	return exact;
 }
 
 /*
@@ -80,7 +70,7 @@ static size_t replay_dir(const char *dir,
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		buf = slurp(path, &len);
+		buf = slurp_exact(path, &len);
 		if (!buf) {
 			closedir(d);
 			fail_msg("%s: cannot be read", path);

@@ -39,46 +39,11 @@
 #include <zlib.h>
 
 #include "sheet/sheet.h"
+#include "tests/unit/oracle.h"
 
-#define CORPUS "../shared/corpus"
 #define SECONDS_MAX 20.0        /* a hostile file must be refused well within this */
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* Reads a whole file (NUL-terminated); NULL when it cannot. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	n = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
-	if (n < 0 || fseek(f, 0, SEEK_SET)) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		*len = (size_t)n;
-	}
-	return buf;
-}
-
-static int corpus_present(void)
-{
-	struct stat st;
-
-	return !stat(CORPUS "/batches", &st) && S_ISDIR(st.st_mode) &&
-	       !stat(CORPUS "/sheetjs/MANIFEST.tsv", &st);
-}
 
 static double seconds(void)
 {
@@ -256,122 +221,6 @@ static void assert_number(const struct sheet_grid *g, unsigned row, unsigned col
 
 /* ---- the corpus ------------------------------------------------------------- */
 
-/* "AA" -> 27 */
-static unsigned col_of(const char *letters)
-{
-	unsigned c = 0;
-
-	for (; *letters; letters++)
-		c = c * 26 + (unsigned)(*letters - 'A' + 1);
-	return c;
-}
-
-/* One cell of an oracle. */
-struct want_cell {
-	unsigned row, col;
-	const cJSON *value;
-	const char *format;      /* the oracle's format entry, or NULL */
-};
-
-static int want_cmp(const void *a, const void *b)
-{
-	const struct want_cell *x = a, *y = b;
-
-	if (x->row != y->row)
-		return x->row < y->row ? -1 : 1;
-	return x->col < y->col ? -1 : x->col > y->col;
-}
-
-/* Does grid cell c hold the oracle's value w?  Writes what it holds into why. */
-static int cell_matches(const struct sheet_cell *c, const struct want_cell *w, char *why,
-			size_t len)
-{
-	const cJSON *v = w->value, *e;
-
-	snprintf(why, len, "type %d \"%s\" %.17g", c->type, c->text ? c->text : "", c->number);
-	if (c->row != w->row || c->col != w->col)
-		return 0;
-	if (cJSON_IsString(v))
-		return c->type == SHEET_CELL_TEXT && !strcmp(c->text, v->valuestring);
-	if (cJSON_IsBool(v))
-		return c->type == SHEET_CELL_BOOL && c->number == (cJSON_IsTrue(v) ? 1 : 0);
-	if (cJSON_IsNumber(v))
-		return c->type == SHEET_CELL_NUMBER &&
-		       fabs(c->number - v->valuedouble) <= 1e-9 * fabs(v->valuedouble);
-	e = cJSON_GetObjectItemCaseSensitive(v, "error");
-	if (cJSON_IsString(e))
-		return c->type == SHEET_CELL_ERROR && !strcmp(c->text, e->valuestring);
-	return 0;
-}
-
-/*
- * Compares grid g (read from file) with the oracle (a path relative to the
- * corpus) cell by cell.  Returns the number of cells compared.
- */
-static size_t compare_grid(const struct sheet_grid *g, const char *file, const char *oracle)
-{
-	char path[512], why[256], *line, *save = NULL;
-	unsigned char *obuf;
-	size_t olen, n = 0, cap = 0, i, ndocs = 0;
-	struct want_cell *want = NULL;
-	cJSON **docs = NULL;
-
-	snprintf(path, sizeof(path), CORPUS "/%s", oracle);
-	obuf = slurp(path, &olen);
-	if (!obuf)
-		fail_msg("cannot read %s", path);
-	for (line = strtok_r((char *)obuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		cJSON *d = cJSON_Parse(line), *row, *cells, *formats, *c, *f;
-
-		if (!d)
-			fail_msg("%s: bad JSON line", oracle);
-		docs = realloc(docs, (ndocs + 1) * sizeof(*docs));
-		assert_non_null(docs);
-		docs[ndocs++] = d;
-		row = cJSON_GetObjectItemCaseSensitive(d, "row");
-		cells = cJSON_GetObjectItemCaseSensitive(d, "cells");
-		formats = cJSON_GetObjectItemCaseSensitive(d, "formats");
-		assert_true(cJSON_IsNumber(row) && cJSON_IsObject(cells));
-		cJSON_ArrayForEach(c, cells) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				want = realloc(want, cap * sizeof(*want));
-				assert_non_null(want);
-			}
-			f = formats ? cJSON_GetObjectItemCaseSensitive(formats, c->string) : NULL;
-			want[n].row = (unsigned)row->valueint;
-			want[n].col = col_of(c->string);
-			want[n].value = c;
-			want[n].format = cJSON_IsString(f) ? f->valuestring : NULL;
-			n++;
-		}
-	}
-	if (n)
-		qsort(want, n, sizeof(*want), want_cmp);
-	if (g->ncells != n)
-		fail_msg("%s: %zu cells read, the oracle has %zu", file, g->ncells, n);
-	for (i = 0; i < n; i++) {
-		const struct sheet_cell *c = &g->cells[i];
-		char *v = cJSON_PrintUnformatted(want[i].value);
-
-		assert_non_null(v);
-		if (!cell_matches(c, &want[i], why, sizeof(why)))
-			fail_msg("%s: cell %zu at (%u,%u) is %s; the oracle says (%u,%u) %s", file,
-				 i, c->row, c->col, why, want[i].row, want[i].col, v);
-		free(v);
-		if (want[i].format && (!c->format || strcmp(c->format, want[i].format)))
-			fail_msg("%s: cell (%u,%u) has format \"%s\", the oracle says \"%s\"",
-				 file, c->row, c->col, c->format ? c->format : "(none)",
-				 want[i].format);
-	}
-	for (i = 0; i < ndocs; i++)
-		cJSON_Delete(docs[i]);
-	free(docs);
-	free(want);
-	free(obuf);
-	return n;
-}
-
 /* Reads file (relative to the corpus) with sheet_read_ods(); asserts success. */
 static void read_corpus(const char *file, struct sheet_grid *g)
 {
@@ -420,7 +269,7 @@ static void test_corpus_sheetjs_ods(void **state)
 		snprintf(file, sizeof(file), "sheetjs/%s", name);
 		snprintf(oracle, sizeof(oracle), "sheetjs/oracle/%s.jsonl", name);
 		read_corpus(file, &g);
-		cells += compare_grid(&g, file, oracle);
+		cells += oracle_compare(&g, file, oracle, ORACLE_NROWS);
 		assert_non_null(g.sheet_name);
 		assert_int_equal(g.warnings.n, 0);
 		sheet_grid_free(&g);
@@ -449,7 +298,7 @@ static void test_corpus_batches_ods(void **state)
 		snprintf(file, sizeof(file), "batches/%s", files[i]);
 		snprintf(oracle, sizeof(oracle), "batches/oracle/%s.jsonl", files[i]);
 		read_corpus(file, &g);
-		assert_true(compare_grid(&g, file, oracle) > 100);
+		assert_true(oracle_compare(&g, file, oracle, ORACLE_NROWS) > 100);
 		assert_string_equal(g.sheet_name, "stickers");
 		assert_int_equal(g.nrows, 13);
 		assert_int_equal(g.warnings.n, 0);
@@ -457,8 +306,8 @@ static void test_corpus_batches_ods(void **state)
 	}
 	/* the hidden first sheet: kiln reads "Batch", which is stickers-text's sheet */
 	read_corpus("batches/stickers-hidden-first.ods", &g);
-	compare_grid(&g, "batches/stickers-hidden-first.ods",
-		     "batches/oracle/stickers-text.ods.jsonl");
+	oracle_compare(&g, "batches/stickers-hidden-first.ods",
+		     "batches/oracle/stickers-text.ods.jsonl", ORACLE_NROWS);
 	assert_string_equal(g.sheet_name, "Batch");
 	assert_int_equal(g.warnings.n, 1);
 	assert_non_null(strstr(g.warnings.v[0].message, "\"Batch\""));

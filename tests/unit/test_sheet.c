@@ -29,43 +29,11 @@
 #include <zip.h>
 
 #include "sheet/sheet.h"
+#include "tests/unit/oracle.h"
 
-#define CORPUS "../shared/corpus"
 #define B(lit) lit, sizeof(lit) - 1  /* a literal and its length, NULs included */
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* Reads a whole file; NULL when it cannot. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	n = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
-	if (n < 0 || fseek(f, 0, SEEK_SET)) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-		*len = (size_t)n;
-	return buf;
-}
-
-static int corpus_present(void)
-{
-	struct stat st;
-
-	return !stat(CORPUS "/batches", &st) && S_ISDIR(st.st_mode);
-}
 
 /* Reads text through sheet_read() with the default limits; asserts success. */
 static void read_ok(const char *csv, struct sheet_grid *g)
@@ -1748,99 +1716,24 @@ static void test_templates(void **state)
 
 /* ---- the corpus ---------------------------------------------------------------- */
 
-/* "AA" -> 27 */
-static unsigned col_of(const char *letters)
-{
-	unsigned c = 0;
-
-	for (; *letters; letters++)
-		c = c * 26 + (unsigned)(*letters - 'A' + 1);
-	return c;
-}
-
-struct want_cell {
-	unsigned row, col;
-	const char *text;
-};
-
-static int want_cmp(const void *a, const void *b)
-{
-	const struct want_cell *x = a, *y = b;
-
-	if (x->row != y->row)
-		return x->row < y->row ? -1 : 1;
-	return x->col < y->col ? -1 : x->col > y->col;
-}
-
 /*
  * Reads file (relative to the corpus) and compares its grid cell by cell
  * with oracle (JSON lines).  Returns the number of cells compared.
  */
 static size_t compare_with_oracle(const char *file, const char *oracle)
 {
-	char path[512];
-	unsigned char *buf, *obuf;
-	size_t len, olen, n = 0, cap = 0, i;
-	struct want_cell *want = NULL;
+	char path[512], err[512];
+	unsigned char *buf;
+	size_t len, n;
 	struct sheet_grid g;
-	cJSON **docs = NULL;
-	size_t ndocs = 0;
-	char err[512], *line, *save = NULL;
 
 	snprintf(path, sizeof(path), CORPUS "/%s", file);
 	buf = slurp(path, &len);
 	if (!buf)
 		fail_msg("cannot read %s", path);
-	snprintf(path, sizeof(path), CORPUS "/%s", oracle);
-	obuf = slurp(path, &olen);
-	if (!obuf)
-		fail_msg("cannot read %s", path);
-	obuf[olen] = '\0';
 	if (sheet_read(buf, len, NULL, &g, err, sizeof(err)) != SHEET_OK)
 		fail_msg("%s: %s", file, err);
-	for (line = strtok_r((char *)obuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		cJSON *doc = cJSON_Parse(line), *row, *cells, *c;
-
-		if (!doc)
-			fail_msg("%s: bad JSON line", oracle);
-		docs = realloc(docs, (ndocs + 1) * sizeof(*docs));
-		assert_non_null(docs);
-		docs[ndocs++] = doc;
-		row = cJSON_GetObjectItemCaseSensitive(doc, "row");
-		cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
-		assert_true(cJSON_IsNumber(row) && cJSON_IsObject(cells));
-		cJSON_ArrayForEach(c, cells) {
-			if (!cJSON_IsString(c))
-				fail_msg("%s: a CSV oracle holds a non-string", oracle);
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				want = realloc(want, cap * sizeof(*want));
-				assert_non_null(want);
-			}
-			want[n].row = (unsigned)row->valueint;
-			want[n].col = col_of(c->string);
-			want[n].text = c->valuestring;
-			n++;
-		}
-	}
-	if (n)
-		qsort(want, n, sizeof(*want), want_cmp);
-	if (g.ncells != n)
-		fail_msg("%s: %zu cells read, the oracle has %zu", file, g.ncells, n);
-	for (i = 0; i < n; i++) {
-		const struct sheet_cell *c = &g.cells[i];
-
-		if (c->row != want[i].row || c->col != want[i].col ||
-		    c->type != SHEET_CELL_TEXT || strcmp(c->text, want[i].text))
-			fail_msg("%s: cell %zu is (%u,%u) \"%s\", the oracle says (%u,%u) \"%s\"",
-				 file, i, c->row, c->col, c->text, want[i].row, want[i].col,
-				 want[i].text);
-	}
-	for (i = 0; i < ndocs; i++)
-		cJSON_Delete(docs[i]);
-	free(docs);
-	free(want);
-	free(obuf);
+	n = oracle_compare(&g, file, oracle, ORACLE_NROWS);
 	free(buf);
 	sheet_grid_free(&g);
 	return n;
@@ -2005,11 +1898,7 @@ static void test_corpus_batches_validate(void **state)
  * are compared with their oracles in test_xls.c, test_xlsx.c, test_ods.c). */
 static void test_corpus_refused(void **state)
 {
-	static const struct {
-		const char *file;
-		enum sheet_status st;
-		const char *says;
-	} files[] = {
+	static const struct oracle_refusal files[] = {
 		{ "batches/stickers-encrypted.xlsx", SHEET_UNREADABLE, "password-protected" },
 		{ "batches/stickers-encrypted.xls", SHEET_UNREADABLE, "password-protected" },
 		{ "batches/stickers-encrypted.ods", SHEET_UNREADABLE, "password-protected" },
@@ -2020,29 +1909,13 @@ static void test_corpus_refused(void **state)
 		{ "sheetjs/minimal_112.numbers", SHEET_UNSUPPORTED, "Numbers" },
 		{ "sheetjs/crlf/crlf.fods", SHEET_UNSUPPORTED, ".fods" },
 	};
-	struct sheet_grid g;
-	char path[256], err[512];
-	unsigned char *buf;
-	size_t i, len;
 
 	(void)state;
 	if (!corpus_present()) {
 		printf("test_corpus_refused: skipped, no %s\n", CORPUS);
 		skip();
 	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		enum sheet_status st;
-
-		snprintf(path, sizeof(path), CORPUS "/%s", files[i].file);
-		buf = slurp(path, &len);
-		assert_non_null(buf);
-		st = sheet_read(buf, len, NULL, &g, err, sizeof(err));
-		if (st != files[i].st || !strstr(err, files[i].says))
-			fail_msg("%s: %d \"%s\"", files[i].file, st, err);
-		assert_int_equal(g.ncells, 0);
-		sheet_grid_free(&g);
-		free(buf);
-	}
+	oracle_refused(files, sizeof(files) / sizeof(files[0]), sheet_read);
 }
 
 /* The zip readers' ratio guard: real sheet XML passes, a deflate bomb does not. */

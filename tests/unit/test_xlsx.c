@@ -40,8 +40,9 @@
 #include <zlib.h>
 
 #include "sheet/sheet.h"
+#include "tests/fuzz/xlsxdiff.h"
+#include "tests/unit/oracle.h"
 
-#define CORPUS "../shared/corpus"
 #define HOSTILE_SECONDS 30.0     /* generous: the sanitizer build is several times slower */
 
 #define NS_MAIN "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -51,40 +52,6 @@
 #define CT_MAIN "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* Reads a whole file; NULL when it cannot. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	n = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
-	if (n < 0 || fseek(f, 0, SEEK_SET)) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		*len = (size_t)n;
-	}
-	return buf;
-}
-
-static int corpus_present(void)
-{
-	struct stat st;
-
-	return !stat(CORPUS "/sheetjs/MANIFEST.tsv", &st) && S_ISREG(st.st_mode);
-}
 
 static double now(void)
 {
@@ -580,8 +547,9 @@ static void test_sheet_choice(void **state)
 	assert_string_equal(g.sheet_name, "Batch");
 	want_text(&g, 1, 1, "prompt");
 	assert_int_equal(g.warnings.n, 1);
-	assert_string_equal(g.warnings.v[0].message, "kiln read the worksheet \"Batch\", the first "
-			    "visible one; the hidden sheet \"Instructions\" before it was skipped.");
+	assert_string_equal(g.warnings.v[0].message, "kiln read the sheet \"Batch\", the first "
+			    "visible one of the workbook's 2 sheets; the hidden sheet "
+			    "\"Instructions\" before it was skipped.");
 	assert_string_equal(g.warnings.v[0].value, "Batch");
 	assert_non_null(g.warnings.v[0].hint);
 	sheet_grid_free(&g);
@@ -604,7 +572,7 @@ static void test_sheet_choice(void **state)
 	want_text(&g, 1, 1, "one");
 	assert_int_equal(g.warnings.n, 1);
 	assert_string_equal(g.warnings.v[0].message, "The workbook has 2 sheets; kiln read only "
-			    "\"First\", the first visible worksheet.");
+			    "\"First\", the first visible sheet.");
 	sheet_grid_free(&g);
 
 	buf = sheets_zip(one, 1, &len);
@@ -1288,112 +1256,6 @@ static void test_many_parts(void **state)
 
 /* ---- the corpus ---------------------------------------------------------------- */
 
-/* "AA" -> 27 */
-static unsigned col_of(const char *letters)
-{
-	unsigned c = 0;
-
-	for (; *letters >= 'A' && *letters <= 'Z'; letters++)
-		c = c * 26 + (unsigned)(*letters - 'A' + 1);
-	return c;
-}
-
-/* An oracle's lines: from a .jsonl, or a .jsonl.gz read a line at a time. */
-struct oracle {
-	gzFile gz;               /* reads both: zlib passes plain files through */
-	char *line;
-	size_t cap;
-};
-
-static int oracle_open(struct oracle *o, const char *path)
-{
-	memset(o, 0, sizeof(*o));
-	o->gz = gzopen(path, "rb");
-	if (!o->gz)
-		return -1;
-	o->cap = 4 << 20;                           /* the longest line is about 200 KB */
-	o->line = malloc(o->cap);
-	assert_non_null(o->line);
-	return 0;
-}
-
-/* The next line (without its newline), or NULL at the end. */
-static const char *oracle_next(struct oracle *o)
-{
-	size_t n;
-
-	if (!gzgets(o->gz, o->line, (int)o->cap))
-		return NULL;
-	n = strlen(o->line);
-	if (n + 1 >= o->cap)
-		fail_msg("an oracle line is longer than %zu bytes", o->cap);
-	while (n && (o->line[n - 1] == '\n' || o->line[n - 1] == '\r'))
-		o->line[--n] = '\0';
-	return o->line;
-}
-
-static void oracle_close(struct oracle *o)
-{
-	gzclose(o->gz);
-	free(o->line);
-}
-
-static int cmp_item_col(const void *a, const void *b)
-{
-	unsigned x = col_of((*(cJSON *const *)a)->string), y = col_of((*(cJSON *const *)b)->string);
-
-	return x < y ? -1 : x > y;
-}
-
-/* Is an oracle value blank for kiln (white-space-only text)? */
-static int oracle_blank(const cJSON *v)
-{
-	struct sheet_cell c = { .type = SHEET_CELL_TEXT };
-
-	if (!cJSON_IsString(v))
-		return 0;
-	c.text = v->valuestring;
-	return sheet_cell_blank(&c);
-}
-
-/* Compares one grid cell with one oracle value; fails with file and cell named. */
-static void compare_cell(const char *file, const struct sheet_cell *c, const cJSON *v,
-			 const cJSON *formats)
-{
-	char ref[16];
-	const cJSON *f = formats ? cJSON_GetObjectItemCaseSensitive(formats, v->string) : NULL;
-
-	sheet_cell_ref(c->row, c->col, ref, sizeof(ref));
-	if (cJSON_IsString(v)) {
-		if (c->type != SHEET_CELL_TEXT || strcmp(c->text, v->valuestring))
-			fail_msg("%s %s: read type %d \"%s\" %.17g, the oracle says \"%s\"", file, ref,
-				 c->type, c->text ? c->text : "", c->number, v->valuestring);
-	}
-	else if (cJSON_IsBool(v)) {
-		if (c->type != SHEET_CELL_BOOL || (c->number != 0) != cJSON_IsTrue(v))
-			fail_msg("%s %s: read type %d, the oracle says %s", file, ref, c->type,
-				 cJSON_IsTrue(v) ? "true" : "false");
-	}
-	else if (cJSON_IsNumber(v)) {
-		double a = c->number, b = v->valuedouble;
-
-		if (c->type != SHEET_CELL_NUMBER || fabs(a - b) > 1e-9 * fmax(fabs(a), fabs(b)))
-			fail_msg("%s %s: read type %d %.17g \"%s\", the oracle says %.17g", file, ref,
-				 c->type, a, c->text ? c->text : "", b);
-	}
-	else {
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(v, "error");
-
-		assert_true(cJSON_IsString(e));
-		if (c->type != SHEET_CELL_ERROR || strcmp(c->text, e->valuestring))
-			fail_msg("%s %s: read type %d \"%s\", the oracle says error %s", file, ref,
-				 c->type, c->text ? c->text : "", e->valuestring);
-	}
-	if (f && (!c->format || strcmp(c->format, f->valuestring)))
-		fail_msg("%s %s: format \"%s\", the oracle says \"%s\"", file, ref,
-			 c->format ? c->format : "(none)", f->valuestring);
-}
-
 /*
  * Reads file (relative to the corpus) with lim (NULL: defaults) and compares
  * its grid cell by cell with oracle; with prefix, only the oracle's rows up
@@ -1406,11 +1268,8 @@ static size_t compare_with_oracle(const char *file, const char *oracle,
 {
 	char path[512], err[1024];
 	unsigned char *buf;
-	size_t len, gi = 0, compared = 0;
-	unsigned oracle_rows = 0, last_row;
+	size_t len, compared;
 	struct sheet_grid g;
-	struct oracle o;
-	const char *line;
 
 	snprintf(path, sizeof(path), CORPUS "/%s", file);
 	buf = slurp(path, &len);
@@ -1424,56 +1283,7 @@ static size_t compare_with_oracle(const char *file, const char *oracle,
 	if (sheet && (!g.sheet_name || strcmp(g.sheet_name, sheet)))
 		fail_msg("%s: read the sheet \"%s\", the oracle's is \"%s\"", file,
 			 g.sheet_name ? g.sheet_name : "(none)", sheet);
-	last_row = g.ncells ? g.cells[g.ncells - 1].row : 0;
-	snprintf(path, sizeof(path), CORPUS "/%s", oracle);
-	if (oracle_open(&o, path))
-		fail_msg("cannot read %s", path);
-	while ((line = oracle_next(&o))) {
-		cJSON *doc = cJSON_Parse(line), *row, *cells, *formats, *c, **items;
-		size_t n = 0, k;
-		int ink = 0;
-
-		if (!doc)
-			fail_msg("%s: bad JSON line", oracle);
-		row = cJSON_GetObjectItemCaseSensitive(doc, "row");
-		cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
-		formats = cJSON_GetObjectItemCaseSensitive(doc, "formats");
-		assert_true(cJSON_IsNumber(row) && cJSON_IsObject(cells));
-		cJSON_ArrayForEach(c, cells) {
-			n++;
-			ink |= !oracle_blank(c);
-		}
-		oracle_rows += ink;
-		if (prefix && (unsigned)row->valueint > last_row) {
-			cJSON_Delete(doc);
-			continue;
-		}
-		items = malloc((n ? n : 1) * sizeof(*items));
-		assert_non_null(items);
-		n = 0;
-		cJSON_ArrayForEach(c, cells)
-			items[n++] = c;
-		qsort(items, n, sizeof(*items), cmp_item_col);
-		for (k = 0; k < n; k++, gi++) {
-			const struct sheet_cell *gc = gi < g.ncells ? &g.cells[gi] : NULL;
-			unsigned col = col_of(items[k]->string);
-
-			if (!gc || gc->row != (unsigned)row->valueint || gc->col != col)
-				fail_msg("%s: the oracle has %s%d, the reader's next cell is (%u,%u)",
-					 file, items[k]->string, row->valueint,
-					 gc ? gc->row : 0, gc ? gc->col : 0);
-			compare_cell(file, gc, items[k], formats);
-			compared++;
-		}
-		free(items);
-		cJSON_Delete(doc);
-	}
-	oracle_close(&o);
-	if (gi != g.ncells)
-		fail_msg("%s: the reader has %zu cells more than the oracle, first (%u,%u)", file,
-			 g.ncells - gi, g.cells[gi].row, g.cells[gi].col);
-	if (g.nrows != oracle_rows)
-		fail_msg("%s: %u non-blank rows read, the oracle has %u", file, g.nrows, oracle_rows);
+	compared = oracle_compare(&g, file, oracle, ORACLE_NROWS | (prefix ? ORACLE_PREFIX : 0));
 	sheet_grid_free(&g);
 	return compared;
 }
@@ -1700,11 +1510,7 @@ static void test_corpus_batches_validate(void **state)
 /* The corpus files the reader must refuse, and every other file it is handed by mistake. */
 static void test_corpus_refused(void **state)
 {
-	static const struct {
-		const char *file;
-		enum sheet_status st;
-		const char *says;
-	} files[] = {
+	static const struct oracle_refusal files[] = {
 		{ "sheetjs/crlf/crlf.xlsb", SHEET_UNSUPPORTED, "binary workbook (.xlsb)" },
 		{ "batches/stickers-encrypted.xlsx", SHEET_UNREADABLE, "password-protected" },
 		{ "batches/stickers-encrypted.ods", SHEET_UNREADABLE, "no workbook part" },
@@ -1714,29 +1520,148 @@ static void test_corpus_refused(void **state)
 		{ "batches/stickers.csv", SHEET_UNREADABLE, "cannot be opened as one" },
 		{ "sheetjs/crlf/crlf.fods", SHEET_UNREADABLE, "cannot be opened as one" },
 	};
-	struct sheet_grid g;
-	char path[256], err[1024];
-	unsigned char *buf;
-	size_t i, len;
 
 	(void)state;
 	if (!corpus_present()) {
 		printf("test_corpus_refused: skipped, no %s\n", CORPUS);
 		skip();
 	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		enum sheet_status st;
+	oracle_refused(files, sizeof(files) / sizeof(files[0]), read_buf);
+}
 
-		snprintf(path, sizeof(path), CORPUS "/%s", files[i].file);
-		buf = slurp(path, &len);
-		assert_non_null(buf);
-		st = read_buf(buf, len, NULL, &g, err, sizeof(err));
-		if (st != files[i].st || !strstr(err, files[i].says))
-			fail_msg("%s: %d \"%s\"", files[i].file, st, err);
-		assert_int_equal(g.ncells, 0);
-		sheet_grid_free(&g);
-		free(buf);
+/*
+ * Both XML paths (the fast scanner, and expat alone) give the same answer
+ * on every .xlsx/.xlsm of the corpus, with the default limits and with
+ * everything kept; and the fast scanner really reads the parts of nearly
+ * all of them (it falls back to expat only where the file holds something
+ * it leaves to expat).
+ */
+static void test_corpus_both_paths(void **state)
+{
+	static const char *const dirs[] = { CORPUS "/sheetjs", CORPUS "/batches" };
+	struct sheet_limits lim[2];
+	size_t files = 0, fast_files = 0, d;
+	char why[2048];
+
+	(void)state;
+	if (!corpus_present()) {
+		printf("test_corpus_both_paths: skipped, no %s\n", CORPUS);
+		skip();
 	}
+	sheet_limits_default(&lim[0]);
+	sheet_limits_default(&lim[1]);
+	lim[1].max_rows = 100000;
+	lim[1].max_cells = 1000000;
+	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		char cmd[512];
+		FILE *ls;
+		char path[1024];
+
+		snprintf(cmd, sizeof(cmd), "find %s -type f \\( -name '*.xlsx' -o -name '*.xlsm' \\) "
+			 "| sort", dirs[d]);
+		ls = popen(cmd, "r");
+		assert_non_null(ls);
+		while (fgets(path, sizeof(path), ls)) {
+			unsigned char *buf;
+			unsigned fast = 0;
+			size_t len, k;
+
+			path[strcspn(path, "\n")] = '\0';
+			buf = slurp(path, &len);
+			assert_non_null(buf);
+			for (k = 0; k < 2; k++)
+				if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
+					fail_msg("%s: the fast path and expat disagree: %s", path, why);
+			files++;
+			fast_files += fast > 0;
+			free(buf);
+		}
+		pclose(ls);
+	}
+	printf("test_corpus_both_paths: %zu files agree, %zu of them read by the fast scanner\n",
+	       files, fast_files);
+	assert_true(files >= 29);
+	assert_true(fast_files * 10 >= files * 8);
+}
+
+/*
+ * Shared strings past 256 KiB are read in two passes (states first, then
+ * only the strings the kept rows use): the grid is the same as when they
+ * are kept whole.  The same strings come first in both books; the second
+ * adds 300 KiB of strings no cell uses, after them.  Blank and empty
+ * strings, escapes, rich text, strings used twice and out of order, rows
+ * past max_rows that only a blank string fills (not counted) or a real one
+ * (counted), and a too-long string in a counted row (counted, not refused).
+ */
+static void test_shared_strings_two_passes(void **state)
+{
+	static const char used[] =
+		"<si><t>prompt</t></si><si><t> </t></si><si><t></t></si>"
+		"<si><t>_x0041_BC</t></si><si><r><t>rich </t></r><r><t>text</t></r></si>"
+		"<si><t>last</t></si>";
+	static const char sheet[] =
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>5</v></c></row>"
+		"<row r=\"2\"><c r=\"A2\" t=\"s\"><v>1</v></c></row>"
+		"<row r=\"3\"><c r=\"A3\" t=\"s\"><v>2</v></c></row>"
+		"<row r=\"4\"><c r=\"A4\" t=\"s\"><v>4</v></c><c r=\"B4\" t=\"s\"><v>3</v></c>"
+		"<c r=\"C4\" t=\"s\"><v>4</v></c></row>"
+		"<row r=\"5\"><c r=\"A5\" t=\"s\"><v>0</v></c><c r=\"B5\" t=\"s\"><v>1</v></c></row>"
+		"<row r=\"6\"><c r=\"A6\" t=\"s\"><v>1</v></c></row>"
+		"<row r=\"7\"><c r=\"A7\" t=\"s\"><v>5</v></c></row>"
+		"<row r=\"8\"><c r=\"A8\" t=\"s\"><v>6</v></c></row>";
+	struct sheet_limits lim;
+	struct sheet_grid small, big;
+	struct book b = { sheet, NULL, NULL, NULL };
+	char *pad, *sst;
+	size_t i, o = 0;
+
+	(void)state;
+	pad = malloc(300 * 1100 + 64);
+	assert_non_null(pad);
+	o += (size_t)sprintf(pad + o, "<si><t>");      /* index 6: too long for max_cell_bytes */
+	for (i = 0; i < 2000; i++)
+		pad[o++] = 'L';
+	o += (size_t)sprintf(pad + o, "</t></si>");
+	for (i = 0; i < 300; i++) {
+		o += (size_t)sprintf(pad + o, "<si><t>");
+		memset(pad + o, 'a' + (int)(i % 26), 1000);
+		o += 1000;
+		o += (size_t)sprintf(pad + o, "</t></si>");
+	}
+	pad[o] = '\0';
+	sheet_limits_default(&lim);
+	lim.max_rows = 4;               /* rows 1, 4 and 5 are kept; 2 and 3 are blank */
+	lim.max_cell_bytes = 1000;
+	/* the small book: the used strings and the long one, no padding */
+	sst = fmt("%s%.*s", used, (int)(strstr(pad, "</si>") - pad + 5), pad);
+	b.sst = sst;
+	read_book(&b, &lim, &small);
+	free(sst);
+	sst = fmt("%s%s", used, pad);
+	b.sst = sst;
+	read_book(&b, &lim, &big);
+	free(sst);
+	free(pad);
+	assert_int_equal(small.ncells, big.ncells);
+	assert_int_equal(small.nrows, big.nrows);
+	for (i = 0; i < small.ncells; i++) {
+		assert_int_equal(small.cells[i].row, big.cells[i].row);
+		assert_int_equal(small.cells[i].col, big.cells[i].col);
+		assert_string_equal(small.cells[i].text, big.cells[i].text);
+	}
+	want_text(&big, 1, 2, "last");
+	want_text(&big, 2, 1, " ");
+	assert_null(cell_at(&big, 3, 1));                 /* an empty string is no cell */
+	want_text(&big, 4, 1, "rich text");
+	want_text(&big, 4, 2, "ABC");
+	want_text(&big, 4, 3, "rich text");
+	want_text(&big, 5, 2, " ");
+	/* kept: 1, 4, 5, 7 (the 4th non-blank row); counted: 8 (too long, not refused) */
+	want_text(&big, 7, 1, "last");
+	assert_null(cell_at(&big, 8, 1));
+	assert_int_equal(big.nrows, 5);
+	sheet_grid_free(&small);
+	sheet_grid_free(&big);
 }
 
 int main(void)
@@ -1758,6 +1683,8 @@ int main(void)
 		cmocka_unit_test(test_corpus_batches),
 		cmocka_unit_test(test_corpus_batches_validate),
 		cmocka_unit_test(test_corpus_refused),
+		cmocka_unit_test(test_corpus_both_paths),
+		cmocka_unit_test(test_shared_strings_two_passes),
 	};
 
 	return cmocka_run_group_tests_name("xlsx", tests, NULL, NULL);
