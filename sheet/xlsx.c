@@ -157,6 +157,7 @@ struct sst {
 	int select;              /* second pass: keep only the wanted strings */
 	size_t iw;               /* the next want[] entry (sorted by idx) */
 	int keep;                /* select: the current string is wanted */
+	char **gtext;            /* string i copied into the grid's pool, once, or NULL */
 };
 
 /* The reader's state for one file. */
@@ -2353,8 +2354,23 @@ static void sh_row(struct xp *xp, struct sheetctx *c, const char **atts)
 static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 {
 	const struct sheet_limits *lim = xp->x->lim;
-	const char *r = attr(atts, "r", 0), *t = attr(atts, "t", 0), *s = attr(atts, "s", 0);
+	const char *r = NULL, *t = NULL, *s = NULL;
 	char ref[16], prev[16];
+	size_t i;
+
+	/* attr() for "r", "t" and "s" at once: the first unprefixed one of each */
+	for (i = 0; atts[i]; i += 2) {
+		const char *n = atts[i];
+
+		if (n[0] && !n[1]) {
+			if (n[0] == 'r' && !r)
+				r = atts[i + 1];
+			else if (n[0] == 't' && !t)
+				t = atts[i + 1];
+			else if (n[0] == 's' && !s)
+				s = atts[i + 1];
+		}
+	}
 
 	c->in_c = 1;
 	c->skip = 0;
@@ -2523,7 +2539,16 @@ static int parse_number(struct xlsx *x, const char *s, double *out)
 {
 	char *end;
 	double d;
+	uint64_t u = 0;
+	size_t i;
 
+	/* a whole number of at most 15 digits (seeds, counts) is exact: no strtod() */
+	for (i = 0; i < 16 && s[i] >= '0' && s[i] <= '9'; i++)
+		u = u * 10 + (uint64_t)(s[i] - '0');
+	if (i && i < 16 && !s[i]) {
+		*out = (double)u;
+		return 0;
+	}
 	if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
 		return -1;
 	d = strtod_l(s, &end, x->c_locale);
@@ -2542,7 +2567,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 	struct xlsx *x = xp->x;
 	struct sheet_cell cell;
 	char ref[16], *v;
-	int blank, has_date, has_time, want = 0;
+	int blank, has_date, has_time, want = 0, pooled = 0;
 	enum sst_state sst;
 	unsigned idx = 0;
 
@@ -2595,8 +2620,26 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			if (sst == SST_EMPTY)
 				return;
 			cell.type = SHEET_CELL_TEXT;
-			if (!x->sst.dropped)
-				cell.text = x->sst.pool + x->sst.v[idx].off;
+			if (!x->sst.dropped) {
+				if (!x->sst.gtext) {
+					x->sst.gtext = calloc(x->sst.n, sizeof(*x->sst.gtext));
+					if (!x->sst.gtext) {
+						xp_nomem(xp);
+						return;
+					}
+				}
+				if (!x->sst.gtext[idx]) {
+					x->sst.gtext[idx] = sheet_grid_text(x->grid, x->sst.pool +
+									    x->sst.v[idx].off,
+									    x->sst.v[idx].len);
+					if (!x->sst.gtext[idx]) {
+						xp_nomem(xp);
+						return;
+					}
+				}
+				cell.text = x->sst.gtext[idx];
+				pooled = 1;
+			}
 			else {
 				/* a stand-in of the same blankness; the second pass puts the text */
 				cell.text = sst == SST_BLANK ? " " : "x";
@@ -2672,7 +2715,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			x->lim->max_cells, ref);
 		return;
 	}
-	if (sheet_grid_add(x->grid, &cell)) {
+	if ((pooled ? sheet_grid_add_pooled : sheet_grid_add)(x->grid, &cell)) {
 		xp_nomem(xp);
 		return;
 	}
@@ -2789,6 +2832,7 @@ static void xlsx_free(struct xlsx *x)
 	free(x->sst.pool);
 	free(x->sst.v);
 	free(x->sst.state);
+	free(x->sst.gtext);
 	free(x->sst.want);
 	if (x->za)
 		zip_discard(x->za);
