@@ -355,9 +355,9 @@ static int parse_uint(const char *s, unsigned *out)
 
 	while (*s == ' ')
 		s++;
-	if (!isdigit((unsigned char)*s))
+	if (*s < '0' || *s > '9')
 		return -1;
-	for (; isdigit((unsigned char)*s); s++) {
+	for (; *s >= '0' && *s <= '9'; s++) {    /* isdigit() in any locale, inline */
 		v = v * 10 + (unsigned)(*s - '0');
 		if (v > UINT_MAX - 1)
 			return -1;
@@ -525,10 +525,9 @@ static int format_is_datetime(const char *fmt)
 
 /* ---- reading a part ----------------------------------------------------------- */
 
-static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+/* on_start() for a name whose local part is known (the fast scanner's). */
+static void xp_start(struct xp *xp, const char *local, const char **atts)
 {
-	struct xp *xp = ud;
-
 	if (xp->stopped)
 		return;
 	xp->quiet = 0;
@@ -539,19 +538,28 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 		return;
 	}
 	if (xp->start)
-		xp->start(xp, local_name(name), atts);
+		xp->start(xp, local, atts);
 }
 
-static void on_end(void *ud, const XML_Char *name)
+static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
-	struct xp *xp = ud;
+	xp_start(ud, local_name(name), atts);
+}
 
+/* on_end() for a name whose local part is known (the fast scanner's). */
+static void xp_end(struct xp *xp, const char *local)
+{
 	if (xp->stopped)
 		return;
 	xp->quiet = 0;
 	if (xp->end)
-		xp->end(xp, local_name(name));
+		xp->end(xp, local);
 	xp->depth--;
+}
+
+static void on_end(void *ud, const XML_Char *name)
+{
+	xp_end(ud, local_name(name));
 }
 
 static void on_text(void *ud, const XML_Char *s, int len)
@@ -788,6 +796,7 @@ struct fast {
 	struct xp *xp;
 	char names[FAST_NAMES];  /* the open elements' names, NUL-terminated */
 	size_t off[XLSX_DEPTH_MAX + 2];
+	size_t loc[XLSX_DEPTH_MAX + 2];  /* where each open name's local part starts */
 	unsigned depth;
 	int root_seen, root_closed;
 };
@@ -1031,7 +1040,8 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 {
 	const char *atts[2 * FAST_ATTS + 1];
 	char *an[FAST_ATTS], *ae[FAST_ATTS], *vs[FAST_ATTS], *ve[FAST_ATTS];
-	char *p, *ne;
+	unsigned char plain[FAST_ATTS];
+	char *p, *ne, *local, *dst;
 	size_t na = 0, i, j, len;
 	int empty = 0;
 
@@ -1083,7 +1093,11 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 		if (q != '"' && q != '\'')
 			return -1;
 		vs[na] = p + 1;
-		ve[na] = fast_find(p + 1, end, q);
+		/* most values hold only plain ASCII: found and checked in one loop */
+		for (p++; p < end && *p != q && (fast_class[(unsigned char)*p] & FAST_PLAIN); p++)
+			;
+		plain[na] = p < end && *p == q;
+		ve[na] = plain[na] ? p : fast_find(p, end, q);
 		if (!ve[na])
 			return 1;
 		p = ve[na] + 1;
@@ -1100,7 +1114,9 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 	    f->off[f->depth] + (size_t)(ne - s) + 1 > FAST_NAMES)
 		return -1;
 	for (i = 0; i < na; i++) {
-		if (fast_decode(vs[i], ve[i], 1) < 0)
+		if (plain[i])
+			*ve[i] = '\0';         /* what fast_decode() would do to it */
+		else if (fast_decode(vs[i], ve[i], 1) < 0)
 			return -1;
 		*ae[i] = '\0';
 		atts[2 * i] = an[i];
@@ -1108,16 +1124,21 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 	}
 	atts[2 * na] = NULL;
 	len = (size_t)(ne - s);
-	memcpy(f->names + f->off[f->depth], s, len);
-	f->names[f->off[f->depth] + len] = '\0';
+	for (local = ne; local > s && local[-1] != NS_SEP; local--)
+		;               /* local_name(), from the end: local names are short */
+	dst = f->names + f->off[f->depth];
+	for (i = 0; i < len; i++)       /* names are short: no call to memcpy() */
+		dst[i] = s[i];
+	dst[len] = '\0';
+	f->loc[f->depth] = (size_t)(local - s);
 	f->off[f->depth + 1] = f->off[f->depth] + len + 1;
 	f->depth++;
 	f->root_seen = 1;
 	*ne = '\0';
 	*next = p;
-	on_start(f->xp, s, atts);
+	xp_start(f->xp, local, atts);
 	if (empty && !f->xp->stopped) {
-		on_end(f->xp, s);
+		xp_end(f->xp, local);
 		if (!--f->depth)
 			f->root_closed = 1;
 	}
@@ -1138,7 +1159,7 @@ static int fast_end(struct fast *f, char *s, char *e)
 	if (f->off[f->depth] - f->off[f->depth - 1] - 1 != (size_t)(ne - s) ||
 	    !fast_same(top, s, (size_t)(ne - s)))
 		return -1;
-	on_end(f->xp, top);
+	xp_end(f->xp, top + f->loc[f->depth - 1]);
 	if (!--f->depth)
 		f->root_closed = 1;
 	return 0;
@@ -1225,7 +1246,15 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 
 	while (p < end && !xp->stopped) {
 		if (*p != '<') {
-			q = fast_find(p, end, '<');
+			/* most texts hold only plain ASCII: found and checked in one loop */
+			for (q = p; q < end && (fast_class[(unsigned char)*q] & FAST_PLAIN); q++)
+				;
+			if (q < end && *q == '<' && f->depth) {
+				on_text(xp, p, (int)(q - p));
+				p = q;
+				continue;
+			}
+			q = q < end ? fast_find(q, end, '<') : NULL;
 			if (!q) {
 				if (!eof)
 					break;
@@ -2308,7 +2337,7 @@ static int parse_ref(const char *s, unsigned *row, unsigned *col)
 			return -1;
 		c = c * 26 + (unsigned)((*s & ~0x20) - 'A' + 1);      /* ASCII upper case */
 	}
-	for (; isdigit((unsigned char)*s); s++, nd++) {
+	for (; *s >= '0' && *s <= '9'; s++, nd++) {
 		if (nd == 9)
 			return -1;
 		r = r * 10 + (unsigned)(*s - '0');
