@@ -940,8 +940,20 @@ static long fast_decode(char *s, char *e, int attr)
 		p++;                    /* most values hold nothing to decode: no copy */
 	o = p;
 	while (p < end) {
-		unsigned c = *p;
+		unsigned c;
 
+		/* a run of plain bytes: kept as they are (moved down after a reference) */
+		if (o == p) {
+			while (p < end && (fast_class[*p] & FAST_PLAIN))
+				p++;
+			o = p;
+		}
+		else
+			while (p < end && (fast_class[*p] & FAST_PLAIN))
+				*o++ = *p++;
+		if (p == end)
+			break;
+		c = *p;
 		if (c >= 0x20 && c < 0x80) {
 			if (c == '&') {
 				unsigned char *semi = memchr(p, ';', (size_t)(end - p) < 12 ?
