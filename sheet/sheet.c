@@ -692,7 +692,8 @@ char *sheet_grid_text(struct sheet_grid *grid, const char *s, size_t n)
 	return pool_dup(grid, s, n);
 }
 
-int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
+/* sheet_grid_add(), or sheet_grid_add_pooled() when pooled is set. */
+static int grid_add(struct sheet_grid *grid, const struct sheet_cell *cell, int pooled)
 {
 	struct sheet_cell c = *cell;
 	size_t n = 0;
@@ -711,7 +712,9 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 	}
 	c.text = NULL;
 	c.format = NULL;
-	if (cell->text) {
+	if (cell->text && pooled)
+		c.text = cell->text;
+	else if (cell->text) {
 		n = strlen(cell->text);
 		c.text = pool_dup(grid, cell->text, n);
 		if (!c.text)
@@ -723,12 +726,22 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 			return -1;
 	}
 	if (grid->counted_row != c.row &&
-	    (c.type != SHEET_CELL_TEXT || !text_blank(c.text, n))) {
+	    (c.type != SHEET_CELL_TEXT || !text_blank(c.text, pooled && c.text ? strlen(c.text) : n))) {
 		grid->counted_row = c.row;
 		grid->nrows++;
 	}
 	grid->cells[grid->ncells++] = c;
 	return 0;
+}
+
+int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
+{
+	return grid_add(grid, cell, 0);
+}
+
+int sheet_grid_add_pooled(struct sheet_grid *grid, const struct sheet_cell *cell)
+{
+	return grid_add(grid, cell, 1);
 }
 
 void sheet_grid_free(struct sheet_grid *grid)

@@ -193,6 +193,14 @@ void sheet_grid_free(struct sheet_grid *grid);
 int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell);
 
 /*
+ * sheet_grid_add() for a cell whose text (when not NULL) is already in the
+ * grid's pool, from sheet_grid_text(): the text is used as is, not copied
+ * (the .xlsx reader's shared strings, copied once each however many cells
+ * use them); the format is copied.  Returns 0 or -1 on ENOMEM.
+ */
+int sheet_grid_add_pooled(struct sheet_grid *grid, const struct sheet_cell *cell);
+
+/*
  * Copies n bytes of text into the grid's pool, NUL-terminated, for a
  * cell's text set after sheet_grid_add() (the .xlsx reader's shared
  * strings read after the worksheet); freed with the grid.  NULL on ENOMEM.

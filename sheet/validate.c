@@ -176,7 +176,9 @@ static const char *trim(const char *s, size_t *n)
 		len -= w;
 	}
 	for (;;) {
-		if (len && strchr(" \t\r\n\v\f", s[len - 1]))
+		unsigned char c = len ? (unsigned char)s[len - 1] : 0;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f')
 			len--;
 		else if (len >= 2 && (unsigned char)s[len - 2] == 0xC2 &&
 			 (unsigned char)s[len - 1] == 0xA0)
@@ -221,8 +223,8 @@ static int in_list(const char *s, const char *const *list)
 {
 	int i;
 
-	for (i = 0; list[i]; i++)
-		if (!strcmp(s, list[i]))
+	for (i = 0; list[i]; i++)       /* the first byte rules most out: no call */
+		if (list[i][0] == s[0] && !strcmp(s, list[i]))
 			return i;
 	return -1;
 }
@@ -589,7 +591,8 @@ static void check_text(struct vctx *v, unsigned row, int id, unsigned col,
 		wrong_kind(v, row, id, col, c);
 		return;
 	}
-	chars = utf8_chars(t, n);
+	/* no more characters than bytes: only a long text needs counting */
+	chars = n <= PROMPT_MAX_CHARS ? n : utf8_chars(t, n);
 	if (chars > PROMPT_MAX_CHARS) {
 		emit(v, &v->out->errors, row, id, col, c, NULL, "%s is %zu characters "
 		     "long; at most %d are allowed", cols[id].name, chars, PROMPT_MAX_CHARS);

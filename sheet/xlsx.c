@@ -157,6 +157,7 @@ struct sst {
 	int select;              /* second pass: keep only the wanted strings */
 	size_t iw;               /* the next want[] entry (sorted by idx) */
 	int keep;                /* select: the current string is wanted */
+	char **gtext;            /* string i copied into the grid's pool, once, or NULL */
 };
 
 /* The reader's state for one file. */
@@ -354,9 +355,9 @@ static int parse_uint(const char *s, unsigned *out)
 
 	while (*s == ' ')
 		s++;
-	if (!isdigit((unsigned char)*s))
+	if (*s < '0' || *s > '9')
 		return -1;
-	for (; isdigit((unsigned char)*s); s++) {
+	for (; *s >= '0' && *s <= '9'; s++) {    /* isdigit() in any locale, inline */
 		v = v * 10 + (unsigned)(*s - '0');
 		if (v > UINT_MAX - 1)
 			return -1;
@@ -524,10 +525,9 @@ static int format_is_datetime(const char *fmt)
 
 /* ---- reading a part ----------------------------------------------------------- */
 
-static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+/* on_start() for a name whose local part is known (the fast scanner's). */
+static void xp_start(struct xp *xp, const char *local, const char **atts)
 {
-	struct xp *xp = ud;
-
 	if (xp->stopped)
 		return;
 	xp->quiet = 0;
@@ -538,19 +538,28 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 		return;
 	}
 	if (xp->start)
-		xp->start(xp, local_name(name), atts);
+		xp->start(xp, local, atts);
 }
 
-static void on_end(void *ud, const XML_Char *name)
+static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
-	struct xp *xp = ud;
+	xp_start(ud, local_name(name), atts);
+}
 
+/* on_end() for a name whose local part is known (the fast scanner's). */
+static void xp_end(struct xp *xp, const char *local)
+{
 	if (xp->stopped)
 		return;
 	xp->quiet = 0;
 	if (xp->end)
-		xp->end(xp, local_name(name));
+		xp->end(xp, local);
 	xp->depth--;
+}
+
+static void on_end(void *ud, const XML_Char *name)
+{
+	xp_end(ud, local_name(name));
 }
 
 static void on_text(void *ud, const XML_Char *s, int len)
@@ -787,6 +796,7 @@ struct fast {
 	struct xp *xp;
 	char names[FAST_NAMES];  /* the open elements' names, NUL-terminated */
 	size_t off[XLSX_DEPTH_MAX + 2];
+	size_t loc[XLSX_DEPTH_MAX + 2];  /* where each open name's local part starts */
 	unsigned depth;
 	int root_seen, root_closed;
 };
@@ -930,8 +940,20 @@ static long fast_decode(char *s, char *e, int attr)
 		p++;                    /* most values hold nothing to decode: no copy */
 	o = p;
 	while (p < end) {
-		unsigned c = *p;
+		unsigned c;
 
+		/* a run of plain bytes: kept as they are (moved down after a reference) */
+		if (o == p) {
+			while (p < end && (fast_class[*p] & FAST_PLAIN))
+				p++;
+			o = p;
+		}
+		else
+			while (p < end && (fast_class[*p] & FAST_PLAIN))
+				*o++ = *p++;
+		if (p == end)
+			break;
+		c = *p;
 		if (c >= 0x20 && c < 0x80) {
 			if (c == '&') {
 				unsigned char *semi = memchr(p, ';', (size_t)(end - p) < 12 ?
@@ -1030,7 +1052,8 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 {
 	const char *atts[2 * FAST_ATTS + 1];
 	char *an[FAST_ATTS], *ae[FAST_ATTS], *vs[FAST_ATTS], *ve[FAST_ATTS];
-	char *p, *ne;
+	unsigned char plain[FAST_ATTS];
+	char *p, *ne, *local, *dst;
 	size_t na = 0, i, j, len;
 	int empty = 0;
 
@@ -1082,7 +1105,11 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 		if (q != '"' && q != '\'')
 			return -1;
 		vs[na] = p + 1;
-		ve[na] = fast_find(p + 1, end, q);
+		/* most values hold only plain ASCII: found and checked in one loop */
+		for (p++; p < end && *p != q && (fast_class[(unsigned char)*p] & FAST_PLAIN); p++)
+			;
+		plain[na] = p < end && *p == q;
+		ve[na] = plain[na] ? p : fast_find(p, end, q);
 		if (!ve[na])
 			return 1;
 		p = ve[na] + 1;
@@ -1099,7 +1126,9 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 	    f->off[f->depth] + (size_t)(ne - s) + 1 > FAST_NAMES)
 		return -1;
 	for (i = 0; i < na; i++) {
-		if (fast_decode(vs[i], ve[i], 1) < 0)
+		if (plain[i])
+			*ve[i] = '\0';         /* what fast_decode() would do to it */
+		else if (fast_decode(vs[i], ve[i], 1) < 0)
 			return -1;
 		*ae[i] = '\0';
 		atts[2 * i] = an[i];
@@ -1107,16 +1136,21 @@ static int fast_start(struct fast *f, char *s, char *end, char **next)
 	}
 	atts[2 * na] = NULL;
 	len = (size_t)(ne - s);
-	memcpy(f->names + f->off[f->depth], s, len);
-	f->names[f->off[f->depth] + len] = '\0';
+	for (local = ne; local > s && local[-1] != NS_SEP; local--)
+		;               /* local_name(), from the end: local names are short */
+	dst = f->names + f->off[f->depth];
+	for (i = 0; i < len; i++)       /* names are short: no call to memcpy() */
+		dst[i] = s[i];
+	dst[len] = '\0';
+	f->loc[f->depth] = (size_t)(local - s);
 	f->off[f->depth + 1] = f->off[f->depth] + len + 1;
 	f->depth++;
 	f->root_seen = 1;
 	*ne = '\0';
 	*next = p;
-	on_start(f->xp, s, atts);
+	xp_start(f->xp, local, atts);
 	if (empty && !f->xp->stopped) {
-		on_end(f->xp, s);
+		xp_end(f->xp, local);
 		if (!--f->depth)
 			f->root_closed = 1;
 	}
@@ -1137,7 +1171,7 @@ static int fast_end(struct fast *f, char *s, char *e)
 	if (f->off[f->depth] - f->off[f->depth - 1] - 1 != (size_t)(ne - s) ||
 	    !fast_same(top, s, (size_t)(ne - s)))
 		return -1;
-	on_end(f->xp, top);
+	xp_end(f->xp, top + f->loc[f->depth - 1]);
 	if (!--f->depth)
 		f->root_closed = 1;
 	return 0;
@@ -1224,7 +1258,15 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 
 	while (p < end && !xp->stopped) {
 		if (*p != '<') {
-			q = fast_find(p, end, '<');
+			/* most texts hold only plain ASCII: found and checked in one loop */
+			for (q = p; q < end && (fast_class[(unsigned char)*q] & FAST_PLAIN); q++)
+				;
+			if (q < end && *q == '<' && f->depth) {
+				on_text(xp, p, (int)(q - p));
+				p = q;
+				continue;
+			}
+			q = q < end ? fast_find(q, end, '<') : NULL;
 			if (!q) {
 				if (!eof)
 					break;
@@ -2307,7 +2349,7 @@ static int parse_ref(const char *s, unsigned *row, unsigned *col)
 			return -1;
 		c = c * 26 + (unsigned)((*s & ~0x20) - 'A' + 1);      /* ASCII upper case */
 	}
-	for (; isdigit((unsigned char)*s); s++, nd++) {
+	for (; *s >= '0' && *s <= '9'; s++, nd++) {
 		if (nd == 9)
 			return -1;
 		r = r * 10 + (unsigned)(*s - '0');
@@ -2353,8 +2395,23 @@ static void sh_row(struct xp *xp, struct sheetctx *c, const char **atts)
 static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 {
 	const struct sheet_limits *lim = xp->x->lim;
-	const char *r = attr(atts, "r", 0), *t = attr(atts, "t", 0), *s = attr(atts, "s", 0);
+	const char *r = NULL, *t = NULL, *s = NULL;
 	char ref[16], prev[16];
+	size_t i;
+
+	/* attr() for "r", "t" and "s" at once: the first unprefixed one of each */
+	for (i = 0; atts[i]; i += 2) {
+		const char *n = atts[i];
+
+		if (n[0] && !n[1]) {
+			if (n[0] == 'r' && !r)
+				r = atts[i + 1];
+			else if (n[0] == 't' && !t)
+				t = atts[i + 1];
+			else if (n[0] == 's' && !s)
+				s = atts[i + 1];
+		}
+	}
 
 	c->in_c = 1;
 	c->skip = 0;
@@ -2523,7 +2580,16 @@ static int parse_number(struct xlsx *x, const char *s, double *out)
 {
 	char *end;
 	double d;
+	uint64_t u = 0;
+	size_t i;
 
+	/* a whole number of at most 15 digits (seeds, counts) is exact: no strtod() */
+	for (i = 0; i < 16 && s[i] >= '0' && s[i] <= '9'; i++)
+		u = u * 10 + (uint64_t)(s[i] - '0');
+	if (i && i < 16 && !s[i]) {
+		*out = (double)u;
+		return 0;
+	}
 	if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
 		return -1;
 	d = strtod_l(s, &end, x->c_locale);
@@ -2542,7 +2608,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 	struct xlsx *x = xp->x;
 	struct sheet_cell cell;
 	char ref[16], *v;
-	int blank, has_date, has_time, want = 0;
+	int blank, has_date, has_time, want = 0, pooled = 0;
 	enum sst_state sst;
 	unsigned idx = 0;
 
@@ -2595,8 +2661,26 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			if (sst == SST_EMPTY)
 				return;
 			cell.type = SHEET_CELL_TEXT;
-			if (!x->sst.dropped)
-				cell.text = x->sst.pool + x->sst.v[idx].off;
+			if (!x->sst.dropped) {
+				if (!x->sst.gtext) {
+					x->sst.gtext = calloc(x->sst.n, sizeof(*x->sst.gtext));
+					if (!x->sst.gtext) {
+						xp_nomem(xp);
+						return;
+					}
+				}
+				if (!x->sst.gtext[idx]) {
+					x->sst.gtext[idx] = sheet_grid_text(x->grid, x->sst.pool +
+									    x->sst.v[idx].off,
+									    x->sst.v[idx].len);
+					if (!x->sst.gtext[idx]) {
+						xp_nomem(xp);
+						return;
+					}
+				}
+				cell.text = x->sst.gtext[idx];
+				pooled = 1;
+			}
 			else {
 				/* a stand-in of the same blankness; the second pass puts the text */
 				cell.text = sst == SST_BLANK ? " " : "x";
@@ -2672,7 +2756,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 			x->lim->max_cells, ref);
 		return;
 	}
-	if (sheet_grid_add(x->grid, &cell)) {
+	if ((pooled ? sheet_grid_add_pooled : sheet_grid_add)(x->grid, &cell)) {
 		xp_nomem(xp);
 		return;
 	}
@@ -2789,6 +2873,7 @@ static void xlsx_free(struct xlsx *x)
 	free(x->sst.pool);
 	free(x->sst.v);
 	free(x->sst.state);
+	free(x->sst.gtext);
 	free(x->sst.want);
 	if (x->za)
 		zip_discard(x->za);
