@@ -15,6 +15,7 @@
  * transaction: charge on done, release on failure, release on a cancel when
  * its batch is no longer active.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,8 @@ int store_images_list(struct store *st, const char *account_id, int64_t before_s
 		return STORE_ERROR;
 	if (account_id)
 		store_bind_text(s, 1, account_id);
-	sqlite3_bind_int64(s, 2, before_seq);
+	/* the first page: from the newest (the cursor is a range bound, so an index serves it) */
+	sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : INT64_MAX);
 	sqlite3_bind_int(s, 3, (int)limit + 1);
 	return each_image(st, s, cb, cls, limit, &n, more);
 }
