@@ -207,7 +207,28 @@ def main():
 
 
 # what EXPLAIN QUERY PLAN showed and what was changed
-EXTRA = []
+EXTRA = [
+    "",
+    "What EXPLAIN QUERY PLAN showed and what was changed: `GET /v1/images` joined every batch of"
+    " the account to its images through `images_work`, gathered all its done images and sorted"
+    " them in a temporary B-tree (`USE TEMP B-TREE FOR ORDER BY`): 5.4 s for the first page, 2.9 s"
+    " for a middle one, 0.24 s for the last, on this store.  Its SQL (and the public gallery's) now"
+    " walks `images` by its integer key from the cursor down (`i.seq < ?2`, INT64_MAX for the first"
+    " page, `CROSS JOIN` so that images stays the outer loop: `SEARCH i USING INTEGER PRIMARY KEY"
+    " (rowid<?)`), checks the batch's account per image and stops at the page's end: about 1.7 ms"
+    " for each page.  `GET /v1/batches` had the same `(?3 = 0 OR b.seq < ?3)` form, which keeps"
+    " SQLite from using the cursor as a range bound; it is now `b.seq < ?3` on `batches_account`."
+    " No index was needed (schema/0006_indexes.sql is not used).  A rows page is 50 rows and"
+    " their 200 images, one short query per row (`Q_ROW_IMAGES`, on the images' unique"
+    " (batch_seq, row, idx) index): its time is mostly building the JSON of 200 images.  Known"
+    " limit: the image list walks images newest first and skips other accounts' images, so an"
+    " account with few images in a store where others have a million pays for the skipping (the"
+    " admin's list, as measured here, and any account whose images are recent do not).",
+    "",
+    "`tests/e2e/test_paging.py` checks the rewritten cursors: every image and batch once, in the"
+    " order of a single page, across pages of 1, 4, 5 and 18, another account's images never"
+    " listed.",
+]
 
 if __name__ == "__main__":
     main()
