@@ -284,7 +284,7 @@ EXTRA = [
     " and what was changed: the kernel's TCP work is about half of kilnd's CPU (one `sendmsg` per"
     " answer, and the 500 event streams each sent every `batch.progress` of the 999 images);"
     " libmicrohttpd zeroed its per-connection pool, then 128 KiB, after every request (7 % of the"
-    " profile): the pool is now libmicrohttpd's default 32 KiB (headers up to about 16 KiB still fit;"
+    " profile): the pool is now libmicrohttpd's default 32 KiB (a request whose headers total up to about 32 KiB is still read, past it 431;"
     " event streams cost less memory too); cJSON printed every whole number with `%1.15g` and read it"
     " back with `sscanf` to check (a third of the JSON time): whole numbers are now written as digits"
     " once (`api_add_int()`), 224,000 → 188,000 instructions per request.  What remains per request:"
