@@ -251,6 +251,8 @@ static const char *const store_sql[Q_COUNT] = {
 		"SELECT seq, id, idx, attempts FROM images WHERE batch_seq = ?1 AND row = ?2"
 		" AND state = 'pending' AND not_before <= ?3 AND EXISTS (SELECT 1 FROM batches b"
 		" WHERE b.seq = ?1 AND b.state IN ('queued', 'running')) ORDER BY idx LIMIT ?4",
+	/* a read-only transaction: no writer mutex, no write lock */
+	[Q_BEGIN_READ] = "BEGIN DEFERRED",
 };
 
 struct store_pool {
