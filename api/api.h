@@ -113,6 +113,14 @@ enum MHD_Result api_internal(struct api_request *req);
 /* RFC 3339 string for ms since the epoch, or JSON null for 0. */
 cJSON *api_time(int64_t ms);
 
+/*
+ * Adds a whole number to a JSON object, written as digits once (a raw
+ * item): cJSON would print it with "%1.15g" and read it back with sscanf to
+ * check, the larger part of a batch's JSON time under load.  Returns the
+ * item, or NULL when out of memory (the caller's object then lacks it).
+ */
+cJSON *api_add_int(cJSON *obj, const char *name, int64_t v);
+
 /* A row's fields as the API shows them ("seed_number" null when the engine picks). */
 cJSON *api_fields_json(const struct sheet_fields *f);
 

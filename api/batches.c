@@ -39,32 +39,31 @@ static cJSON *batch_json(const struct store_batch *b, int64_t credits_available,
 	cJSON_AddItemToObject(o, "created_at", api_time(b->created_at));
 	cJSON_AddItemToObject(o, "started_at", api_time(b->started_at));
 	cJSON_AddItemToObject(o, "finished_at", api_time(b->finished_at));
-	cJSON_AddNumberToObject(o, "rows", b->rows);
-	cJSON_AddNumberToObject(o, "images_total", b->images_total);
-	cJSON_AddNumberToObject(o, "images_done", b->images_done);
-	cJSON_AddNumberToObject(o, "images_failed", b->images_failed);
-	cJSON_AddNumberToObject(o, "images_running", b->images_running);
+	api_add_int(o, "rows", b->rows);
+	api_add_int(o, "images_total", b->images_total);
+	api_add_int(o, "images_done", b->images_done);
+	api_add_int(o, "images_failed", b->images_failed);
+	api_add_int(o, "images_running", b->images_running);
 	cJSON_AddNumberToObject(o, "progress", (double)(int64_t)(progress * 10000 + 0.5) / 10000);
 	if (strcmp(b->state, "completed") == 0) {
-		cJSON_AddNumberToObject(o, "eta_seconds", 0);
+		api_add_int(o, "eta_seconds", 0);
 	} else if ((strcmp(b->state, "running") == 0 || strcmp(b->state, "queued") == 0) &&
 		   b->run_started_at > 0 && settled > b->run_done_base && now > b->run_started_at) {
 		double per = (double)(now - b->run_started_at) / (settled - b->run_done_base);
 
-		cJSON_AddNumberToObject(o, "eta_seconds",
-					(double)(int64_t)(per * (b->images_total - settled) / 1000.0 + 0.5));
+		api_add_int(o, "eta_seconds", (int64_t)(per * (b->images_total - settled) / 1000.0 + 0.5));
 	} else {
 		cJSON_AddNullToObject(o, "eta_seconds");
 	}
-	cJSON_AddNumberToObject(o, "credits_required", (double)b->credits_required);
-	cJSON_AddNumberToObject(o, "credits_charged", (double)b->credits_charged);
-	cJSON_AddNumberToObject(o, "credits_reserved", (double)b->credits_reserved);
+	api_add_int(o, "credits_required", b->credits_required);
+	api_add_int(o, "credits_charged", b->credits_charged);
+	api_add_int(o, "credits_reserved", b->credits_reserved);
 	cJSON_AddStringToObject(o, "engine", b->engine);
 	cJSON_AddStringToObject(o, "format", b->format);
 	if (b->preview_row) {
 		cJSON *p = cJSON_AddObjectToObject(o, "preview");
 
-		cJSON_AddNumberToObject(p, "row", b->preview_row);
+		api_add_int(p, "row", b->preview_row);
 		cJSON_AddItemToObject(p, "fields", api_fields_json(&b->preview));
 	} else {
 		cJSON_AddNullToObject(o, "preview");
@@ -75,7 +74,7 @@ static cJSON *batch_json(const struct store_batch *b, int64_t credits_available,
 	if (b->webhook_url)
 		cJSON_AddStringToObject(o, "webhook_url", b->webhook_url);
 	if (credits_available >= 0)
-		cJSON_AddNumberToObject(o, "credits_available", (double)credits_available);
+		api_add_int(o, "credits_available", credits_available);
 	return o;
 }
 
@@ -102,7 +101,7 @@ static cJSON *msg_json(const struct sheet_msg *m)
 	cJSON *o = cJSON_CreateObject();
 
 	if (m->row)
-		cJSON_AddNumberToObject(o, "row", m->row);
+		api_add_int(o, "row", m->row);
 	if (m->column)
 		cJSON_AddStringToObject(o, "column", m->column);
 	if (m->cell)
@@ -598,7 +597,7 @@ enum MHD_Result api_batches_list(struct api_request *req)
 	} else {
 		cJSON_AddNullToObject(root, "next_cursor");
 	}
-	cJSON_AddNumberToObject(root, "credits_available", (double)req->account.available);
+	api_add_int(root, "credits_available", req->account.available);
 	return api_reply_json(req, MHD_HTTP_OK, root);
 }
 
@@ -613,15 +612,15 @@ static int rows_row(void *cls, const struct store_row *r)
 	struct rows_ctx *c = cls;
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(o, "row", r->row);
+	api_add_int(o, "row", r->row);
 	cJSON_AddStringToObject(o, "state", r->state);
-	cJSON_AddNumberToObject(o, "attempts", r->attempts);
+	api_add_int(o, "attempts", r->attempts);
 	if (r->error)
 		cJSON_AddStringToObject(o, "error", r->error);
 	else
 		cJSON_AddNullToObject(o, "error");
 	cJSON_AddItemToObject(o, "fields", api_fields_json(&r->f));
-	cJSON_AddNumberToObject(o, "credits_per_image", (double)r->cost);
+	api_add_int(o, "credits_per_image", r->cost);
 	c->images = cJSON_AddArrayToObject(o, "images");
 	cJSON_AddItemToArray(c->arr, o);
 	c->last_row = r->row;
@@ -635,7 +634,7 @@ static int rows_image(void *cls, const struct store_image *img)
 	char url[96];
 
 	cJSON_AddStringToObject(o, "id", img->id);
-	cJSON_AddNumberToObject(o, "index", img->idx);
+	api_add_int(o, "index", img->idx);
 	cJSON_AddStringToObject(o, "state", img->state);
 	if (strcmp(img->state, "done") == 0) {
 		snprintf(url, sizeof(url), "/v1/images/%s/file", img->id);
@@ -643,11 +642,11 @@ static int rows_image(void *cls, const struct store_image *img)
 		snprintf(url, sizeof(url), "/v1/images/%s/thumbnail", img->id);
 		cJSON_AddStringToObject(o, "thumbnail_url", url);
 		if (img->seed >= 0)
-			cJSON_AddNumberToObject(o, "seed", (double)img->seed);
+			api_add_int(o, "seed", img->seed);
 		else    /* the engine does not say (openai) */
 			cJSON_AddNullToObject(o, "seed");
-		cJSON_AddNumberToObject(o, "width", img->width);
-		cJSON_AddNumberToObject(o, "height", img->height);
+		api_add_int(o, "width", img->width);
+		api_add_int(o, "height", img->height);
 	} else {
 		cJSON_AddNullToObject(o, "url");
 	}

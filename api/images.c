@@ -41,17 +41,17 @@ static cJSON *image_json(const struct store_image *img)
 
 	cJSON_AddStringToObject(o, "id", img->id);
 	cJSON_AddStringToObject(o, "batch_id", img->batch_id);
-	cJSON_AddNumberToObject(o, "row", img->row);
-	cJSON_AddNumberToObject(o, "index", img->idx);
+	api_add_int(o, "row", img->row);
+	api_add_int(o, "index", img->idx);
 	cJSON_AddStringToObject(o, "state", img->state);
 	cJSON_AddItemToObject(o, "fields", api_fields_json(&img->f));
 	cJSON_AddStringToObject(o, "visibility", img->f.visibility);
 	if (img->seed >= 0)
-		cJSON_AddNumberToObject(o, "seed", (double)img->seed);
+		api_add_int(o, "seed", img->seed);
 	else
 		cJSON_AddNullToObject(o, "seed");
-	cJSON_AddNumberToObject(o, "width", img->width);
-	cJSON_AddNumberToObject(o, "height", img->height);
+	api_add_int(o, "width", img->width);
+	api_add_int(o, "height", img->height);
 	cJSON_AddStringToObject(o, "engine", img->engine);
 	if (img->mime[0])
 		cJSON_AddStringToObject(o, "mime", img->mime);

@@ -210,6 +210,21 @@ cJSON *api_time(int64_t ms)
 	return cJSON_CreateString(buf);
 }
 
+cJSON *api_add_int(cJSON *obj, const char *name, int64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf) - 1;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return cJSON_AddRawToObject(obj, name, p);
+}
+
 cJSON *api_fields_json(const struct sheet_fields *f)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -220,7 +235,7 @@ cJSON *api_fields_json(const struct sheet_fields *f)
 	cJSON_AddStringToObject(o, "magic_prompt", f->magic_prompt);
 	cJSON_AddStringToObject(o, "model", f->model);
 	if (f->seed >= 0)
-		cJSON_AddNumberToObject(o, "seed_number", (double)f->seed);
+		api_add_int(o, "seed_number", f->seed);
 	else
 		cJSON_AddNullToObject(o, "seed_number");
 	cJSON_AddStringToObject(o, "rendering", f->rendering);
@@ -230,7 +245,7 @@ cJSON *api_fields_json(const struct sheet_fields *f)
 		cJSON_AddStringToObject(o, "color_palette", f->color_palette);
 	else
 		cJSON_AddNullToObject(o, "color_palette");
-	cJSON_AddNumberToObject(o, "num_images", f->num_images);
+	api_add_int(o, "num_images", f->num_images);
 	return o;
 }
 
@@ -628,7 +643,7 @@ struct api_server *api_start(struct kiln *k, char *err, size_t errlen)
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)k->cfg.http_max_connections,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)0,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 				  MHD_OPTION_END);
 	if (!srv->d) {

@@ -31,37 +31,53 @@ def rss_kib(pid):
     return 0
 
 
-def run(k, n):
-    req = ("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % k.token).encode()
+def connect(k, n, path="/v1/events"):
+    """n raw-socket SSE clients of k's admin, registered in a selector: (selector, buffers)."""
+    req = ("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % (path, k.token)).encode()
     sel = selectors.DefaultSelector()
-    bufs, when = {}, {}
+    bufs = {}
     for _ in range(n):
         c = socket.create_connection(("127.0.0.1", k.port))
         c.sendall(req)
         c.setblocking(False)
         sel.register(c, selectors.EVENT_READ)
         bufs[c] = b""
+    return sel, bufs
 
-    def pump(mark):
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len([c for c in bufs if mark in bufs[c]]) < n:
-            for key, _ in sel.select(timeout=1):
-                data = key.fileobj.recv(65536)
-                bufs[key.fileobj] += data
-                if mark in bufs[key.fileobj] and key.fileobj not in when:
-                    when[key.fileobj] = time.monotonic()
 
-    pump(b": connected")
+def pump(sel, bufs, when, mark, timeout=120, keep=None):
+    """Reads every client until each has mark (or timeout); when[c] = arrival of mark.
+    keep(data) may shorten what is kept of a buffer (long runs)."""
+    n = len(bufs)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(when) < n:
+        for key, _ in sel.select(timeout=1):
+            data = key.fileobj.recv(65536)
+            bufs[key.fileobj] += data
+            if mark in bufs[key.fileobj] and key.fileobj not in when:
+                when[key.fileobj] = time.monotonic()
+            elif keep:
+                bufs[key.fileobj] = keep(bufs[key.fileobj])
+
+
+def close(sel, bufs):
+    for c in bufs:
+        c.close()
+    sel.close()
+
+
+def run(k, n):
+    sel, bufs = connect(k, n)
+    when = {}
+    pump(sel, bufs, when, b": connected")
     when.clear()
     rss = rss_kib(k.proc.pid)
     b = k.upload_ok(small_csv(1))
     t0 = time.monotonic()
     assert k.start_batch(b["id"]).status == 200
-    pump(b"event: batch.completed")
+    pump(sel, bufs, when, b"event: batch.completed")
     lat = sorted((when[c] - t0) * 1000 for c in bufs if c in when)
-    for c in bufs:
-        c.close()
-    sel.close()
+    close(sel, bufs)
     return rss, lat
 
 

@@ -8,6 +8,10 @@
 #   sh bench/run.sh workbooks    only the workbook section, replaced in place
 #                                in docs/PERFORMANCE.md (needs `make all` and
 #                                the bench programs built: build/bench/*)
+#   sh bench/run.sh load         only the load section (wrk against kilnd and
+#                                nginx while a batch runs; needs `make all`)
+#   sh bench/run.sh store        only the store-scale section (1M images; the
+#                                data dir is cached in build/bench-store/)
 set -eu
 only=${1:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,6 +118,21 @@ read and validation) was 1.20 MB for the 999-row .xlsx and 1.18 MB for the
 one.
 EOT
 }
+
+# the load and store-scale sections: each replaces its own part of $out,
+# between its markers, so each runs alone too
+load_section() {
+	echo "bench: load, wrk against kilnd and nginx while a 999-row batch runs"
+	/usr/bin/python3 bench/load.py --write "$out"
+}
+store_section() {
+	echo "bench: scale of the store, 1,000 batches and 1,000,000 images"
+	/usr/bin/python3 bench/store_scale.py --write "$out"
+}
+case "$only" in
+load) load_section; exit 0 ;;
+store) store_section; exit 0 ;;
+esac
 
 if [ "$only" = workbooks ]; then
 	workbooks
@@ -235,3 +254,6 @@ echo "bench: wrote $out"
 # the network engines against the fake upstream; appends its own section to $out
 echo "bench: network engines, calls in flight against a fake upstream"
 /usr/bin/python3 bench/engines.py --write "$out"
+
+load_section
+store_section

@@ -77,7 +77,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_BATCH_BY_SEQ] = BATCH_COLS " WHERE b.seq = ?1",
 	[Q_BATCH_BY_KEY] = "SELECT id FROM batches WHERE account_id = ?1 AND idempotency_key = ?2",
 	[Q_BATCH_LIST] = BATCH_COLS " WHERE b.account_id = ?1 AND (?2 IS NULL OR b.state = ?2)"
-		" AND (?3 = 0 OR b.seq < ?3) ORDER BY b.seq DESC LIMIT ?4",
+		" AND b.seq < ?3 ORDER BY b.seq DESC LIMIT ?4",
 	[Q_BATCH_INSERT] =
 		"INSERT INTO batches (id, account_id, name, format, engine, nrows, images_total,"
 		" cost_per_image, warnings, idempotency_key, created_at, state)"
@@ -122,10 +122,21 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_IMAGES_OF_BATCH] = IMAGE_COLS " WHERE i.batch_seq = ?1 ORDER BY i.row, i.idx",
 	[Q_IMAGE_BY_ID] = IMAGE_COLS " WHERE i.id = ?1 AND b.account_id = ?2",
 	[Q_IMAGE_BY_ID_ANY] = IMAGE_COLS " WHERE i.id = ?1",
-	[Q_IMAGES_LIST] = IMAGE_COLS " WHERE b.account_id = ?1 AND i.state = 'done'"
-		" AND (?2 = 0 OR i.seq < ?2) ORDER BY i.seq DESC LIMIT ?3",
-	[Q_IMAGES_PUBLIC] = IMAGE_COLS " WHERE i.state = 'done' AND r.visibility = 'public'"
-		" AND (?2 = 0 OR i.seq < ?2) ORDER BY i.seq DESC LIMIT ?3",
+	/*
+	 * Newest first, from the cursor down (?2: INT64_MAX for the first page):
+	 * images is the outer loop (CROSS JOIN), walked by seq from ?2 and
+	 * stopped after ?3, rather than every image of the account's batches
+	 * gathered and sorted (seconds with a million images).
+	 */
+#define IMAGE_COLS_BY_SEQ "SELECT i.seq, i.id, b.id, b.account_id, i.batch_seq, i.row, i.idx," \
+	" i.state, i.attempts, i.error, i.seed, i.width, i.height, i.bytes, i.crc32, i.mime, i.ext," \
+	" i.ignored, i.created_at, b.engine, " ROW_FIELDS \
+	" FROM images i CROSS JOIN batches b ON b.seq = i.batch_seq" \
+	" CROSS JOIN batch_rows r ON r.batch_seq = i.batch_seq AND r.row = i.row"
+	[Q_IMAGES_LIST] = IMAGE_COLS_BY_SEQ " WHERE i.seq < ?2 AND i.state = 'done'"
+		" AND b.account_id = ?1 ORDER BY i.seq DESC LIMIT ?3",
+	[Q_IMAGES_PUBLIC] = IMAGE_COLS_BY_SEQ " WHERE i.seq < ?2 AND i.state = 'done'"
+		" AND r.visibility = 'public' ORDER BY i.seq DESC LIMIT ?3",
 	/* the scheduler */
 	[Q_CLAIM_BATCH] =
 		"SELECT b.seq, b.id FROM batches b WHERE b.state IN ('queued', 'running')"
@@ -240,6 +251,8 @@ static const char *const store_sql[Q_COUNT] = {
 		"SELECT seq, id, idx, attempts FROM images WHERE batch_seq = ?1 AND row = ?2"
 		" AND state = 'pending' AND not_before <= ?3 AND EXISTS (SELECT 1 FROM batches b"
 		" WHERE b.seq = ?1 AND b.state IN ('queued', 'running')) ORDER BY idx LIMIT ?4",
+	/* a read-only transaction: no writer mutex, no write lock */
+	[Q_BEGIN_READ] = "BEGIN DEFERRED",
 };
 
 struct store_pool {
@@ -418,8 +431,16 @@ const char *store_col_text(sqlite3_stmt *s, int i)
 void store_col_copy(sqlite3_stmt *s, int i, char *dst, size_t len)
 {
 	const char *v = store_col_text(s, i);
+	size_t n = v ? (size_t)sqlite3_column_bytes(s, i) : 0;
 
-	snprintf(dst, len, "%s", v ? v : "");
+	/* as snprintf("%s") would, without its cost: cut to len - 1 bytes */
+	if (len == 0)
+		return;
+	if (n >= len)
+		n = len - 1;
+	if (n)
+		memcpy(dst, v, n);
+	dst[n] = '\0';
 }
 
 char *store_col_dup(sqlite3_stmt *s, int i)

@@ -10,6 +10,7 @@
  * with it (see the credit rules in store.h), so a change is either entirely
  * done or not at all.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,8 @@ int store_batch_list(struct store *st, const char *account_id, const char *state
 		return STORE_ERROR;
 	store_bind_text(s, 1, account_id);
 	store_bind_text(s, 2, state);
-	sqlite3_bind_int64(s, 3, before_seq);
+	/* the first page: from the newest (the cursor is a range bound, so an index serves it) */
+	sqlite3_bind_int64(s, 3, before_seq > 0 ? before_seq : INT64_MAX);
 	sqlite3_bind_int(s, 4, (int)limit + 1);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == limit) {

@@ -15,6 +15,7 @@
  * transaction: charge on done, release on failure, release on a cancel when
  * its batch is no longer active.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,8 @@ int store_images_list(struct store *st, const char *account_id, int64_t before_s
 		return STORE_ERROR;
 	if (account_id)
 		store_bind_text(s, 1, account_id);
-	sqlite3_bind_int64(s, 2, before_seq);
+	/* the first page: from the newest (the cursor is a range bound, so an index serves it) */
+	sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : INT64_MAX);
 	sqlite3_bind_int(s, 3, (int)limit + 1);
 	return each_image(st, s, cb, cls, limit, &n, more);
 }
@@ -177,7 +179,7 @@ int store_rows_page(struct store *st, int64_t batch_seq, unsigned after_row, uns
 	sqlite3_stmt *s = store_q(st, Q_ROWS_PAGE);
 	struct store_row *rows;
 	unsigned n = 0;
-	int rc, ret = STORE_OK;
+	int rc, ret = STORE_OK, read_txn;
 
 	*more = 0;
 	if (!s)
@@ -185,6 +187,12 @@ int store_rows_page(struct store *st, int64_t batch_seq, unsigned after_row, uns
 	rows = calloc(limit + 1, sizeof(*rows));
 	if (!rows)
 		return STORE_ERROR;
+	/*
+	 * A page is 1 + 2 x limit statements: one read transaction for all of
+	 * them (one snapshot, so the rows' states and their images agree, and one
+	 * WAL read lock instead of one per statement).
+	 */
+	read_txn = sqlite3_get_autocommit(st->db) && store_exec(st, Q_BEGIN_READ) == STORE_OK;
 	sqlite3_bind_int64(s, 1, batch_seq);
 	sqlite3_bind_int(s, 2, (int)after_row);
 	sqlite3_bind_int(s, 3, (int)limit + 1);
@@ -228,6 +236,8 @@ int store_rows_page(struct store *st, int64_t batch_seq, unsigned after_row, uns
 		sheet_fields_free(&rows[i].f);
 	}
 	free(rows);
+	if (read_txn && store_exec(st, Q_COMMIT) != STORE_OK)
+		store_rollback(st);
 	return ret;
 }
 

@@ -38,6 +38,8 @@ enum store_q {
 	Q_METRICS_BATCHES, Q_METRICS_IMAGES, Q_METRICS_CREDITS, Q_METRICS_OUTBOX,
 	/* several images of a row in one engine call */
 	Q_CLAIM_ROW_MORE,
+	/* a read of many statements in one snapshot (issue 9: the rows page) */
+	Q_BEGIN_READ,
 	Q_COUNT
 };
 
@@ -60,6 +62,8 @@ void store_done(sqlite3_stmt *s);
 int store_fail(struct store *st, const char *what);
 /* Steps a statement that returns no row, then store_done(); STORE_OK or STORE_ERROR. */
 int store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
+/* Runs the table's statement id (one without parameters or rows); STORE_OK or STORE_ERROR. */
+int store_exec(struct store *st, enum store_q id);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
