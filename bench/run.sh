@@ -8,6 +8,9 @@
 #   sh bench/run.sh workbooks    only the workbook section, replaced in place
 #                                in docs/PERFORMANCE.md (needs `make all` and
 #                                the bench programs built: build/bench/*)
+#   sh bench/run.sh memory       only the resident memory section (kilnd's
+#                                RSS over MEM_BATCHES 999-row batches, 100 by
+#                                default), replaced or appended in place
 set -eu
 only=${1:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,6 +117,59 @@ read and validation) was 1.20 MB for the 999-row .xlsx and 1.18 MB for the
 one.
 EOT
 }
+
+# The resident memory section (bench/memory.py): writes $work/memory.md.
+memory() {
+	batches=${MEM_BATCHES:-100}
+	echo "bench: kilnd's resident memory over $batches batches of 999 rows, 4 workers"
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	/usr/bin/python3 bench/memory.py "$batches" 512 | tee "$work/memory.tsv"
+	load_end=$(cut -d' ' -f1 /proc/loadavg)
+	peak=$(awk -F'\t' 'NR > 1 && $3 > m { m = $3 } END { printf "%.1f", m / 1024 }' "$work/memory.tsv")
+	cat > "$work/memory.md" <<EOT
+## Resident memory during 999-row batches
+
+Run on its own with \`sh bench/run.sh memory\` (after \`make all\`;
+MEM_BATCHES=$batches), which replaces this section only; \`make bench\`
+runs it with the others.  Run: $(date -u +%Y-%m-%dT%H:%MZ), kiln $(git rev-parse --short HEAD 2>/dev/null || echo unknown);
+the 1-minute load average was $load on $(nproc) cores at the start, $load_end at the end.
+
+One kilnd (\`--workers 4\`, the built-in engine at its default 512 px, no
+delay) on one data dir runs $batches batches one after the other, each 999
+rows of one image, uploaded, started and polled until completed
+(\`bench/memory.py\`).  A thread samples VmRSS in /proc/PID/status every
+20 ms; the table gives, for the 1st, 10th and last batch, the highest VmRSS
+seen while it ran, VmRSS when it had completed, and VmHWM (the kernel's
+high-water mark of the process since it started).  The reference is the
+same daemon idle, before its first upload.  Aim: under 64 MB, and no growth
+with the number of batches in the store (each batch adds 999 rows and 999
+images to it).
+
+| when | batches in the store | peak VmRSS (KB) | VmRSS after (KB) | VmHWM (KB) | batch took (s) |
+|---|---|---|---|---|---|
+$(awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$work/memory.tsv")
+
+Highest VmRSS over the whole run: $peak MB.
+
+READING
+EOT
+}
+
+if [ "$only" = memory ]; then
+	memory
+	# the section replaced in place (from its heading to the next one), else appended
+	if grep -q '^## Resident memory' "$out"; then
+		awk -v sec="$work/memory.md" '
+			/^## Resident memory/ { while ((getline l < sec) > 0) print l; print ""; skip = 1; next }
+			/^## / { skip = 0 }
+			!skip' "$out" > "$work/perf.md"
+		cp "$work/perf.md" "$out"
+	else
+		{ echo; cat "$work/memory.md"; } >> "$out"
+	fi
+	echo "bench: wrote the resident memory section of $out"
+	exit 0
+fi
 
 if [ "$only" = workbooks ]; then
 	workbooks
@@ -235,3 +291,8 @@ echo "bench: wrote $out"
 # the network engines against the fake upstream; appends its own section to $out
 echo "bench: network engines, calls in flight against a fake upstream"
 /usr/bin/python3 bench/engines.py --write "$out"
+
+# kilnd's resident memory over many batches; its own section at the end of $out
+memory
+{ echo; cat "$work/memory.md"; } >> "$out"
+echo "bench: wrote the resident memory section of $out"
