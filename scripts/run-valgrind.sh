@@ -7,8 +7,9 @@
 # errors: definite leaks (--leak-check=full), invalid reads and writes, use of
 # uninitialised values, bad frees.  Any of them fails the run (exit code 99
 # of the program, a non-empty report).  Suppressions: tests/valgrind/kiln.supp.
-# The harness's waits are scaled by KILN_TIMEOUT_FACTOR (default here 10):
-# under valgrind kilnd runs 5-50 times slower.
+# The harness's waits and the unit tests' time limits are scaled by
+# KILN_TIMEOUT_FACTOR (default here 10): under valgrind code runs 5-50 times
+# slower.
 #   sh scripts/run-valgrind.sh BUILD_DIR [PYTEST_ARGS...]
 set -u
 build=$1; shift
@@ -17,6 +18,7 @@ logs="$top/$build/valgrind"
 rm -rf "$logs"; mkdir -p "$logs"
 VG_FLAGS="-q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
 --errors-for-leak-kinds=definite --num-callers=30 --suppressions=$top/tests/valgrind/kiln.supp"
+export KILN_TIMEOUT_FACTOR="${KILN_TIMEOUT_FACTOR:-10}"   # unit tests' time limits too
 start=$(date +%s)
 fail=0
 
@@ -38,7 +40,6 @@ echo "valgrind: unit tests took $((unit_end - start)) s"
 echo "valgrind: end-to-end tests, kilnd and the kiln CLI under valgrind"
 export VG_FLAGS VG_LOG_DIR="$logs" KILN_REAL="$top/$build/kiln" KILN="$top/tests/valgrind/kiln-cli.sh"
 export KILND="$top/$build/kilnd" KILND_WRAPPER="valgrind $VG_FLAGS"
-export KILN_TIMEOUT_FACTOR="${KILN_TIMEOUT_FACTOR:-10}"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/e2e" "$@" || fail=$((fail + 1))
 for f in "$logs"/kiln-cli.*.vg; do
 	[ -s "$f" ] || continue
