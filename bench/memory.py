@@ -61,7 +61,8 @@ def main():
     data = ("\n".join(rows) + "\n").encode()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         k = Kilnd(os.path.join(tmp, "data"), ["--workers", "4", "--set", "builtin.size=%d" % size,
-                                              "--set", "log_level=warn", "--set", "builtin.call_log="])
+                                              "--set", "log_level=warn", "--set", "builtin.call_log=",
+                                              "--set", "admin_credits=1000000000000"])
         k.start()
         pid = k.proc.pid
         try:
