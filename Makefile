@@ -253,3 +253,14 @@ check-unit-file: $(BUILD)/kilnd
 	sh scripts/check-unit-file.sh $(abspath $(BUILD)/kilnd)
 
 -include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
+
+# ---- valgrind ------------------------------------------------------------
+# `make check-valgrind` (not in `make check`: about an hour on 2 cores): the
+# unit tests under valgrind memcheck, then the e2e tests with kilnd and the
+# kiln CLI under valgrind (scripts/run-valgrind.sh; docs/RELIABILITY.md).
+.PHONY: check-valgrind
+check-valgrind:
+	sh scripts/install-deps.sh
+	sh scripts/install-valgrind-deps.sh
+	$(MAKE) all $(UNIT_BIN)
+	sh scripts/run-valgrind.sh $(BUILD)

@@ -14,6 +14,7 @@ same tests), else ./build/kilnd.
 import http.client
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,6 +27,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 KILND = os.environ.get("KILND", os.path.join(ROOT, "build", "kilnd"))
 CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
 EXAMPLES = os.path.join(ROOT, "examples")
+# `make check-valgrind`: KILND_WRAPPER is a command put before kilnd (valgrind and its
+# flags; a valgrind wrapper gets a --log-file of its own per start, checked at
+# teardown), and KILN_TIMEOUT_FACTOR scales the harness's waits for the slower daemon.
+WRAPPER = shlex.split(os.environ.get("KILND_WRAPPER", ""))
+TIMEOUT_FACTOR = float(os.environ.get("KILN_TIMEOUT_FACTOR", "1"))
+
+
+def scaled(seconds):
+    """A test's time limit, scaled by KILN_TIMEOUT_FACTOR (1 unless under valgrind)."""
+    return seconds * TIMEOUT_FACTOR
 
 
 def free_port():
@@ -56,7 +67,10 @@ class Response:
 class Kilnd:
     """One kilnd process on its own data dir and port."""
 
+    started = []    # every Kilnd of the running test, for valgrind_check()
+
     def __init__(self, data_dir, args=(), env=None):
+        Kilnd.started.append(self)
         self.data_dir = str(data_dir)
         self.args = list(args)
         self.env = env
@@ -70,7 +84,7 @@ class Kilnd:
         os.makedirs(self.data_dir, exist_ok=True)
         for attempt in range(5):
             self.port = free_port()
-            cmd = [KILND, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data_dir,
+            cmd = self.wrapper() + [KILND, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data_dir,
                    "--set", "builtin.call_log=" + self.call_log] + self.args + list(extra)
             env = dict(os.environ)
             env.update(self.env or {})
@@ -88,8 +102,33 @@ class Kilnd:
             self.token = f.read().strip()
         return self
 
+    def wrapper(self):
+        """KILND_WRAPPER's words; valgrind's own report goes to a file per start."""
+        if not WRAPPER:
+            return []
+        if os.path.basename(WRAPPER[0]) != "valgrind":
+            return list(WRAPPER)
+        self.vg_logs = getattr(self, "vg_logs", [])
+        path = "%s.vg%d" % (self.log_path, len(self.vg_logs))
+        self.vg_logs.append(path)
+        return WRAPPER[:1] + ["--log-file=" + path] + WRAPPER[1:]
+
+    def valgrind_report(self):
+        """What valgrind reported over every start of this kilnd ("" when clean): run
+        quietly (-q), it writes only errors, so any text is one (SIGKILLed runs included)."""
+        out = []
+        for path in getattr(self, "vg_logs", []):
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except FileNotFoundError:
+                continue
+            if text.strip():
+                out.append("%s:\n%s" % (path, text))
+        return "\n".join(out)
+
     def wait_ready(self, timeout=10):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
@@ -113,7 +152,7 @@ class Kilnd:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -129,7 +168,7 @@ class Kilnd:
 
     def request(self, method, path, body=None, headers=None, auth=True, timeout=30,
                 token=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
         h = dict(headers or {})
         if auth:
             h["Authorization"] = "Bearer " + (token or self.token)
@@ -183,7 +222,7 @@ class Kilnd:
     def wait_state(self, bid, states, timeout=60):
         if isinstance(states, str):
             states = (states,)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         b = None
         while time.monotonic() < deadline:
             b = self.batch(bid)
@@ -205,6 +244,18 @@ class Kilnd:
         except FileNotFoundError:
             pass
         return counts
+
+
+@pytest.fixture(autouse=True)
+def valgrind_check():
+    """Under valgrind (KILND_WRAPPER), fails the test whose kilnds valgrind reported on,
+    those a test made with Kilnd() itself included."""
+    Kilnd.started = []
+    yield
+    if WRAPPER:
+        reports = [k.valgrind_report() for k in Kilnd.started]
+        Kilnd.started = []
+        assert not any(reports), "valgrind found errors in kilnd:\n" + "\n".join(reports)
 
 
 @pytest.fixture

@@ -70,6 +70,19 @@ def val(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0)
 
 
+def scrape_settled(k, images, timeout=10):
+    """A scrape once `images` images are counted done or failed: a worker counts
+    its image in memory just after the commit that may complete the batch, so
+    the last count can trail the batch's state by a moment."""
+    deadline = time.time() + timeout
+    while True:
+        s, _ = scrape(k)
+        n = val(s, "kiln_images_total", result="done") + val(s, "kiln_images_total", result="failed")
+        if n >= images or time.time() > deadline:
+            return s
+        time.sleep(0.05)
+
+
 def test_metrics_follow_a_batch(make_kiln):
     k = make_kiln(["--set", "builtin.size=64", "--workers", "2", "--set", "builtin.delay_ms=25"])
     s, types = scrape(k)
@@ -98,7 +111,7 @@ def test_metrics_follow_a_batch(make_kiln):
             break
         time.sleep(0.05)
     assert max(depths) > 0 and running == 1
-    s, _ = scrape(k)
+    s = scrape_settled(k, 48)
     assert val(s, "kiln_queue_depth") == 0
     assert val(s, "kiln_batches", state="completed") == 1 and val(s, "kiln_batches", state="running") == 0
     assert val(s, "kiln_images_total", result="done") == 48
@@ -132,7 +145,7 @@ def test_engine_errors_by_kind(make_kiln):
     k.start_batch(b["id"])
     done = k.wait_state(b["id"], "completed", timeout=60)
     assert done["images_failed"] == 2
-    s, _ = scrape(k)
+    s = scrape_settled(k, 4)
     assert val(s, "kiln_engine_errors_total", engine="builtin", kind="fail") == 1
     assert val(s, "kiln_engine_errors_total", engine="builtin", kind="retry") == 2
     assert val(s, "kiln_engine_errors_total", engine="builtin", kind="fatal") == 0
