@@ -18,7 +18,7 @@ With kilnd dead, the data dir is checked as the crash left it:
     charged is the cost of the images delivered (test_ledger_property's
     snapshot_checks(), which also checks every batch's counts and
     reservation, and each done image's file size);
-  - every done image's file has the stored CRC-32;
+  - every done image's file has the stored CRC-32 (read back);
   - no image that was done (or staged: file written and recorded) at an
     earlier kill is anything but done now (nothing lost);
   - no file under its final name belongs to an image that is not done or
@@ -34,7 +34,9 @@ every image is done exactly once (the engine's call log: no image called
 again after it was done or staged, at most one extra call per worker per
 kill), each batch completed with its failed rows failed, every completed
 batch's archive is whole, every webhook delivery arrived, and the ledger
-checks pass once more.  A summary line is printed.
+checks pass once more; kilnd stops cleanly on SIGTERM and its log has no
+sanitizer report (run it with build/asan/kilnd too).  A summary line is
+printed.
 
     /usr/bin/python3 tests/soak/soak.py [--kills N] [--seed S] [--kilnd PATH]
 
@@ -433,8 +435,10 @@ class Campaign:
         check(extra <= self.kills * WORKERS, "%d extra engine calls for %d kills" % (extra, self.kills))
         check(len(set(calls)) == images + failed, "%d images called, %d made or failed" %
               (len(set(calls)), images + failed))
-        k.stop()
+        check(k.stop() == 0, "kilnd did not stop cleanly on SIGTERM")
         snapshot_checks(k.data_dir)
+        log = k.log()
+        check("Sanitizer:" not in log and "runtime error:" not in log, "a sanitizer report in the log")
         self.checks += 1
         return images, failed, extra, len(received), sum(received.values())
 
@@ -478,8 +482,8 @@ def main(argv=None):
     c = Campaign(os.path.abspath(a.kilnd), seed, a.kills, work, a.verbose)
     try:
         c.run()
-    except Failure as e:
-        print("soak: FAILED after %d kills (seed=%d): %s\nlog: %s" % (c.kills, seed, e, c.k.log_path),
+    except (Failure, AssertionError) as e:
+        print("soak: FAILED after %d kills (seed=%d): %r\nlog: %s" % (c.kills, seed, e, c.k.log_path),
               flush=True)
         return 1
     if not a.keep:
