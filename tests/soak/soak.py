@@ -32,7 +32,7 @@ checked again (a stop survives a crash: stopping becomes stopped).
 At the end every stopped batch is resumed and all run to completion; then
 every image is done exactly once (the engine's call log: no image called
 again after it was done or staged, at most one extra call per worker per
-kill), each batch completed with its failed rows failed, every completed
+kill or stop), each batch completed with its failed rows failed, every completed
 batch's archive is whole, every webhook delivery arrived, and the ledger
 checks pass once more; kilnd stops cleanly on SIGTERM and its log has no
 sanitizer report (run it with build/asan/kilnd too).  A summary line is
@@ -40,9 +40,10 @@ printed.
 
     /usr/bin/python3 tests/soak/soak.py [--kills N] [--seed S] [--kilnd PATH]
 
-The seed is printed first; passing it again replays the same choices (the
-moments land on a different instant of kilnd's work each time, which is
-the point).  Exit status 0 when every check passed.
+The seed is printed first; passing it again replays the same sequence of
+moments (the other draws, and the instant of kilnd's work each kill lands
+on, follow what kilnd had done by then, so they differ from run to run:
+that is the point).  Exit status 0 when every check passed.
 """
 import argparse
 import http.client
@@ -133,6 +134,7 @@ def batch_csv(rng, name):
 class Campaign:
     def __init__(self, kilnd, seed, kills, workdir, verbose=False):
         self.rng = random.Random(seed)
+        self.moment_rng = random.Random(seed)   # the moments alone: the same order on a replay
         self.seed = seed
         self.kills_wanted = kills
         self.verbose = verbose
@@ -155,6 +157,7 @@ class Campaign:
         self.states_seen = set()
         self.archive_cut = set()
         self.restart_ms = []
+        self.stops = 0                # stop requests: each may cancel up to WORKERS calls
         self.n = 0
 
     def log(self, *a):
@@ -205,6 +208,7 @@ class Campaign:
     def control(self, bid, action, ok_states):
         """POST start/stop/resume in a thread; the kill may cut it."""
         body = {"webhook_url": self.receiver.url} if action == "start" else None
+        self.stops += action == "stop"
         before = set(self.batches[bid]["allowed"])
         self.batches[bid]["allowed"] = before | set(ok_states)
         return self.in_thread(lambda: self.req("POST", "/v1/batches/%s/%s" % (bid, action),
@@ -213,8 +217,8 @@ class Campaign:
     # -- one round: a moment, a kill, the checks, a restart --------------------
 
     def round(self):
-        moment = MOMENTS[self.kills % len(MOMENTS)] if self.rng.random() < 0.5 else \
-            self.rng.choice(MOMENTS)
+        moment = MOMENTS[self.kills % len(MOMENTS)] if self.moment_rng.random() < 0.5 else \
+            self.moment_rng.choice(MOMENTS)
         pending = None
         bid = None
         if moment == "upload":
@@ -432,7 +436,9 @@ class Campaign:
             check(i < self.done_at_line.get(iid, len(calls) + 1),
                   "image %s made again after it was done" % iid)
         extra = len(calls) - len(set(calls))
-        check(extra <= self.kills * WORKERS, "%d extra engine calls for %d kills" % (extra, self.kills))
+        # a call cut by a kill or cancelled by a stop is made again: at most one per worker each
+        check(extra <= (self.kills + self.stops) * WORKERS, "%d extra engine calls for %d kills and"
+              " %d stops" % (extra, self.kills, self.stops))
         check(len(set(calls)) == images + failed, "%d images called, %d made or failed" %
               (len(set(calls)), images + failed))
         check(k.stop() == 0, "kilnd did not stop cleanly on SIGTERM")
@@ -459,9 +465,9 @@ class Campaign:
         restart = sorted(self.restart_ms)
         moments = " ".join("%s=%d" % (m, self.moments[m]) for m in MOMENTS)
         print("soak: seed=%d kills=%d (%s) checks=%d passed, batches=%d images=%d failed_rows_images=%d"
-              " extra_calls=%d webhooks=%d (posts %d) states=%s restart_ms median=%.0f max=%.0f"
+              " stops=%d extra_calls=%d webhooks=%d (posts %d) states=%s restart_ms median=%.0f max=%.0f"
               " took=%.1fs" % (self.seed, self.kills, moments, self.checks, len(self.batches), images,
-                               failed, extra, hooks, hook_posts, ",".join(sorted(s for s in self.states_seen if s)),
+                               failed, self.stops, extra, hooks, hook_posts, ",".join(sorted(s for s in self.states_seen if s)),
                                restart[len(restart) // 2], restart[-1], took), flush=True)
         return took
 
