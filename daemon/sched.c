@@ -203,6 +203,8 @@ static int persist(struct worker *w, const struct store_job *job, const struct s
 	rc = store_image_done(w->st, one->seq, util_now_ms(), state);
 	if (rc != STORE_OK) {
 		if (store_disk_full(w->st)) {
+			/* not done, and it will be made again: no uncounted file under its name */
+			unlink(dst);
 			kiln_disk_full_message(k, err, errlen);
 			return -2;
 		}
