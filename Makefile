@@ -264,3 +264,14 @@ check-valgrind:
 	sh scripts/install-valgrind-deps.sh
 	$(MAKE) all $(UNIT_BIN)
 	sh scripts/run-valgrind.sh $(BUILD)
+# ---- the crash campaign ---------------------------------------------------
+# tests/soak/soak.py: SOAK_KILLS (200) kill -9 of kilnd at random moments, each
+# followed by a restart and the checks of docs/RELIABILITY.md; SOAK_SEED
+# replays a campaign (the seed is printed first).  A short one (10 kills) is
+# in check-e2e (tests/e2e/test_soak.py).
+.PHONY: soak
+SOAK_KILLS ?= 200
+soak: deps
+	$(MAKE) all
+	/usr/bin/python3 tests/soak/soak.py --kills $(SOAK_KILLS) --kilnd $(abspath $(BUILD)/kilnd) \
+		$(if $(SOAK_SEED),--seed $(SOAK_SEED))

@@ -110,6 +110,13 @@ int api_limit(struct api_request *req, unsigned *limit);
 /* The 500 answer for a store failure. */
 enum MHD_Result api_internal(struct api_request *req);
 
+/*
+ * 507 insufficient_storage: the data dir's disk is full (why says so; the
+ * answer adds what to do).  api_internal() answers this too when the store
+ * failed for want of space.
+ */
+enum MHD_Result api_disk_full(struct api_request *req, const char *why);
+
 /* RFC 3339 string for ms since the epoch, or JSON null for 0. */
 cJSON *api_time(int64_t ms);
 

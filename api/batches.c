@@ -243,6 +243,12 @@ static enum MHD_Result upload(struct api_request *req, const char *replace_id)
 	up.sheet = &sb;
 	up.warnings = warnings;
 	up.idempotency_key = replace_id ? NULL : key;
+	if (kiln_disk_short(k, req->body_len, msg, sizeof(msg))) {
+		free(costs);
+		free(warnings);
+		sheet_batch_free(&sb);
+		return api_disk_full(req, msg);
+	}
 	if (!api_store(req)) {
 		free(costs);
 		free(warnings);
@@ -406,6 +412,15 @@ static enum MHD_Result to_queued(struct api_request *req, int resume)
 			   &upload);
 	if (!resume && webhook_arg(req, &webhook, &ret) < 0)
 		return ret;
+	{
+		char why[1200];
+
+		/* started on a full disk, it would only pause again at its first image */
+		if (kiln_disk_short(req->k, 0, why, sizeof(why))) {
+			free(webhook);
+			return api_disk_full(req, why);
+		}
+	}
 	if (!api_store(req)) {
 		free(webhook);
 		return api_internal(req);

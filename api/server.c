@@ -170,8 +170,22 @@ enum MHD_Result api_error(struct api_request *req, unsigned status, const char *
 
 enum MHD_Result api_internal(struct api_request *req)
 {
+	if (store_disk_full(req->st)) {
+		char msg[1200];
+
+		kiln_disk_full_message(req->k, msg, sizeof(msg));
+		return api_disk_full(req, msg);
+	}
 	return api_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
 			 "kilnd could not complete the request; it is logged — try again", NULL);
+}
+
+enum MHD_Result api_disk_full(struct api_request *req, const char *why)
+{
+	char msg[1400];
+
+	snprintf(msg, sizeof(msg), "%s; free space there and try again", why);
+	return api_error(req, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient_storage", msg, NULL);
 }
 
 const char *api_arg(struct api_request *req, const char *name)

@@ -84,6 +84,8 @@ static const struct config_key config_keys[] = {
 	ENGINE_KEYS(openai),
 	ENGINE_KEYS(a1111),
 #undef ENGINE_KEYS
+	/* a full disk: batches pause below this much free space */
+	{ "min_free_space", NUM(CK_SIZE, min_free_space), 0, 1LL << 40 },
 };
 
 static const char *const config_models[CONFIG_MODELS] = { "2.0", "1.0", "0.2", "3.0", "2a" };
@@ -219,6 +221,7 @@ void config_defaults(struct config *cfg)
 	engine_defaults(&cfg->openai, "https://api.openai.com", 180000);
 	snprintf(cfg->openai.model, sizeof(cfg->openai.model), "gpt-image-1");
 	engine_defaults(&cfg->a1111, "http://127.0.0.1:7860", 600000);
+	cfg->min_free_space = 16 * 1024 * 1024;
 }
 
 /* Parses a whole decimal number with an optional K/M/G suffix when size is set. */

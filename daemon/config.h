@@ -82,6 +82,8 @@ struct config {
 	struct config_engine ideogram;
 	struct config_engine openai;
 	struct config_engine a1111;
+	/* a full disk */
+	uint64_t min_free_space;   /* bytes kept free on the data dir's filesystem (16 MiB; 0: none) */
 };
 
 /*

@@ -78,3 +78,24 @@ int kiln_thumb_path(const struct kiln *k, const char *batch_id, const char *imag
 
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
+
+void kiln_disk_full_message(const struct kiln *k, char *msg, size_t len)
+{
+	snprintf(msg, len, "disk full: no space left on the filesystem of the data dir (%s)",
+		 k->cfg.data_dir);
+}
+
+int kiln_disk_short(const struct kiln *k, uint64_t need, char *msg, size_t len)
+{
+	uint64_t free_bytes;
+
+	if (k->cfg.min_free_space == 0 || util_free_bytes(k->cfg.data_dir, &free_bytes) < 0)
+		return 0;
+	if (free_bytes >= need && free_bytes - need >= k->cfg.min_free_space)
+		return 0;
+	snprintf(msg, len, "disk full: %llu KiB free on the filesystem of the data dir (%s),"
+		 " less than min_free_space (%llu KiB) would be left",
+		 (unsigned long long)(free_bytes / 1024), k->cfg.data_dir,
+		 (unsigned long long)(k->cfg.min_free_space / 1024));
+	return 1;
+}

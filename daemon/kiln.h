@@ -76,4 +76,15 @@ int kiln_write_admin_token(const char *data_dir, const char *token);
 int kiln_thumb_path(const struct kiln *k, const char *batch_id, const char *image_id,
 		    char *buf, size_t len);
 
+/*
+ * 1 when writing need more bytes to the data dir would leave less than
+ * min_free_space free on its filesystem (a full disk), with a message
+ * saying so in msg (the caller adds what to do); else 0 (also when it
+ * cannot be told).
+ */
+int kiln_disk_short(const struct kiln *k, uint64_t need, char *msg, size_t len);
+
+/* The message of a batch paused by a full disk, for the data dir of k, into msg. */
+void kiln_disk_full_message(const struct kiln *k, char *msg, size_t len);
+
 #endif

@@ -6,7 +6,18 @@
  * the Nth image made: after its file is staged, or after it is renamed but
  * before it is marked done.  A restart must then finish that image without
  * calling the engine again.
+ *
+ * A full disk (an image write that fails with ENOSPC or EDQUOT, the store
+ * answering SQLITE_FULL, or less than min_free_space left after the image)
+ * is not the image's fault: the image goes back to pending without counting
+ * an attempt (its temporary file removed, never staged or done), and its
+ * batch is paused — stopped, with the error "disk full: …" until it is
+ * resumed — so that nothing is failed for want of space and a resume after
+ * space is freed finishes it.  While the store itself cannot write, the
+ * worker keeps trying every second to put the image back (or until kilnd
+ * stops; a restart then requeues it).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -92,9 +103,45 @@ struct sched_image {
 	unsigned attempts;       /* including this one */
 };
 
+/* Whether kilnd is stopping (no more waiting for space to come back). */
+static int quitting(struct sched *s)
+{
+	int q;
+
+	pthread_mutex_lock(&s->mu);
+	q = s->quit;
+	pthread_mutex_unlock(&s->mu);
+	return q;
+}
+
+/*
+ * Puts a running image back to pending after a full disk, trying again
+ * every second while the store cannot write either.
+ */
+static void requeue_full(struct worker *w, const struct sched_image *one, char *state)
+{
+	while (store_image_requeue(w->st, one->seq, util_now_ms(), state) == STORE_ERROR &&
+	       store_disk_full(w->st) && !quitting(w->s))
+		sleep(1);
+}
+
+/* Pauses the job's batch for a full disk (see the design note), and ends its other calls. */
+static void pause_full(struct worker *w, const struct store_job *job, const char *why)
+{
+	char msg[1400];
+
+	snprintf(msg, sizeof(msg), "%s; free space there, then resume the batch", why);
+	log_error("batch %s paused: %s", job->batch_id, msg);
+	while (store_batch_pause(w->st, job->batch_seq, msg, util_now_ms()) == STORE_ERROR &&
+	       store_disk_full(w->st) && !quitting(w->s))
+		sleep(1);
+	sched_cancel_batch(w->s, job->batch_seq);
+}
+
 /*
  * Makes an engine's image durable and settles it (see sched.h).  Returns 0,
- * or -1 with a message in err when the file could not be written.
+ * -1 with a message in err when the file could not be written, or -2 when
+ * the disk is full (err says so).
  */
 static int persist(struct worker *w, const struct store_job *job, const struct sched_image *one,
 		   const struct engine_image *img, char *state, char *err, size_t errlen)
@@ -110,8 +157,16 @@ static int persist(struct worker *w, const struct store_job *job, const struct s
 		snprintf(err, errlen, "image path too long");
 		return -1;
 	}
+	if (kiln_disk_short(k, img->len, err, errlen))
+		return -2;
 	if (util_mkdir_p(dir, 0750) < 0 || util_write_synced(tmp, img->data, img->len, 0640) < 0) {
-		snprintf(err, errlen, "cannot write the image: %s", strerror(errno));
+		int e = errno;
+
+		if (util_errno_full(e)) {
+			kiln_disk_full_message(k, err, errlen);
+			return -2;
+		}
+		snprintf(err, errlen, "cannot write the image: %s", strerror(e));
 		return -1;
 	}
 	memset(&r, 0, sizeof(r));
@@ -125,18 +180,34 @@ static int persist(struct worker *w, const struct store_job *job, const struct s
 	r.ignored = img->ignored;
 	if (store_image_stage(w->st, one->seq, &r) != STORE_OK) {
 		unlink(tmp);
+		if (store_disk_full(w->st)) {
+			kiln_disk_full_message(k, err, errlen);
+			return -2;
+		}
 		snprintf(err, errlen, "cannot record the image");
 		return -1;
 	}
 	crash_point(w->s, CRASH_STAGE);
 	if (util_rename_durable(tmp, dst, dir) < 0) {
-		snprintf(err, errlen, "cannot move the image into place: %s", strerror(errno));
+		int e = errno;
+
 		unlink(tmp);
+		if (util_errno_full(e)) {
+			kiln_disk_full_message(k, err, errlen);
+			return -2;
+		}
+		snprintf(err, errlen, "cannot move the image into place: %s", strerror(e));
 		return -1;
 	}
 	crash_point(w->s, CRASH_RENAME);
 	rc = store_image_done(w->st, one->seq, util_now_ms(), state);
 	if (rc != STORE_OK) {
+		if (store_disk_full(w->st)) {
+			/* not done, and it will be made again: no uncounted file under its name */
+			unlink(dst);
+			kiln_disk_full_message(k, err, errlen);
+			return -2;
+		}
 		snprintf(err, errlen, "cannot mark the image done");
 		return -1;
 	}
@@ -232,19 +303,34 @@ static void run_job(struct worker *w, struct store_job *job, const struct store_
 		sched_cancel_batch(w->s, job->batch_seq);
 		strcpy(state, "failed");
 	} else {
+		char full[1200] = "";
+
 		for (i = 0; i < n; i++) {
 			enum engine_status st = es;
-			char ierr[512];
+			char ierr[1200];
+			int pr = 0;
 
 			snprintf(ierr, sizeof(ierr), "%s", err);
 			if (es == ENGINE_OK && img[i].status != ENGINE_OK) {
 				st = img[i].status;
 				snprintf(ierr, sizeof(ierr), "%s", img[i].error);
 			}
-			if (st == ENGINE_OK && persist(w, job, &one[i], &img[i], state, ierr,
-						       sizeof(ierr)) < 0)
+			if (st == ENGINE_OK && full[0] == '\0')
+				pr = persist(w, job, &one[i], &img[i], state, ierr, sizeof(ierr));
+			if (pr == -2)
+				snprintf(full, sizeof(full), "%s", ierr);
+			if (st == ENGINE_OK && full[0]) {
+				/* not made for want of space: pending again, no attempt counted */
+				requeue_full(w, &one[i], state);
+				continue;
+			}
+			if (pr < 0)
 				st = ENGINE_RETRY;
 			settle(w, job, &one[i], st, ierr, state);
+		}
+		if (full[0]) {
+			pause_full(w, job, full);
+			state[0] = '\0';
 		}
 	}
 	if (strcmp(state, "completed") == 0 || strcmp(state, "stopped") == 0 ||
@@ -334,10 +420,46 @@ static int recover_file_ok(void *cls, const char *batch_id, const char *image_id
 	return 0;
 }
 
+/*
+ * Removes the temporary files (".<name>.tmp") a crash left in the batches'
+ * directories: writes never staged, or staged ones store_recover() did not
+ * adopt (it renames those it adopts first).  Only before the workers start.
+ * Returns how many were removed.
+ */
+static unsigned sweep_tmp(const struct kiln *k)
+{
+	char dir[1200], path[1500];
+	struct dirent *e, *f;
+	unsigned n = 0;
+	DIR *top = opendir(k->images_dir), *d;
+
+	if (!top)
+		return 0;
+	while ((e = readdir(top)) != NULL) {
+		if (e->d_name[0] == '.' || kiln_batch_dir(k, e->d_name, dir, sizeof(dir)) < 0)
+			continue;
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((f = readdir(d)) != NULL) {
+			size_t len = strlen(f->d_name);
+
+			if (f->d_name[0] != '.' || len < 6 || strcmp(f->d_name + len - 4, ".tmp") != 0)
+				continue;
+			if (snprintf(path, sizeof(path), "%s/%s", dir, f->d_name) < (int)sizeof(path) &&
+			    unlink(path) == 0)
+				n++;
+		}
+		closedir(d);
+	}
+	closedir(top);
+	return n;
+}
+
 int sched_recover(struct kiln *k, char *err, size_t errlen)
 {
 	struct store *st = store_pool_get(k->pool);
-	unsigned adopted = 0, requeued = 0;
+	unsigned adopted = 0, requeued = 0, swept;
 	int rc;
 
 	if (!st) {
@@ -353,6 +475,9 @@ int sched_recover(struct kiln *k, char *err, size_t errlen)
 	if (adopted || requeued)
 		log_info("recovered after an unclean stop: %u image(s) were finished, %u will be"
 			 " made again", adopted, requeued);
+	swept = sweep_tmp(k);
+	if (swept)
+		log_info("removed %u temporary file(s) of image writes a crash cut short", swept);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,4 +238,19 @@ int util_read_file(const char *path, size_t max, char **buf, size_t *len)
 int util_write_all(int fd, const void *buf, size_t len)
 {
 	return write_all(fd, buf, len);
+}
+
+int util_errno_full(int e)
+{
+	return e == ENOSPC || e == EDQUOT;
+}
+
+int util_free_bytes(const char *path, uint64_t *out)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) < 0)
+		return -1;
+	*out = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	return 0;
 }

@@ -51,6 +51,12 @@ int util_rename_durable(const char *from, const char *to, const char *dir);
 /* Reads a whole file of at most max bytes; *buf is malloc'd and NUL-terminated. 0 or -1. */
 int util_read_file(const char *path, size_t max, char **buf, size_t *len);
 
+/* 1 when errno value e says a filesystem is full (ENOSPC, EDQUOT), else 0. */
+int util_errno_full(int e);
+
+/* The bytes an unprivileged process may still write on path's filesystem; 0 or -1. */
+int util_free_bytes(const char *path, uint64_t *out);
+
 /* Writes all of buf to fd, retrying short writes and EINTR; 0 or -1 (errno set). */
 int util_write_all(int fd, const void *buf, size_t len);
 

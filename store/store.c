@@ -101,7 +101,8 @@ static const char *const store_sql[Q_COUNT] = {
 		" THEN ?3 ELSE NULL END WHERE seq = ?1",
 	[Q_BATCH_START] =
 		"UPDATE batches SET state = 'queued', webhook_url = COALESCE(?2, webhook_url),"
-		" run_started_at = ?3, run_done_base = images_done + images_failed, finished_at = NULL"
+		" run_started_at = ?3, run_done_base = images_done + images_failed, finished_at = NULL,"
+		" error = NULL"
 		" WHERE seq = ?1",
 	[Q_BATCH_RESERVE] = "UPDATE batches SET credits_reserved = credits_reserved + ?2 WHERE seq = ?1",
 	[Q_BATCH_COUNT_STATE] = "SELECT count(*) FROM images WHERE batch_seq = ?1 AND state = ?2",
@@ -253,6 +254,8 @@ static const char *const store_sql[Q_COUNT] = {
 		" WHERE b.seq = ?1 AND b.state IN ('queued', 'running')) ORDER BY idx LIMIT ?4",
 	/* a read-only transaction: no writer mutex, no write lock */
 	[Q_BEGIN_READ] = "BEGIN DEFERRED",
+	/* a batch paused by a full disk */
+	[Q_BATCH_SET_ERROR] = "UPDATE batches SET error = ?2 WHERE seq = ?1",
 };
 
 struct store_pool {
@@ -338,8 +341,17 @@ void store_done(sqlite3_stmt *s)
 
 int store_fail(struct store *st, const char *what)
 {
+	int code = sqlite3_errcode(st->db);
+
+	if (code == SQLITE_FULL || util_errno_full(sqlite3_system_errno(st->db)))
+		st->full = 1;
 	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
 	return STORE_ERROR;
+}
+
+int store_disk_full(const struct store *st)
+{
+	return st && st->full;
 }
 
 int store_exec(struct store *st, enum store_q id)
@@ -368,6 +380,7 @@ static void unlock_writer(struct store *st)
 int store_begin(struct store *st)
 {
 	assert(!st->locked);
+	st->full = 0;
 	if (st->wlock) {
 		pthread_mutex_lock(st->wlock);
 		st->locked = 1;

@@ -460,6 +460,20 @@ struct store_metrics {
 /* The gauges /metrics reads from the store. */
 int store_metrics_read(struct store *st, struct store_metrics *m);
 
+/*
+ * 1 when the connection's last failure since its last transaction began was
+ * a full disk (SQLITE_FULL, or ENOSPC/EDQUOT underneath), else 0.
+ */
+int store_disk_full(const struct store *st);
+
+/*
+ * Pauses a queued or running batch for a fault its owner can fix (a full
+ * disk): as a stop (stopping while images still run, else stopped; the
+ * credits of what is not begun released), with error set until the next
+ * resume.  Any other state is left as it is (STORE_OK).
+ */
+int store_batch_pause(struct store *st, int64_t batch_seq, const char *error, int64_t now);
+
 /* Runs PRAGMA integrity_check; STORE_OK when it says ok. */
 int store_integrity_check(struct store *st);
 

@@ -642,11 +642,63 @@ int store_batch_resume(struct store *st, const char *account_id, const char *bat
 			 available);
 }
 
+/*
+ * Inside a transaction: a queued or running batch b to stopping (images
+ * still running) or stopped, the credits of what is not begun released, and
+ * error (NULL: none) recorded.  STORE_OK or STORE_ERROR.
+ */
+static int stop_locked(struct store *st, const struct store_batch *b, const char *error, int64_t now)
+{
+	int64_t unbegun = pending_cost(st, b->seq, NULL);
+	int64_t running = count_images(st, b->seq, "running");
+
+	if (unbegun < 0 || running < 0)
+		return STORE_ERROR;
+	if (reserve(st, b, -unbegun, now) != STORE_OK)
+		return STORE_ERROR;
+	if (error) {
+		sqlite3_stmt *s = store_q(st, Q_BATCH_SET_ERROR);
+
+		if (!s)
+			return STORE_ERROR;
+		sqlite3_bind_int64(s, 1, b->seq);
+		store_bind_text(s, 2, error);
+		if (store_step_done(st, s, "batch error") != STORE_OK)
+			return STORE_ERROR;
+	}
+	if (set_state(st, b->seq, running > 0 ? "stopping" : "stopped", now) != STORE_OK)
+		return STORE_ERROR;
+	return store_event_emit(st, b->seq, running > 0 ? "batch.progress" : "batch.stopped", now);
+}
+
+int store_batch_pause(struct store *st, int64_t batch_seq, const char *error, int64_t now)
+{
+	struct store_batch b;
+
+	if (store_begin(st) != STORE_OK)
+		return STORE_ERROR;
+	if (batch_by_seq(st, batch_seq, &b) != STORE_OK) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	if (strcmp(b.state, "queued") != 0 && strcmp(b.state, "running") != 0) {
+		store_batch_free(&b);
+		store_rollback(st);
+		return STORE_OK;
+	}
+	if (stop_locked(st, &b, error, now) != STORE_OK) {
+		store_batch_free(&b);
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	store_batch_free(&b);
+	return store_commit(st);
+}
+
 int store_batch_stop(struct store *st, const char *account_id, const char *batch_id,
 		     int64_t now, struct store_batch *out)
 {
 	struct store_batch b;
-	int64_t unbegun, running;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -667,16 +719,7 @@ int store_batch_stop(struct store *st, const char *account_id, const char *batch
 		*out = b;
 		return STORE_CONFLICT;
 	}
-	unbegun = pending_cost(st, b.seq, NULL);
-	running = count_images(st, b.seq, "running");
-	if (unbegun < 0 || running < 0)
-		goto fail;
-	if (reserve(st, &b, -unbegun, now) != STORE_OK)
-		goto fail;
-	if (set_state(st, b.seq, running > 0 ? "stopping" : "stopped", now) != STORE_OK)
-		goto fail;
-	if (store_event_emit(st, b.seq, running > 0 ? "batch.progress" : "batch.stopped",
-			     now) != STORE_OK)
+	if (stop_locked(st, &b, NULL, now) != STORE_OK)
 		goto fail;
 	if (batch_by_seq(st, b.seq, out) != STORE_OK)
 		goto fail;

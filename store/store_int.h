@@ -38,8 +38,10 @@ enum store_q {
 	Q_METRICS_BATCHES, Q_METRICS_IMAGES, Q_METRICS_CREDITS, Q_METRICS_OUTBOX,
 	/* several images of a row in one engine call */
 	Q_CLAIM_ROW_MORE,
-	/* a read of many statements in one snapshot (issue 9: the rows page) */
+	/* a read of many statements in one snapshot (the rows page) */
 	Q_BEGIN_READ,
+	/* a batch paused by a full disk */
+	Q_BATCH_SET_ERROR,
 	Q_COUNT
 };
 
@@ -50,6 +52,7 @@ struct store {
 	int locked;              /* this connection holds *wlock */
 	struct store_pool *pool; /* the pool it came from, or NULL */
 	unsigned notify;         /* STORE_NOTIFY_* bits of the open transaction */
+	int full;                /* the last failure was a full disk (SQLITE_FULL) */
 };
 
 enum store_credit { STORE_GRANT, STORE_RESERVE, STORE_CHARGE, STORE_RELEASE };

@@ -27,9 +27,11 @@ def test_request_ids_in_headers_and_log(kiln):
     assert err.status == 404 and err.header("X-Request-Id")
     unauth = kiln.request("GET", "/v1/batches", auth=False)
     assert unauth.status == 401 and unauth.header("X-Request-Id")
-    # the access line is written once the answer is sent: give it a moment
+    # each access line is written once its answer is sent, by its own HTTP thread (so not
+    # necessarily in the order of the requests): give them a moment
     deadline = time.monotonic() + 10
-    while "req=%s GET" % unauth.header("X-Request-Id") not in kiln.log():
+    while not all("req=%s GET" % h in kiln.log() for h in (
+            rid, unauth.header("X-Request-Id"), err.header("X-Request-Id"), "client-42.a_b")):
         assert time.monotonic() < deadline, kiln.log()
         time.sleep(0.05)
     log = kiln.log()

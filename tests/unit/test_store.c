@@ -415,6 +415,50 @@ static void test_delete_only_when_idle(void **state)
 	store_batch_free(&b);
 }
 
+/* A full disk pauses a batch: stopped with its error, what is not begun released; resume clears it. */
+static void test_pause_for_a_full_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct store_batch b, s;
+	struct store_job j;
+	struct store_account a;
+	int64_t req, av;
+	char st[12];
+
+	create(f, 2, 2, NULL, &b, STORE_OK);
+	/* a draft is left as it is */
+	assert_int_equal(store_batch_pause(f->st, b.seq, "disk full: x", 1), STORE_OK);
+	assert_int_equal(store_batch_get(f->st, f->admin.id, b.id, &s), STORE_OK);
+	assert_string_equal(s.state, "draft");
+	assert_null(s.error);
+	store_batch_free(&s);
+	assert_int_equal(store_batch_start(f->st, f->admin.id, b.id, NULL, 1, NULL, &s, &req, &av), STORE_OK);
+	store_batch_free(&s);
+	make_one(f, &j, st);                             /* 1 done */
+	assert_int_equal(store_claim(f->st, 0, 0, &j), STORE_OK);    /* 1 running */
+	assert_int_equal(store_batch_pause(f->st, b.seq, "disk full: free space", 2), STORE_OK);
+	assert_int_equal(store_batch_get(f->st, f->admin.id, b.id, &s), STORE_OK);
+	assert_string_equal(s.state, "stopping");
+	assert_string_equal(s.error, "disk full: free space");
+	assert_int_equal(s.credits_reserved, 2);          /* the one in flight */
+	store_batch_free(&s);
+	/* the image refused for want of space goes back: stopped, nothing reserved */
+	assert_int_equal(store_image_requeue(f->st, j.image_seq, 3, st), STORE_OK);
+	assert_string_equal(st, "stopped");
+	sheet_fields_free(&j.f);
+	account(f, &a);
+	assert_int_equal(a.reserved, 0);
+	assert_int_equal(a.charged, 2);
+	assert_int_equal(store_ledger_check(f->st), STORE_OK);
+	assert_int_equal(store_disk_full(f->st), 0);
+	assert_int_equal(store_batch_resume(f->st, f->admin.id, b.id, 4, NULL, &s, &req, &av), STORE_OK);
+	assert_string_equal(s.state, "queued");
+	assert_null(s.error);
+	assert_int_equal(s.credits_reserved, 6);
+	store_batch_free(&s);
+	store_batch_free(&b);
+}
+
 /* Creates a draft of n rows x k images for an account, with a cost per row. */
 static void create_costed(struct fixture *f, const char *account_id, unsigned n, int k,
 			  const int64_t *costs, struct store_batch *out)
@@ -606,6 +650,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_row_costs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test(test_migration_keeps_costs),
+		cmocka_unit_test_setup_teardown(test_pause_for_a_full_disk, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
