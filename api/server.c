@@ -85,6 +85,10 @@ enum MHD_Result api_queue(struct api_request *req, unsigned status, struct MHD_R
 	metrics_http(req->k->metrics, req->route_idx, status);
 	if (req->request_id[0])
 		MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	/* a body refused or cut short: the connection is not reused (MHD would
+	 * wait on it for a next request that a hostile client never sends) */
+	if (status == MHD_HTTP_CONTENT_TOO_LARGE || req->too_big || req->bad_body)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	r = MHD_queue_response(req->conn, status, resp);
 	MHD_destroy_response(resp);
 	return r;
