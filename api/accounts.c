@@ -129,7 +129,8 @@ enum MHD_Result api_accounts_create(struct api_request *req)
 	if (!name || !api_account_name_ok(name)) {
 		cJSON_Delete(root);
 		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
-				 "name must be a string of 1 to 100 bytes of UTF-8 text without control characters",
+				 "name must be a string of 1 to 100 bytes of UTF-8 text without"
+				 " control characters",
 				 NULL);
 	}
 	if (cJSON_GetObjectItemCaseSensitive(root, "credits") &&

@@ -262,11 +262,15 @@ LIMIT = ["--set", "max_upload_bytes=64K"]
 
 def test_giant_upload_with_content_length(make_kiln):
     kiln = make_kiln(LIMIT)
-    r = kiln.upload(b"prompt\n" + b"x" * (2 << 20), multipart=False)
-    assert r.status == 413 and error_code(r) == "payload_too_large"
-    assert "max_upload_bytes" in r.json()["error"]["message"]
-    r = kiln.upload(b"prompt\n" + b"x" * (2 << 20))
-    assert r.status == 413
+    # refused on its Content-Length, before the body: the client may still be sending
+    for ctype in (b"text/csv", b"multipart/form-data; boundary=abc"):
+        got = raw(kiln, b"POST /v1/batches?name=a.csv HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                  b"Content-Type: %s\r\n" % (2 << 20, ctype) + auth(kiln) + b"\r\n" +
+                  b"--abc\r\n" + b"x" * 10000)
+        assert status_of(got) == 413
+        err = json.loads(body_of(got))["error"]
+        assert err["code"] == "payload_too_large" and "max_upload_bytes" in err["message"]
+        assert b"Connection: close" in got.split(b"\r\n\r\n")[0]
     healthy(kiln)
 
 

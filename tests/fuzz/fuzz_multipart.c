@@ -24,6 +24,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char fuzz_type[512];
+static size_t fuzz_file_len;       /* the last input's file part, for tests/unit/test_http_fuzz.c */
 
 enum MHD_Result MHD_lookup_connection_value_n(struct MHD_Connection *connection,
 					      enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -76,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (req.too_big && req.body)
 		abort();
+	fuzz_file_len = req.body_len;
 	free(req.body);
 	free(req.file_name);
 	return 0;
