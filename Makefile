@@ -112,7 +112,8 @@ $(BUILD)/gen/web.o: $(BUILD)/gen/web.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ \
+		$(filter-out tests/fuzz/%,$(filter %.c %.o,$^)) \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
