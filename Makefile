@@ -5,6 +5,7 @@
 #   make check      install what is missing, run every test, plain and under ASan+UBSan
 #   make bench      the benchmarks written to docs/PERFORMANCE.md
 #   make fuzz       libFuzzer on the four readers (and .xlsx fast vs expat), FUZZ_SECONDS (600)
+#   make fuzz-http  libFuzzer on the request handling (routing, JSON bodies, multipart)
 #                   each: docs/RELIABILITY.md
 #
 # Objects go to $(BUILD) (build/ by default, build/asan for the sanitizer
@@ -111,7 +112,8 @@ $(BUILD)/gen/web.o: $(BUILD)/gen/web.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ \
+		$(filter-out tests/fuzz/%,$(filter %.c %.o,$^)) \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
@@ -192,6 +194,23 @@ fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-deps
 	$(MAKE) fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/run-fuzz.sh $(FUZZ_FMTS)
+
+# libFuzzer harnesses of the request handling (issue 9): routing, JSON bodies,
+# multipart through MHD's post processor; `make fuzz-http` runs them as
+# `make fuzz` runs the readers' (FUZZ_SECONDS each, FUZZ_PARALLEL at a time).
+FUZZ_HTTP     := route json multipart
+FUZZ_HTTP_BIN := $(FUZZ_HTTP:%=build/fuzz/fuzz_%)
+
+.PHONY: fuzz-http
+$(FUZZ_HTTP_BIN): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c api/route.c api/api.h $(FUZZ_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I. $(shell pkg-config --cflags libcjson libmicrohttpd libzip expat zlib) \
+		-o $@ $< api/route.c $(FUZZ_SRC) \
+		$(shell pkg-config --libs libcjson libmicrohttpd libzip expat zlib) -lm
+
+fuzz-http: fuzz-deps
+	$(MAKE) $(FUZZ_HTTP_BIN)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/run-fuzz.sh $(FUZZ_HTTP)
 
 clean:
 	rm -rf build kilnd kiln

@@ -79,13 +79,11 @@ static int admin_only(struct api_request *req, enum MHD_Result *ret)
 /* The JSON object of the body; NULL with a 400 queued. */
 static cJSON *body_object(struct api_request *req, const char *example, enum MHD_Result *ret)
 {
-	cJSON *root = NULL;
+	cJSON *root;
 	char msg[160];
 
-	if (req->body && req->body_len > 0)
-		root = cJSON_ParseWithLength(req->body, req->body_len);
-	if (!root || !cJSON_IsObject(root)) {
-		cJSON_Delete(root);
+	root = api_json_object(req->body, req->body_len);
+	if (!root) {
 		snprintf(msg, sizeof(msg), "the body must be a JSON object, e.g. %s", example);
 		*ret = api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", msg, NULL);
 		return NULL;
@@ -105,19 +103,6 @@ static int whole_number(const cJSON *item, long long min, long long max, int64_t
 		return -1;
 	*out = (int64_t)v;
 	return 0;
-}
-
-int api_account_name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len == 0 || len > 100)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)n; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	}
-	return 1;
 }
 
 static enum MHD_Result not_found(struct api_request *req)
@@ -144,7 +129,8 @@ enum MHD_Result api_accounts_create(struct api_request *req)
 	if (!name || !api_account_name_ok(name)) {
 		cJSON_Delete(root);
 		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
-				 "name must be a string of 1 to 100 characters without control characters",
+				 "name must be a string of 1 to 100 bytes of UTF-8 text without"
+				 " control characters",
 				 NULL);
 	}
 	if (cJSON_GetObjectItemCaseSensitive(root, "credits") &&

@@ -29,6 +29,7 @@ struct config;
 struct api_server;
 
 #define API_MAX_PARAMS 2
+#define API_PARAM_MAX 64
 
 struct api_request {
 	struct kiln *k;
@@ -36,7 +37,7 @@ struct api_request {
 	const struct api_route *route;
 	const char *method;
 	const char *url;
-	char params[API_MAX_PARAMS][64]; /* the :name parts of the path, in order */
+	char params[API_MAX_PARAMS][API_PARAM_MAX]; /* the :name parts of the path, in order */
 	struct store_account account;    /* the caller (filled when the route needs a token) */
 	struct store *st;                /* borrowed on first api_store() */
 	/* the body */
@@ -46,6 +47,7 @@ struct api_request {
 	int too_big;
 	int bad_body;
 	struct MHD_PostProcessor *pp;
+	uint64_t received;               /* body bytes received, every part counted */
 	unsigned status;                 /* the status queued, for the log */
 	uint64_t upload_max;             /* max_upload_bytes for this caller */
 	/* the access log */
@@ -69,6 +71,37 @@ struct api_route {
 	api_handler handler;
 	unsigned flags;
 };
+
+/*
+ * Matches a path against a route pattern ("/v1/batches/:id/start"), copying
+ * each :name segment (1 to API_PARAM_MAX - 1 bytes, no '/') into params.
+ * Returns 1 on a match, else 0 (params then partly written).
+ */
+int api_route_match(const char *pattern, const char *path, char params[][API_PARAM_MAX]);
+
+/*
+ * Decodes %XX escapes of s in place, except %00, which stays as written (see
+ * route.c); the new length.  libmicrohttpd's unescape callback.
+ */
+size_t api_url_unescape(char *s);
+
+/* The JSON object of a request body; NULL when it is empty, not JSON or not an object. */
+cJSON *api_json_object(const char *body, size_t len);
+
+/*
+ * Appends size bytes of body to req->body (kept NUL-terminated) while the
+ * whole stays within limit; past it, frees the body and sets req->too_big.
+ */
+void api_body_append(struct api_request *req, const char *data, size_t size, size_t limit);
+
+/*
+ * libmicrohttpd's multipart iterator (cls: the struct api_request): keeps
+ * the part named "file" (its bytes via api_body_append() up to
+ * req->upload_max, its file name in req->file_name), ignores the others.
+ */
+enum MHD_Result api_post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+			      const char *filename, const char *content_type,
+			      const char *transfer_encoding, const char *data, uint64_t off, size_t size);
 
 /* Starts listening on cfg.listen; NULL with a message in err. */
 struct api_server *api_start(struct kiln *k, char *err, size_t errlen);

@@ -125,8 +125,8 @@ static cJSON *msgs_json(const struct sheet_msgs *ms)
 
 /*
  * The batch's name: the multipart file name, else ?name=, else "batch.csv";
- * reduced to its last path component, without control characters, at most
- * 200 bytes (cut on a UTF-8 boundary).
+ * reduced to its last path component, without control characters or bytes
+ * that are not UTF-8, at most 200 bytes (cut on a UTF-8 boundary).
  */
 static void upload_name(struct api_request *req, char *out, size_t len)
 {
@@ -142,12 +142,18 @@ static void upload_name(struct api_request *req, char *out, size_t len)
 	slash = strrchr(n, '\\');
 	if (slash && slash[1])
 		n = slash + 1;
-	for (; *n && o + 1 < len && o < 200; n++) {
+	for (size_t left = strlen(n); *n && o + 1 < len && o < 200; n++, left--) {
 		unsigned char c = (unsigned char)*n;
+		size_t seq = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
 
 		if (c < 0x20 || c == 0x7f)
 			continue;
-		out[o++] = (char)c;
+		if (c >= 0x80 && (seq > left || sheet_utf8_valid((const unsigned char *)n, seq) != seq))
+			continue;          /* not UTF-8: dropped, so the name is valid JSON text */
+		for (size_t i = 0; i < seq && o + 1 < len && o < 200; i++)
+			out[o++] = n[i];
+		n += seq - 1;
+		left -= seq - 1;
 	}
 	while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
 		o--;
@@ -362,9 +368,8 @@ static int webhook_arg(struct api_request *req, char **url, enum MHD_Result *ret
 	*url = NULL;
 	if (!req->body || req->body_len == 0)
 		return 0;
-	root = cJSON_ParseWithLength(req->body, req->body_len);
-	if (!root || !cJSON_IsObject(root)) {
-		cJSON_Delete(root);
+	root = api_json_object(req->body, req->body_len);
+	if (!root) {
 		*ret = api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
 				 "the body must be a JSON object, e.g. {\"webhook_url\": \"https://…\"}",
 				 NULL);

@@ -67,37 +67,6 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/web/:name", api_web_get, API_PUBLIC },
 };
 
-/*
- * Matches a path against a pattern, copying the :name segments into params.
- * Returns 1 on a match.
- */
-static int match(const char *pattern, const char *path, char params[][64])
-{
-	unsigned np = 0;
-
-	while (*pattern && *path) {
-		if (*pattern == ':') {
-			const char *end = strchr(path, '/');
-			size_t n = end ? (size_t)(end - path) : strlen(path);
-
-			if (n == 0 || n >= 64 || np >= API_MAX_PARAMS)
-				return 0;
-			memcpy(params[np], path, n);
-			params[np][n] = '\0';
-			np++;
-			path += n;
-			while (*pattern && *pattern != '/')
-				pattern++;
-			continue;
-		}
-		if (*pattern != *path)
-			return 0;
-		pattern++;
-		path++;
-	}
-	return *pattern == '\0' && *path == '\0';
-}
-
 struct store *api_store(struct api_request *req)
 {
 	if (!req->st)
@@ -116,6 +85,10 @@ enum MHD_Result api_queue(struct api_request *req, unsigned status, struct MHD_R
 	metrics_http(req->k->metrics, req->route_idx, status);
 	if (req->request_id[0])
 		MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	/* a body refused or cut short: the connection is not reused (MHD would
+	 * wait on it for a next request that a hostile client never sends) */
+	if (status == MHD_HTTP_CONTENT_TOO_LARGE || req->too_big || req->bad_body)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	r = MHD_queue_response(req->conn, status, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -263,62 +236,6 @@ cJSON *api_fields_json(const struct sheet_fields *f)
 	return o;
 }
 
-/* Appends body bytes within limit; sets too_big past it. */
-static void body_append(struct api_request *req, const char *data, size_t size, size_t limit)
-{
-	if (req->too_big)
-		return;
-	if (req->body_len + size > limit) {
-		req->too_big = 1;
-		free(req->body);
-		req->body = NULL;
-		req->body_len = req->body_cap = 0;
-		return;
-	}
-	if (req->body_len + size + 1 > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 16384;
-		char *nb;
-
-		while (cap < req->body_len + size + 1)
-			cap *= 2;
-		if (cap > limit + 1)
-			cap = limit + 1;
-		nb = realloc(req->body, cap);
-		if (!nb) {
-			req->too_big = 1;
-			return;
-		}
-		req->body = nb;
-		req->body_cap = cap;
-	}
-	memcpy(req->body + req->body_len, data, size);
-	req->body_len += size;
-	req->body[req->body_len] = '\0';
-}
-
-/* MHD's multipart iterator: keeps the part named "file". */
-static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-				 const char *filename, const char *content_type,
-				 const char *transfer_encoding, const char *data,
-				 uint64_t off, size_t size)
-{
-	struct api_request *req = cls;
-
-	(void)kind;
-	(void)content_type;
-	(void)transfer_encoding;
-	(void)off;
-	if (!key || strcmp(key, "file") != 0)
-		return MHD_YES;
-	if (filename && !req->file_name)
-		req->file_name = strdup(filename);
-	if (size > 0)
-		body_append(req, data, size, req->upload_max);
-	else if (!req->body)
-		body_append(req, "", 0, req->upload_max);
-	return MHD_YES;
-}
-
 /*
  * The request's id: the client's X-Request-Id when it is 1 to 36 characters
  * of [A-Za-z0-9._-] (so a proxy's id carries through), else 16 random hex
@@ -390,10 +307,13 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 	enum MHD_Result ret = MHD_YES;
 
 	*answered = 1;
+	if (strstr(url, "%00"))
+		return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				 "the path holds %00 (a NUL byte), which no kilnd path has", NULL);
 	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
-		char params[API_MAX_PARAMS][64];
+		char params[API_MAX_PARAMS][API_PARAM_MAX];
 
-		if (!match(api_routes[i].pattern, url, params))
+		if (!api_route_match(api_routes[i].pattern, url, params))
 			continue;
 		path_known = 1;
 		if (strcmp(api_routes[i].method, lookup) != 0)
@@ -436,7 +356,7 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 			return api_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", msg, NULL);
 		}
 		if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
-			req->pp = MHD_create_post_processor(req->conn, 64 * 1024, post_iter, req);
+			req->pp = MHD_create_post_processor(req->conn, 64 * 1024, api_post_iter, req);
 			if (!req->pp)
 				return api_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
 						 "the multipart body has no boundary", NULL);
@@ -486,11 +406,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 		if (req->route->flags & API_UPLOAD)
 			limit = (size_t)req->upload_max;
-		if (req->pp) {
+		req->received += *upload_data_size;
+		if (req->pp && req->received > req->upload_max + API_MULTIPART_SLACK) {
+			/* parts other than "file" are not kept, but they count */
+			req->too_big = 1;
+			MHD_destroy_post_processor(req->pp);
+			req->pp = NULL;
+			free(req->body);
+			req->body = NULL;
+			req->body_len = req->body_cap = 0;
+		} else if (req->too_big) {
+			/* past the limit: drained, not kept */
+		} else if (req->pp) {
 			if (MHD_post_process(req->pp, upload_data, *upload_data_size) != MHD_YES)
 				req->bad_body = 1;
 		} else {
-			body_append(req, upload_data, *upload_data_size, limit);
+			api_body_append(req, upload_data, *upload_data_size, limit);
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -580,6 +511,14 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 		strstr(msg, "Connection reset") ? LOG_DEBUG : LOG_WARN, "microhttpd: %s", msg);
 }
 
+/* MHD's unescape callback (URL path and query): api_url_unescape(). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	return api_url_unescape(s);
+}
+
 /* Parses "host:port" ("[::1]:5456" too) into a socket address. */
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sl)
 {
@@ -654,11 +593,13 @@ struct api_server *api_start(struct kiln *k, char *err, size_t errlen)
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)k->cfg.http_threads,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, k,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)k->cfg.http_timeout_seconds,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)k->cfg.http_max_connections,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)0,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  (unsigned int)k->cfg.http_max_connections_per_ip,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+				  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 				  MHD_OPTION_END);
 	if (!srv->d) {
 		snprintf(err, errlen, "cannot listen on %s (is the port in use?)", k->cfg.listen);

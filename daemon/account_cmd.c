@@ -184,7 +184,7 @@ static int run(const struct cmd *c, const char *cmd, char **args, int nargs, int
 	}
 	if (strcmp(cmd, "add") == 0 && nargs == 1) {
 		if (!api_account_name_ok(args[0])) {
-			fprintf(stderr, "kilnd account add: a name is 1 to 100 characters, without"
+			fprintf(stderr, "kilnd account add: a name is 1 to 100 bytes of UTF-8, without"
 				" control characters\n");
 			return 2;
 		}

@@ -61,6 +61,9 @@ static const struct config_key config_keys[] = {
 	{ "webhooks.retry_seconds", NUM(CK_UINT, webhooks_retry_seconds), 0, 30 * 86400 },
 	{ "webhooks.timeout_seconds", NUM(CK_UINT, webhooks_timeout_seconds), 1, 300 },
 	{ "metrics.require_admin", NUM(CK_BOOL, metrics_require_admin), 0, 1 },
+	/* hostile clients (issue 9) */
+	{ "http_timeout_seconds", NUM(CK_UINT, http_timeout_seconds), 1, 86400 },
+	{ "http_max_connections_per_ip", NUM(CK_UINT, http_max_connections_per_ip), 0, 1000000 },
 	/* the network engines: the same keys for each */
 #define ENGINE_KEYS(e) \
 	{ #e ".base_url", STR(e.base_url), 0, 0 }, \
@@ -217,6 +220,9 @@ void config_defaults(struct config *cfg)
 	cfg->events_retention_days = 7;
 	cfg->webhooks_retry_seconds = 86400;
 	cfg->webhooks_timeout_seconds = 10;
+	/* hostile clients (issue 9) */
+	cfg->http_timeout_seconds = 60;
+	cfg->http_max_connections_per_ip = 0;
 	engine_defaults(&cfg->ideogram, "https://api.ideogram.ai", 180000);
 	engine_defaults(&cfg->openai, "https://api.openai.com", 180000);
 	snprintf(cfg->openai.model, sizeof(cfg->openai.model), "gpt-image-1");

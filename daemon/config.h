@@ -78,6 +78,9 @@ struct config {
 	unsigned webhooks_retry_seconds;   /* keep retrying a delivery this long (86400) */
 	unsigned webhooks_timeout_seconds; /* per attempt (10) */
 	unsigned metrics_require_admin;    /* bool: /metrics needs the admin's token (false) */
+	/* hostile clients (issue 9) */
+	unsigned http_timeout_seconds;        /* a connection idle this long is closed (60) */
+	unsigned http_max_connections_per_ip; /* open connections per client address (0: no limit) */
 	/* the network engines (daemon/engines/net.h) */
 	struct config_engine ideogram;
 	struct config_engine openai;

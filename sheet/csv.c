@@ -585,3 +585,12 @@ enum sheet_status sheet_read_csv(const unsigned char *buf, size_t len,
 	free(t.owned);
 	return st;
 }
+
+/*
+ * Length of the longest strictly valid UTF-8 prefix of s (n bytes): the
+ * reader's own check, for the HTTP side (names in requests).
+ */
+size_t sheet_utf8_valid(const unsigned char *s, size_t n)
+{
+	return utf8_valid_prefix(s, n);
+}

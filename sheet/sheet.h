@@ -257,6 +257,12 @@ int sheet_warn_other_sheets(struct sheet_grid *grid, const char *name, size_t ns
 /* Writes code point cp as UTF-8 at o (room for 4 bytes); returns the bytes written. */
 size_t sheet_utf8_put(char *o, uint32_t cp);
 
+/*
+ * Length of the longest strictly valid UTF-8 prefix of s (no overlong forms,
+ * no surrogates, nothing above U+10FFFF); n when all of s is valid.
+ */
+size_t sheet_utf8_valid(const unsigned char *s, size_t n);
+
 /* Writes the A1 name of a cell ("C7", "AA12") into buf (at least 16 bytes). */
 void sheet_cell_ref(unsigned row, unsigned col, char *buf, size_t len);
 
