@@ -186,8 +186,7 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/zipmut.h tes
 		$< $(FUZZ_SRC) $(shell pkg-config --libs libzip expat zlib) -lm
 
 fuzz-deps:
-	sh scripts/install-deps.sh
-	sh scripts/install-fuzz-deps.sh
+	sh scripts/install-deps.sh fuzz
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -279,10 +278,10 @@ check-unit-file: $(BUILD)/kilnd
 # kiln CLI under valgrind (scripts/run-valgrind.sh; docs/RELIABILITY.md).
 .PHONY: check-valgrind
 check-valgrind:
-	sh scripts/install-deps.sh
-	sh scripts/install-valgrind-deps.sh
+	sh scripts/install-deps.sh valgrind
 	$(MAKE) all $(UNIT_BIN)
 	sh scripts/run-valgrind.sh $(BUILD)
+
 # ---- the crash campaign ---------------------------------------------------
 # tests/soak/soak.py: SOAK_KILLS (200) kill -9 of kilnd at random moments, each
 # followed by a restart and the checks of docs/RELIABILITY.md; SOAK_SEED

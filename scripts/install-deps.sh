@@ -13,10 +13,16 @@ libcurl4-openssl-dev python3-prometheus-client
 libcmocka-dev python3 python3-pytest sqlite3 curl unzip"
 # operations: sd_notify, and systemd-analyze to verify the unit
 PKGS="$PKGS libsystemd-dev systemd"
-# `install-deps.sh deb`: also what builds and checks the Debian package
-if [ "${1:-}" = "deb" ]; then
-	PKGS="$PKGS debhelper dpkg-dev lintian fakeroot man-db"
-fi
+# an argument adds what one target needs on top:
+#   deb       what builds and checks the Debian package (make deb, check-package)
+#   fuzz      clang and its runtime (libFuzzer and the sanitizers live in
+#             libclang-rt-14-dev), for make fuzz
+#   valgrind  valgrind, for make check-valgrind and the massif profile
+case "${1:-}" in
+deb) PKGS="$PKGS debhelper dpkg-dev lintian fakeroot man-db" ;;
+fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
+valgrind) PKGS="$PKGS valgrind" ;;
+esac
 # tests: groff checks the kiln(1) man page, jsonschema the answers against
 # the OpenAPI document
 PKGS="$PKGS groff-base python3-jsonschema"
