@@ -362,15 +362,15 @@
     $('errors-table').hidden = d.length === 0;
     const max = 1000;
     for (const p of d.slice(0, max)) {
-      const todo = el('td', { class: 'todo' }, el('span', { text: p.message || '' }));
-      if (p.hint) todo.append(el('span', { class: 'hint', text: p.hint }));
+      const fix = el('td', { class: 'fix' }, el('span', { text: p.message || '' }));
+      if (p.hint) fix.append(el('span', { class: 'hint', text: p.hint }));
       tbody.append(el('tr', null,
         el('td', { class: 'num', text: p.row === undefined || p.row === null ? '—' : String(p.row) }),
         el('td', { text: p.column || '—' }),
         el('td', { class: 'cell', text: p.cell || '—' }),
         el('td', { class: 'value' }, p.value === undefined || p.value === null || p.value === ''
           ? el('span', { class: 'muted', text: '(empty)' }) : el('code', { text: String(p.value) })),
-        todo));
+        fix));
     }
     if (d.length > max) {
       tbody.append(el('tr', null, el('td', { colspan: '5', text: 'and ' + fmt(d.length - max) +

@@ -22,7 +22,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,99 +31,43 @@ static const char *replaying = "";   /* the file being replayed, for FUZZ_FAIL()
 #define FUZZ_FAIL() fail_msg("%s: breaks the reader's contract (see above)", replaying)
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/oracle.h"
+#include "tests/unit/replay.h"
 
-/* Reads a whole file into a buffer of exactly its size (so ASan sees overreads); NULL on failure. */
-static unsigned char *slurp_exact(const char *path, size_t *len)
-{
-	unsigned char *b = slurp(path, len), *exact;
-
-	if (!b)
-		return NULL;
-	exact = malloc(*len ? *len : 1);
-	if (exact)
-		memcpy(exact, b, *len);
-	free(b);
-	return exact;
-}
-
-/*
- * Replays every regular file of dir through reader; returns how many.  A
- * missing dir counts none (git keeps no empty regressions/<fmt>/).
- */
-static size_t replay_dir(const char *dir,
-			 enum sheet_status (*reader)(const unsigned char *, size_t,
-						   const struct sheet_limits *,
-						   struct sheet_grid *, char *, size_t))
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char path[1024];
-		unsigned char *buf;
-		size_t len = 0;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		buf = slurp_exact(path, &len);
-		if (!buf) {
-			closedir(d);
-			fail_msg("%s: cannot be read", path);
-		}
-		replaying = path;
-		fuzz_one(reader, buf, len);
-		replaying = "";
-		free(buf);
-		n++;
+/* One input through a reader and sheet_validate(), with the harnesses' checks. */
+#define REPLAY_READER(name, reader) \
+	static void name(const char *path, const unsigned char *buf, size_t len) \
+	{ \
+		replaying = path; \
+		fuzz_one(reader, buf, len); \
+		replaying = ""; \
 	}
-	closedir(d);
-	return n;
-}
-
-/* The seeds (there must be some) and the regressions of one format. */
-static void replay(const char *fmt,
-		   enum sheet_status (*reader)(const unsigned char *, size_t,
-					     const struct sheet_limits *,
-					     struct sheet_grid *, char *, size_t))
-{
-	char dir[256];
-	size_t seeds, regs;
-
-	snprintf(dir, sizeof(dir), "tests/fuzz/seeds/%s", fmt);
-	seeds = replay_dir(dir, reader);
-	if (!seeds)
-		fail_msg("%s: no seeds (the tests run from the repository root)", dir);
-	snprintf(dir, sizeof(dir), "tests/fuzz/regressions/%s", fmt);
-	regs = replay_dir(dir, reader);
-	print_message("%s: %zu seeds, %zu regression inputs replayed\n", fmt, seeds, regs);
-}
+REPLAY_READER(one_csv, sheet_read_csv)
+REPLAY_READER(one_xls, sheet_read_xls)
+REPLAY_READER(one_xlsx, sheet_read_xlsx)
+REPLAY_READER(one_ods, sheet_read_ods)
 
 static void test_fuzz_csv(void **state)
 {
 	(void)state;
-	replay("csv", sheet_read_csv);
+	replay("csv", one_csv);
 }
 
 static void test_fuzz_xls(void **state)
 {
 	(void)state;
-	replay("xls", sheet_read_xls);
+	replay("xls", one_xls);
 }
 
 static void test_fuzz_xlsx(void **state)
 {
 	(void)state;
-	replay("xlsx", sheet_read_xlsx);
+	replay("xlsx", one_xlsx);
 }
 
 static void test_fuzz_ods(void **state)
 {
 	(void)state;
-	replay("ods", sheet_read_ods);
+	replay("ods", one_ods);
 }
 
 int main(void)

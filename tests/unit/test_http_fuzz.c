@@ -20,11 +20,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "daemon/util.h"
+#include "tests/unit/oracle.h"
+#include "tests/unit/replay.h"
 
 #define LLVMFuzzerTestOneInput fuzz_route_one
 #include "tests/fuzz/fuzz_route.c"
@@ -36,59 +36,35 @@
 #include "tests/fuzz/fuzz_multipart.c"
 #undef LLVMFuzzerTestOneInput
 
-/* Replays every regular file of dir through one; how many (a missing dir: none). */
-static size_t replay_dir(const char *dir, int (*one)(const uint8_t *, size_t))
+/* The harnesses' entry points as replay()'s callbacks. */
+static void one_route(const char *path, const unsigned char *buf, size_t len)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char path[1024];
-		char *buf;
-		size_t len = 0;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (util_read_file(path, 1 << 24, &buf, &len) < 0) {
-			closedir(d);
-			fail_msg("%s: cannot be read", path);
-		}
-		one((const uint8_t *)buf, len);
-		free(buf);
-		n++;
-	}
-	closedir(d);
-	return n;
+	(void)path;
+	fuzz_route_one(buf, len);
 }
 
-static void replay(const char *name, int (*one)(const uint8_t *, size_t))
+static void one_json(const char *path, const unsigned char *buf, size_t len)
 {
-	char dir[256];
-	size_t seeds, regs;
+	(void)path;
+	fuzz_json_one(buf, len);
+}
 
-	snprintf(dir, sizeof(dir), "tests/fuzz/seeds/%s", name);
-	seeds = replay_dir(dir, one);
-	if (!seeds)
-		fail_msg("%s: no seeds (the tests run from the repository root)", dir);
-	snprintf(dir, sizeof(dir), "tests/fuzz/regressions/%s", name);
-	regs = replay_dir(dir, one);
-	print_message("%s: %zu seeds, %zu regression inputs replayed\n", name, seeds, regs);
+static void one_multipart(const char *path, const unsigned char *buf, size_t len)
+{
+	(void)path;
+	fuzz_multipart_one(buf, len);
 }
 
 static void test_route(void **state)
 {
 	(void)state;
-	replay("route", fuzz_route_one);
+	replay("route", one_route);
 }
 
 static void test_json(void **state)
 {
 	(void)state;
-	replay("json", fuzz_json_one);
+	replay("json", one_json);
 }
 
 static void test_multipart(void **state)
@@ -99,7 +75,7 @@ static void test_multipart(void **state)
 		"prompt\r\nA cat\r\n--XyZ--\r\n";
 
 	(void)state;
-	replay("multipart", fuzz_multipart_one);
+	replay("multipart", one_multipart);
 	/* the harness really drives MHD's post processor: the file part comes out */
 	fuzz_multipart_one((const uint8_t *)form, sizeof(form) - 1);
 	assert_int_equal(fuzz_file_len, strlen("prompt\r\nA cat"));
