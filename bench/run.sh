@@ -6,10 +6,9 @@
 #
 #   sh bench/run.sh              everything (what `make bench` runs)
 #   sh bench/run.sh workbooks    only the workbook section, replaced in place
-#                                in docs/PERFORMANCE.md (needs `make all` and
-#                                the bench programs built: build/bench/*)
+#                                in docs/PERFORMANCE.md
 #   sh bench/run.sh load         only the load section (wrk against kilnd and
-#                                nginx while a batch runs; needs `make all`)
+#                                nginx while a batch runs)
 #   sh bench/run.sh store        only the store-scale section (1M images; the
 #                                data dir is cached in build/bench-store/)
 #   sh bench/run.sh memory       only the resident memory section (kilnd's
@@ -20,6 +19,8 @@ only=${1:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh scripts/install-bench-deps.sh    # openpyxl, xlrd, xlwt: the workbook references and fixtures
+# never measure a stale build: kilnd, kiln and the bench programs, up to date
+make -s all build/bench/bench_workbook build/bench/make_xlsx build/bench/bench_sheet build/bench/bench_loop
 out=docs/PERFORMANCE.md
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/kiln-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -64,9 +65,8 @@ workbooks() {
 	cat > "$wb/full.md" <<EOT
 ## Workbooks: .xlsx and .xls beside openpyxl and xlrd
 
-Run on its own with \`sh bench/run.sh workbooks\` (after \`make all\` and
-\`make build/bench/bench_workbook build/bench/make_xlsx\`), which replaces
-this section only; \`make bench\` runs it with the others.  Run:
+Run on its own with \`sh bench/run.sh workbooks\` (which builds what it
+measures first), which replaces this section only; \`make bench\` runs it with the others.  Run:
 $(date -u +%Y-%m-%dT%H:%MZ), kiln $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
 A batch of 999 rows (and one of 9,999, ten times the limit) with every
@@ -148,8 +148,7 @@ memory() {
 	cat > "$work/memory.md" <<EOT
 ## Resident memory during 999-row batches
 
-Run on its own with \`sh bench/run.sh memory\` (after \`make all\`;
-MEM_BATCHES=$batches), which replaces this section only; \`make bench\`
+Run on its own with \`sh bench/run.sh memory\` (MEM_BATCHES=$batches), which replaces this section only; \`make bench\`
 runs it with the others.  Run: $(date -u +%Y-%m-%dT%H:%MZ), kiln $(git rev-parse --short HEAD 2>/dev/null || echo unknown);
 the 1-minute load average was $load on $(nproc) cores at the start, $load_end at the end.
 
