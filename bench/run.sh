@@ -65,8 +65,8 @@ workbooks() {
 	cat > "$wb/full.md" <<EOT
 ## Workbooks: .xlsx and .xls beside openpyxl and xlrd
 
-Run on its own with \`sh bench/run.sh workbooks\` (which builds what it
-measures first), which replaces this section only; \`make bench\` runs it with the others.  Run:
+Run on its own with \`sh bench/run.sh workbooks\`, which builds what it
+measures and replaces this section only; \`make bench\` runs it with the others.  Run:
 $(date -u +%Y-%m-%dT%H:%MZ), kiln $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
 A batch of 999 rows (and one of 9,999, ten times the limit) with every
