@@ -136,7 +136,7 @@ check-e2e: $(BUILD)/kilnd
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 check-asan:
-	$(MAKE) BUILD=build/asan SAN=1 OPT="-O1 -g" check-unit check-e2e
+	$(MAKE) BUILD=build/asan SAN=1 OPT="-O1 -g" check-unit check-e2e check-browser
 
 check-style:
 	sh scripts/check-style.sh
