@@ -3,16 +3,18 @@
 # memcheck, then the end-to-end tests with every kilnd started under valgrind
 # (tests/e2e/conftest.py's KILND_WRAPPER: each start writes its own report,
 # checked when the test ends) and the kiln CLI under valgrind too
-# (a script written into BUILD_DIR/valgrind/).  Run quietly (-q), valgrind writes only
-# errors: definite leaks (--leak-check=full), invalid reads and writes, use of
-# uninitialised values, bad frees.  Any of them fails the run (exit code 99
+# (a script written into BUILD_DIR/valgrind/), then the browser tests with
+# every kilnd under valgrind (a script again: tests/browser starts $KILND).
+# Run quietly (-q), valgrind writes only errors: definite leaks
+# (--leak-check=full), invalid reads and writes, use of uninitialised
+# values, bad frees.  Any of them fails the run (exit code 99
 # of the program, a non-empty report).  Suppressions: tests/valgrind/kiln.supp.
 # The harness's waits and the unit tests' time limits are scaled by
 # KILN_TIMEOUT_FACTOR (default here 10): under valgrind code runs 5-50 times
 # slower.
 #   sh scripts/run-valgrind.sh BUILD_DIR [PYTEST_ARGS...]
 # (PYTEST_ARGS: which e2e tests, e.g. tests/e2e/test_cli.py; VALGRIND_UNIT=0
-# skips the unit tests.)
+# skips the unit tests, VALGRIND_BROWSER=0 the browser tests.)
 set -u
 build=$1; shift
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,6 +60,29 @@ for f in "$logs"/kiln-cli.*.vg; do
 	[ -s "$f" ] || continue
 	fail=$((fail + 1)); echo "FAILED: the kiln CLI under valgrind: $f"; cat "$f"
 done
+e2e_end=$(date +%s)
+echo "valgrind: end-to-end tests took $((e2e_end - unit_end)) s"
+
+echo "valgrind: browser tests, every kilnd under valgrind"
+# tests/browser starts $KILND itself: a script that execs kilnd under valgrind, so that
+# SIGTERM reaches kilnd, and an error or a definite leak ends it with 99, which the
+# harness reports as a failed test; each start also writes its own report
+cat > "$logs/kilnd" <<EOT
+#!/bin/sh
+exec $(command -v valgrind) $VG_FLAGS --log-file="$logs/kilnd-browser.%p.vg" "$top/$build/kilnd" "\$@"
+EOT
+chmod +x "$logs/kilnd"
+if [ "${VALGRIND_BROWSER:-1}" = 0 ]; then
+	echo "  skipped (VALGRIND_BROWSER=0)"
+else
+	sh "$top/scripts/install-browser-deps.sh" >/dev/null
+	(cd "$top" && KILND="$logs/kilnd" SCREENSHOTS="$logs/screenshots" node tests/browser/run.mjs) ||
+		fail=$((fail + 1))
+	for f in "$logs"/kilnd-browser.*.vg; do
+		[ -s "$f" ] || continue
+		fail=$((fail + 1)); echo "FAILED: kilnd under valgrind in the browser tests: $f"; cat "$f"
+	done
+fi
 end=$(date +%s)
-echo "valgrind: end-to-end tests took $((end - unit_end)) s; all $((end - start)) s; $fail failure(s)"
+echo "valgrind: browser tests took $((end - e2e_end)) s; all $((end - start)) s; $fail failure(s)"
 [ "$fail" -eq 0 ]
