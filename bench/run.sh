@@ -175,20 +175,22 @@ Reading the figures: kilnd's heap is small.  A massif profile
 statements each pooled connection prepares once and keeps, and the
 connections' page caches.  The rest of VmRSS is the program and its shared
 libraries (libcrypto, libcurl, SQLite, libmicrohttpd ...: most of the idle
-figure), the stacks the threads have touched, and memory glibc's arenas
-keep after a free.  What can grow with the store is SQLite's page cache: at
-most 2 MB per connection (SQLite's default \`cache_size\` of -2000 KiB,
-which kiln keeps), in a pool opened lazily up to \`http_threads\` +
-\`workers\` + 2 connections, 10 here, so at most about 20 MB, reached as the
-database outgrows what each connection touches, after which the figure
-levels off (in a run with VmRSS read every 20 s, 2026-11-24: 26.4 MB after
-46 batches, 28.1 to 31.0 MB from 48 to 99; RssAnon 14.0, then 15.7 to
-18.6 MB, RssFile the rest); nothing else kilnd keeps
-depends on the number of batches (a worker holds only the batch it works on,
-events and lists are read from the store, paged).  The figures stay far under the aim,
-so nothing was changed: a smaller cache would save a few MB at the price of
-reads on a large store (pages the kernel caches anyway, but each costing a
-system call).
+figure), the stacks the threads have touched, and what glibc's arenas
+hold.  Two things made the figure climb with the number of batches before
+2026-11-25 (18.4 MB during the 1st batch, 20.2 MB during the 10th, 29.3 MB
+during the 100th): SQLite's page caches, 2 MB per connection by default in
+a pool of up to \`http_threads\` + \`workers\` + 2 connections (and the
+event streams' own), filling as the database outgrew what each touches;
+and memory freed by the worker and HTTP threads that glibc's per-thread
+arenas kept rather than returned.  Now kilnd gives all of SQLite a soft
+heap limit of 2 MiB (\`sqlite3_soft_heap_limit64()\`, STORE_HEAP_LIMIT in
+store/store.h: past it SQLite reuses the pages of its caches instead of
+taking more; a page read again comes from the kernel's page cache, and the
+store-scale section above is measured with this limit) and calls
+\`malloc_trim(0)\` when a batch ends, which gives back what the arenas
+hold free.  Nothing else kilnd keeps depends on the number of batches (a
+worker holds only the batch it works on; events and lists are read from
+the store, paged).
 EOT
 }
 

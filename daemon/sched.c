@@ -19,6 +19,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -334,8 +335,10 @@ static void run_job(struct worker *w, struct store_job *job, const struct store_
 		}
 	}
 	if (strcmp(state, "completed") == 0 || strcmp(state, "stopped") == 0 ||
-	    strcmp(state, "failed") == 0)
+	    strcmp(state, "failed") == 0) {
 		log_info("batch %s %s", job->batch_id, state);
+		malloc_trim(0);
+	}
 	for (i = 0; i < n; i++)
 		engine_image_free(&img[i]);
 }

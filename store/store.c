@@ -269,6 +269,11 @@ struct store_pool {
 	struct store **idle;
 };
 
+void store_init(void)
+{
+	sqlite3_soft_heap_limit64(STORE_HEAP_LIMIT);
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	struct store *st;

@@ -57,6 +57,14 @@ struct store_pool;
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 
 /*
+ * Process-wide SQLite settings, once before the first store_open(): a soft
+ * limit of STORE_HEAP_LIMIT bytes on SQLite's heap, which all connections'
+ * page caches share, so that kilnd's memory does not grow with the store.
+ */
+#define STORE_HEAP_LIMIT (2 * 1024 * 1024)
+void store_init(void);
+
+/*
  * Applies the migrations the database has not seen, all in one transaction,
  * and records them in schema_migrations.  Refuses (-1) a database written by
  * a newer kilnd.
