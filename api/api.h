@@ -73,6 +73,42 @@ struct api_route {
 };
 
 /*
+ * Every route kilnd answers, in matching order: R(method, pattern, handler,
+ * flags) each.  server.c makes its routing table of it, the route fuzzer
+ * (tests/fuzz/fuzz_route.c) its patterns, and tests/e2e/test_openapi.py
+ * reads it to check /openapi.json against it.
+ */
+#define API_ROUTES(R) \
+	R("GET", "/healthz", api_service_health, API_PUBLIC) \
+	R("GET", "/v1/templates/:name", api_service_template, API_PUBLIC) \
+	R("GET", "/v1/account", api_service_account, 0) \
+	R("POST", "/v1/batches", api_batches_upload, API_UPLOAD) \
+	R("GET", "/v1/batches", api_batches_list, 0) \
+	R("GET", "/v1/batches/:id", api_batches_get, 0) \
+	R("DELETE", "/v1/batches/:id", api_batches_delete, 0) \
+	R("PUT", "/v1/batches/:id/spreadsheet", api_batches_replace, API_UPLOAD) \
+	R("POST", "/v1/batches/:id/start", api_batches_start, API_JSON) \
+	R("POST", "/v1/batches/:id/stop", api_batches_stop, API_JSON) \
+	R("POST", "/v1/batches/:id/resume", api_batches_resume, API_JSON) \
+	R("GET", "/v1/batches/:id/rows", api_batches_rows, 0) \
+	R("GET", "/v1/batches/:id/archive", api_archive_get, 0) \
+	R("GET", "/v1/images", api_images_list, 0) \
+	R("GET", "/v1/images/:id", api_images_get, 0) \
+	R("GET", "/v1/images/:id/file", api_images_file, 0) \
+	R("GET", "/v1/images/:id/thumbnail", api_images_thumbnail, 0) \
+	R("POST", "/v1/accounts", api_accounts_create, API_JSON) \
+	R("GET", "/v1/accounts", api_accounts_list, 0) \
+	R("GET", "/v1/accounts/:id", api_accounts_get, 0) \
+	R("POST", "/v1/accounts/:id/credits", api_accounts_credit, API_JSON) \
+	R("POST", "/v1/accounts/:id/token", api_accounts_token, API_JSON) \
+	R("POST", "/v1/accounts/:id/limits", api_accounts_limits, API_JSON) \
+	R("GET", "/v1/events", api_events_stream, 0) \
+	R("GET", "/metrics", api_service_metrics, API_METRICS_AUTH) \
+	R("GET", "/openapi.json", api_service_openapi, API_PUBLIC) \
+	R("GET", "/", api_web_get, API_PUBLIC) \
+	R("GET", "/web/:name", api_web_get, API_PUBLIC)
+
+/*
  * Matches a path against a route pattern ("/v1/batches/:id/start"), copying
  * each :name segment (1 to API_PARAM_MAX - 1 bytes, no '/') into params.
  * Returns 1 on a match, else 0 (params then partly written).

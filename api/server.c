@@ -35,37 +35,9 @@ struct api_server {
 	unsigned port;
 };
 
-static const struct api_route api_routes[] = {
-	{ "GET", "/healthz", api_service_health, API_PUBLIC },
-	{ "GET", "/v1/templates/:name", api_service_template, API_PUBLIC },
-	{ "GET", "/v1/account", api_service_account, 0 },
-	{ "POST", "/v1/batches", api_batches_upload, API_UPLOAD },
-	{ "GET", "/v1/batches", api_batches_list, 0 },
-	{ "GET", "/v1/batches/:id", api_batches_get, 0 },
-	{ "DELETE", "/v1/batches/:id", api_batches_delete, 0 },
-	{ "PUT", "/v1/batches/:id/spreadsheet", api_batches_replace, API_UPLOAD },
-	{ "POST", "/v1/batches/:id/start", api_batches_start, API_JSON },
-	{ "POST", "/v1/batches/:id/stop", api_batches_stop, API_JSON },
-	{ "POST", "/v1/batches/:id/resume", api_batches_resume, API_JSON },
-	{ "GET", "/v1/batches/:id/rows", api_batches_rows, 0 },
-	{ "GET", "/v1/batches/:id/archive", api_archive_get, 0 },
-	{ "GET", "/v1/images", api_images_list, 0 },
-	{ "GET", "/v1/images/:id", api_images_get, 0 },
-	{ "GET", "/v1/images/:id/file", api_images_file, 0 },
-	{ "GET", "/v1/images/:id/thumbnail", api_images_thumbnail, 0 },
-	{ "POST", "/v1/accounts", api_accounts_create, API_JSON },
-	{ "GET", "/v1/accounts", api_accounts_list, 0 },
-	{ "GET", "/v1/accounts/:id", api_accounts_get, 0 },
-	{ "POST", "/v1/accounts/:id/credits", api_accounts_credit, API_JSON },
-	{ "POST", "/v1/accounts/:id/token", api_accounts_token, API_JSON },
-	{ "POST", "/v1/accounts/:id/limits", api_accounts_limits, API_JSON },
-	/* events, metrics */
-	{ "GET", "/v1/events", api_events_stream, 0 },
-	{ "GET", "/metrics", api_service_metrics, API_METRICS_AUTH },
-	{ "GET", "/openapi.json", api_service_openapi, API_PUBLIC },
-	{ "GET", "/", api_web_get, API_PUBLIC },
-	{ "GET", "/web/:name", api_web_get, API_PUBLIC },
-};
+#define API_ROUTE_ENTRY(method, pattern, handler, flags) { method, pattern, handler, flags },
+static const struct api_route api_routes[] = { API_ROUTES(API_ROUTE_ENTRY) };
+#undef API_ROUTE_ENTRY
 
 struct store *api_store(struct api_request *req)
 {

@@ -1,9 +1,9 @@
 """
 test_openapi.py — GET /openapi.json against the routes kilnd really answers.
 
-kilnd's routes are read from the routing table in api/server.c (the one
-place they are declared) and each is probed over HTTP, so a route that the
-parse missed or invented fails here; every one of them must be an operation
+kilnd's routes are read from API_ROUTES in api/api.h (the one place they
+are declared; server.c's routing table is made of it) and each is probed
+over HTTP, so a route that the parse missed or invented fails here; every one of them must be an operation
 of the document.  The served document must be api/openapi.json byte for
 byte.  When the npm validator is installed (make check-openapi installs it
 before the e2e tests run), the served document is validated with it, and a
@@ -25,7 +25,7 @@ import pytest
 from conftest import ROOT, stickers_csv
 
 DOC = os.path.join(ROOT, "api", "openapi.json")
-SERVER_C = os.path.join(ROOT, "api", "server.c")
+API_H = os.path.join(ROOT, "api", "api.h")
 VALIDATOR = os.path.join(ROOT, "tests", "openapi", "validate.js")
 NODE_MODULES = os.path.join(ROOT, "tests", "openapi", "node_modules", "@apidevtools", "swagger-parser")
 API_MD = os.path.join(os.path.dirname(ROOT), "shared", "design", "api.md")
@@ -33,12 +33,12 @@ METHODS = ("get", "put", "post", "delete", "patch")
 
 
 def route_table():
-    """(METHOD, pattern) of every entry of api_routes[] in api/server.c."""
-    with open(SERVER_C) as f:
+    """(METHOD, pattern) of every R(...) of API_ROUTES in api/api.h."""
+    with open(API_H) as f:
         src = f.read()
-    m = re.search(r"api_routes\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
-    assert m, "api_routes[] not found in api/server.c"
-    return re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)"', m.group(1))
+    m = re.search(r"#define API_ROUTES\(R\) \\\n(.*?[^\\])\n", src, re.S)
+    assert m, "#define API_ROUTES not found in api/api.h"
+    return re.findall(r'R\("([A-Z]+)",\s*"([^"]+)"', m.group(1))
 
 
 def doc_key(path):

@@ -5,8 +5,8 @@
  *
  * DESIGN
  * The input is a raw path.  It is unescaped as MHD would, then matched
- * against every pattern of server.c's routing table (copied below; a route
- * added there belongs here too).  Checked on each input: no sanitizer
+ * against every pattern of kilnd's routing table (API_ROUTES of api/api.h,
+ * and two patterns of test's own).  Checked on each input: no sanitizer
  * report; the unescaped text is no longer than the input and holds no NUL
  * before its returned length (a NUL there would cut the path kilnd reads);
  * on a match, each parameter is 1 to 63 bytes without '/', and the pattern
@@ -21,15 +21,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define PATTERN(method, pattern, handler, flags) pattern,
 static const char *const patterns[] = {
-	"/healthz", "/v1/templates/:name", "/v1/account", "/v1/batches", "/v1/batches/:id",
-	"/v1/batches/:id/spreadsheet", "/v1/batches/:id/start", "/v1/batches/:id/stop",
-	"/v1/batches/:id/resume", "/v1/batches/:id/rows", "/v1/batches/:id/archive", "/v1/images",
-	"/v1/images/:id", "/v1/images/:id/file", "/v1/images/:id/thumbnail", "/v1/accounts",
-	"/v1/accounts/:id", "/v1/accounts/:id/credits", "/v1/accounts/:id/token",
-	"/v1/accounts/:id/limits", "/v1/events", "/metrics", "/openapi.json", "/", "/web/:name",
-	"/x/:a/:b", "/:a/y/:b/",
+	API_ROUTES(PATTERN)
+	"/x/:a/:b", "/:a/y/:b/",     /* two parameters; a trailing slash */
 };
+#undef PATTERN
 
 /* The pattern with its :name segments replaced by params, into out. */
 static void rebuild(const char *pattern, char params[][API_PARAM_MAX], char *out)
