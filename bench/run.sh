@@ -182,11 +182,12 @@ during the 100th): SQLite's page caches, 2 MB per connection by default in
 a pool of up to \`http_threads\` + \`workers\` + 2 connections (and the
 event streams' own), filling as the database outgrew what each touches;
 and memory freed by the worker and HTTP threads that glibc's per-thread
-arenas kept rather than returned.  Now kilnd gives all of SQLite a soft
-heap limit of 2 MiB (\`sqlite3_soft_heap_limit64()\`, STORE_HEAP_LIMIT in
-store/store.h: past it SQLite reuses the pages of its caches instead of
-taking more; a page read again comes from the kernel's page cache, and the
-store-scale section above is measured with this limit) and calls
+arenas kept rather than returned.  Now each connection's page cache is
+256 KiB (\`PRAGMA cache_size\`, STORE_CACHE_KIB in store/store.h; a page
+read again comes from the kernel's page cache, and the store-scale section
+above is measured with it; a process-wide \`sqlite3_soft_heap_limit64()\`
+did as well, but needs SQLite's memory accounting, a global mutex on every
+allocation, which the load section's profile had removed) and kilnd calls
 \`malloc_trim(0)\` when a batch ends, which gives back what the arenas
 hold free.  Nothing else kilnd keeps depends on the number of batches (a
 worker holds only the batch it works on; events and lists are read from

@@ -460,7 +460,6 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 2;
 	}
-	store_init();
 	if (store_open(k.db_path, &st, err, sizeof(err)) < 0 ||
 	    store_migrate(st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kilnd: %s\n", err);

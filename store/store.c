@@ -269,11 +269,6 @@ struct store_pool {
 	struct store **idle;
 };
 
-void store_init(void)
-{
-	sqlite3_soft_heap_limit64(STORE_HEAP_LIMIT);
-}
-
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	struct store *st;
@@ -298,7 +293,8 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	sqlite3_busy_timeout(st->db, 10000);
 	rc = sqlite3_exec(st->db,
 			  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			  " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+			  " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+			  " PRAGMA cache_size = " STORE_CACHE_KIB ";",
 			  NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : sqlite3_errstr(rc));

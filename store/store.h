@@ -53,16 +53,17 @@ extern const unsigned store_migrations_count;
 struct store;
 struct store_pool;
 
+/*
+ * Each connection's page cache, in KiB, as PRAGMA cache_size takes it
+ * (negative: KiB, not pages): 256 KiB, not SQLite's 2 MB, so that the
+ * pooled connections together stay small however large the store grows;
+ * a page read again comes from the kernel's page cache.
+ */
+#define STORE_CACHE_KIB "-256"
+
 /* Opens the database file (creating it); 0 or -1 with a message in err. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 
-/*
- * Process-wide SQLite settings, once before the first store_open(): a soft
- * limit of STORE_HEAP_LIMIT bytes on SQLite's heap, which all connections'
- * page caches share, so that kilnd's memory does not grow with the store.
- */
-#define STORE_HEAP_LIMIT (2 * 1024 * 1024)
-void store_init(void);
 
 /*
  * Applies the migrations the database has not seen, all in one transaction,
