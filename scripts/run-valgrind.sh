@@ -55,7 +55,8 @@ EOT
 chmod +x "$logs/kiln"
 export KILN="$logs/kiln"
 export KILND="$top/$build/kilnd" KILND_WRAPPER="valgrind $VG_FLAGS"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider ${1+"$@"} ${1-"$top/tests/e2e"} || fail=$((fail + 1))
+[ $# -gt 0 ] || set -- "$top/tests/e2e"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" || fail=$((fail + 1))
 for f in "$logs"/kiln-cli.*.vg; do
 	[ -s "$f" ] || continue
 	fail=$((fail + 1)); echo "FAILED: the kiln CLI under valgrind: $f"; cat "$f"
