@@ -1,13 +1,25 @@
 """
 benchlib.py — what the Python benchmarks share: a section of
 docs/PERFORMANCE.md replaced in place between its markers (or appended),
-the commit being measured, the load average, percentiles.
+the commit being measured, the load average, percentiles, a process's
+memory from /proc.
 """
 import os
 import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def status_of(pid):
+    """Peak and current RSS (KiB) and threads of a process, from /proc."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS", "Threads"):
+                out[k] = int(v.split()[0])
+    return out
 
 
 def commit():

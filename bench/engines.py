@@ -31,21 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import benchlib  # noqa: E402
 
 BEGIN = "<!-- engines:begin -->"
 END = "<!-- engines:end -->"
-
-
-def status_of(pid):
-    """Peak and current RSS (KiB) and threads of a process, from /proc."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmHWM", "VmRSS", "Threads"):
-                out[k] = int(v.split()[0])
-    return out
 
 
 class Upstream:
@@ -109,7 +100,7 @@ def run_kilnd(up, c, n, tmp, latency, waves):
             time.sleep(0.02)
         t = time.monotonic() - t0
         assert cur["state"] == "completed" and cur["images_done"] == n, cur
-        mem = status_of(k.proc.pid)
+        mem = benchlib.status_of(k.proc.pid)
         seen = up.stats()
     finally:
         k.stop()
@@ -204,16 +195,6 @@ def main():
         write_section(a.write, a.latency, a.waves, results, load)
 
 
-def commit():
-    """The short commit of the tree measured (with -dirty when it has changes)."""
-    try:
-        c = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
-                           text=True, check=True).stdout.strip()
-        return c or "unknown"
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def write_section(path, latency, waves, results, load):
     lines = [BEGIN, "## Network engines: calls in flight against a fake upstream", "",
              "`bench/engines.py`, run by `make bench` (alone: `make all && /usr/bin/python3"
@@ -236,7 +217,7 @@ def write_section(path, latency, waves, results, load):
              " section started (other work shares the machine)."
              % (latency, waves, load, os.cpu_count()),
              "",
-             "Run: %s, kiln %s." % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), commit()),
+             "Run: %s, kiln %s." % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), benchlib.commit()),
              "",
              "| C | calls | ideal C/L | kilnd steady | vs ideal | kilnd start to end | vs ideal |"
              " kilnd peak RSS | kilnd threads | upstream saw at once | Python pool steady |"

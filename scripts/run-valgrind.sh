@@ -26,6 +26,24 @@ export KILN_TIMEOUT_FACTOR="${KILN_TIMEOUT_FACTOR:-10}"   # unit tests' time lim
 start=$(date +%s)
 fail=0
 
+# wrapper SCRIPT PROGRAM NAME: writes SCRIPT, which runs build/PROGRAM under valgrind with
+# its report in NAME.<pid>.vg (exec: signals reach the program itself)
+wrapper() {
+	cat > "$1" <<EOT
+#!/bin/sh
+exec $(command -v valgrind) $VG_FLAGS --log-file="$logs/$3.%p.vg" "$top/$build/$2" "\$@"
+EOT
+	chmod +x "$1"
+}
+
+# reports NAME WHAT: every non-empty NAME.*.vg is a failure, shown
+reports() {
+	for f in "$logs/$1".*.vg; do
+		[ -s "$f" ] || continue
+		fail=$((fail + 1)); echo "FAILED: $2: $f"; cat "$f"
+	done
+}
+
 echo "valgrind: unit tests"
 [ "${VALGRIND_UNIT:-1}" = 0 ] && echo "  skipped (VALGRIND_UNIT=0)"
 for t in "$top/$build"/tests/test_*; do
@@ -48,19 +66,12 @@ echo "valgrind: end-to-end tests, kilnd and the kiln CLI under valgrind"
 # runs the CLI with environments of its own); valgrind's report goes to a file per run, so
 # the CLI's own stderr, which the tests read, stays the CLI's; an error exits 99, which no
 # test expects, and any report fails this run below
-cat > "$logs/kiln" <<EOT
-#!/bin/sh
-exec $(command -v valgrind) $VG_FLAGS --log-file="$logs/kiln-cli.%p.vg" "$top/$build/kiln" "\$@"
-EOT
-chmod +x "$logs/kiln"
+wrapper "$logs/kiln" kiln kiln-cli
 export KILN="$logs/kiln"
 export KILND="$top/$build/kilnd" KILND_WRAPPER="valgrind $VG_FLAGS"
 [ $# -gt 0 ] || set -- "$top/tests/e2e"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" || fail=$((fail + 1))
-for f in "$logs"/kiln-cli.*.vg; do
-	[ -s "$f" ] || continue
-	fail=$((fail + 1)); echo "FAILED: the kiln CLI under valgrind: $f"; cat "$f"
-done
+reports kiln-cli "the kiln CLI under valgrind"
 e2e_end=$(date +%s)
 echo "valgrind: end-to-end tests took $((e2e_end - unit_end)) s"
 
@@ -68,21 +79,14 @@ echo "valgrind: browser tests, every kilnd under valgrind"
 # tests/browser starts $KILND itself: a script that execs kilnd under valgrind, so that
 # SIGTERM reaches kilnd, and an error or a definite leak ends it with 99, which the
 # harness reports as a failed test; each start also writes its own report
-cat > "$logs/kilnd" <<EOT
-#!/bin/sh
-exec $(command -v valgrind) $VG_FLAGS --log-file="$logs/kilnd-browser.%p.vg" "$top/$build/kilnd" "\$@"
-EOT
-chmod +x "$logs/kilnd"
+wrapper "$logs/kilnd" kilnd kilnd-browser
 if [ "${VALGRIND_BROWSER:-1}" = 0 ]; then
 	echo "  skipped (VALGRIND_BROWSER=0)"
 else
 	sh "$top/scripts/install-browser-deps.sh" >/dev/null
 	(cd "$top" && KILND="$logs/kilnd" SCREENSHOTS="$logs/screenshots" node tests/browser/run.mjs) ||
 		fail=$((fail + 1))
-	for f in "$logs"/kilnd-browser.*.vg; do
-		[ -s "$f" ] || continue
-		fail=$((fail + 1)); echo "FAILED: kilnd under valgrind in the browser tests: $f"; cat "$f"
-	done
+	reports kilnd-browser "kilnd under valgrind in the browser tests"
 fi
 end=$(date +%s)
 echo "valgrind: browser tests took $((end - e2e_end)) s; all $((end - start)) s; $fail failure(s)"
