@@ -322,9 +322,10 @@ cost of an fsync varies by half from one round to the next (see each
 round above), which is why the figures are medians of interleaved rounds;
 the tmpfs pair, free of that noise, shows the CPU overhead itself: there
 zlib (the PNG encoder, the same in both) takes the largest share of a
-profile and SQLite about a fifth.  A second worker helps little on two
-cores: the benchmark's poller and the HTTP thread share them, and the
-directory fsyncs of one batch serialise in the file system.
+profile and SQLite about a fifth.  With two workers one generates while
+the other waits on its fsyncs, so what a second worker adds depends mostly
+on what the disk's fsyncs cost in that round (see each round above); the
+two cores are shared with the benchmark's poller and the HTTP thread.
 EOT
 echo "bench: wrote $out"
 
