@@ -54,6 +54,7 @@ struct api_request {
 	char request_id[40];             /* X-Request-Id: the client's (if sane) or made here */
 	int route_idx;                   /* index in the route table, -1 when none matched */
 	int64_t started_ms;              /* monotonic, for the access log */
+	int read_txn;                    /* st has the read transaction of an API_READ route open */
 };
 
 typedef enum MHD_Result (*api_handler)(struct api_request *req);
@@ -62,7 +63,9 @@ enum api_route_flags {
 	API_PUBLIC = 1,          /* no token needed */
 	API_UPLOAD = 2,          /* a spreadsheet body (raw or multipart), up to max_upload_bytes */
 	API_JSON = 4,            /* a small JSON body (up to 64 KiB) */
-	API_METRICS_AUTH = 8     /* no token, unless metrics.require_admin: then the admin's */
+	API_METRICS_AUTH = 8,    /* no token, unless metrics.require_admin: then the admin's */
+	API_READ = 16            /* the handler only reads the store: the token lookup and it share
+				  * one read transaction (one snapshot, one WAL read lock) */
 };
 
 struct api_route {
@@ -163,6 +166,21 @@ cJSON *api_add_int(cJSON *obj, const char *name, int64_t v);
 
 /* A row's fields as the API shows them ("seed_number" null when the engine picks). */
 cJSON *api_fields_json(const struct sheet_fields *f);
+
+/* ---- answers written without a cJSON tree (api/jsonw.h) --------------------- */
+
+struct jsonw;
+
+/*
+ * Answers with JSON text that the caller malloc'd (jsonw_finish()), len
+ * bytes; takes it (freed here).  The same headers and final newline as
+ * api_reply_json(); NULL text (out of memory) is MHD_NO.
+ */
+enum MHD_Result api_reply_json_text(struct api_request *req, unsigned status, char *text,
+				    size_t len);
+
+/* The member key: a row's fields, as api_fields_json() makes them (which uses this). */
+void api_fields_write(struct jsonw *w, const char *key, const struct sheet_fields *f);
 
 /* ---- the handlers (one group per file) -------------------------------------- */
 

@@ -415,6 +415,20 @@ void store_rollback(struct store *st)
 	unlock_writer(st);
 }
 
+int store_read_begin(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return STORE_ERROR;
+	return store_exec(st, Q_BEGIN_READ);
+}
+
+void store_read_end(struct store *st)
+{
+	/* a read transaction wrote nothing: its end cannot fail in a way worth keeping it */
+	if (!sqlite3_get_autocommit(st->db) && store_exec(st, Q_COMMIT) != STORE_OK)
+		store_rollback(st);
+}
+
 int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 {
 	int rc;
