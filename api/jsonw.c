@@ -49,9 +49,9 @@ static int grow(struct jsonw *w, size_t n)
 	return 0;
 }
 
-static void put(struct jsonw *w, const char *s, size_t n)
+static inline void put(struct jsonw *w, const char *s, size_t n)
 {
-	if (grow(w, n) < 0)
+	if (w->len + n >= w->cap && grow(w, n) < 0)
 		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;

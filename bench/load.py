@@ -16,7 +16,8 @@ At the end the batch is waited for and the clients that got its
 batch.completed counted.
 
 usage: /usr/bin/python3 bench/load.py [--rounds N] [--seconds S] [--clients N]
-                                      [--perf FILE] [--write docs/PERFORMANCE.md]
+                                      [--set KEY=VALUE]... [--perf FILE]
+                                      [--write docs/PERFORMANCE.md]
 """
 import argparse
 import os
@@ -111,6 +112,8 @@ def main():
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--http-threads", type=int, default=0, help="0: kilnd's default")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a kilnd config key for this run (e.g. worker_nice=0)")
     ap.add_argument("--perf", default=None, help="perf record -g kilnd in the first round into FILE")
     ap.add_argument("--write", default=None)
     a = ap.parse_args()
@@ -126,6 +129,8 @@ def main():
             "--set", "builtin.size=64"]
     if a.http_threads:
         args += ["--set", "http_threads=%d" % a.http_threads]
+    for kv in a.set:
+        args += ["--set", kv]
     k = Kilnd(os.path.join(tmp, "data"), args)
     nginx = None
     load0 = benchlib.loadavg()
