@@ -44,31 +44,26 @@ def test_workers_run_below_the_http_threads_by_default(tmp_path):
         k.stop()
 
 
-def test_worker_nice_zero_keeps_them_equal(tmp_path):
-    k = Kilnd(tmp_path / "data", ["--workers", "2", "--set", "worker_nice=0"])
+def started(data, workers, want_worker, want_other, args=(), nice=None):
+    """A kilnd with this many workers (under `nice -n nice` when given), checked, stopped."""
+    k = Kilnd(data, ["--workers", str(workers)] + list(args))
+    if nice is not None:
+        k.wrapper = lambda: ["nice", "-n", str(nice)]
     k.start()
     try:
-        check(k, 2, 0, 0)
+        check(k, workers, want_worker, want_other)
     finally:
         k.stop()
+
+
+def test_worker_nice_zero_keeps_them_equal(tmp_path):
+    started(tmp_path / "data", 2, 0, 0, ["--set", "worker_nice=0"])
 
 
 def test_worker_nice_adds_to_kilnds_own_and_stops_at_19(tmp_path):
     """kilnd started at nice 5: workers at 5 + 7 = 12; at nice 15, 15 + 10 caps at 19."""
-    k = Kilnd(tmp_path / "data", ["--workers", "2", "--set", "worker_nice=7"])
-    k.wrapper = lambda: ["nice", "-n", "5"]
-    k.start()
-    try:
-        check(k, 2, 12, 5)
-    finally:
-        k.stop()
-    k = Kilnd(tmp_path / "data2", ["--workers", "2"])
-    k.wrapper = lambda: ["nice", "-n", "15"]
-    k.start()
-    try:
-        check(k, 2, 19, 15)
-    finally:
-        k.stop()
+    started(tmp_path / "data", 2, 12, 5, ["--set", "worker_nice=7"], nice=5)
+    started(tmp_path / "data2", 2, 19, 15, nice=15)
 
 
 def test_worker_nice_bounds(tmp_path):
