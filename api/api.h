@@ -8,8 +8,9 @@
  * exchange does), checks the bearer token, gathers the body (raw, or the
  * `file` part of a multipart form through MHD's post processor) up to the
  * configured limit, and then calls the route's handler once with a struct
- * api_request.  A handler answers with api_reply_json(), api_error() or its
- * own MHD response, and returns what MHD_queue_response() returned.  One
+ * api_request.  A handler answers with api_reply_json(), api_error(),
+ * api_reply_json_text() (text written with api/jsonw.h, no cJSON tree) or
+ * its own MHD response, and returns what MHD_queue_response() returned.  One
  * endpoint group per file: batches.c, archive.c, images.c, service.c,
  * accounts.c, events.c, web.c.
  */

@@ -8,7 +8,11 @@
  * req->body, or fed to MHD's multipart post processor which hands us the
  * `file` part), and once more with no data, when the handler runs.  The
  * request's state is a struct api_request, freed in on_completed() together
- * with the store connection it may have borrowed.  Nothing a client sends is
+ * with the store connection it may have borrowed.  A route marked API_READ
+ * (it only reads) without a body runs its token lookup and its handler in
+ * one read transaction (store_read_begin()), opened in the first call and
+ * ended when the handler returns: one snapshot and one WAL read lock per
+ * request instead of one per statement.  Nothing a client sends is
  * used as a path: ids in the URL must be kilnd's own 24-hex-digit ids, or
  * the answer is 404.
  */
