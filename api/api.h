@@ -8,8 +8,9 @@
  * exchange does), checks the bearer token, gathers the body (raw, or the
  * `file` part of a multipart form through MHD's post processor) up to the
  * configured limit, and then calls the route's handler once with a struct
- * api_request.  A handler answers with api_reply_json(), api_error() or its
- * own MHD response, and returns what MHD_queue_response() returned.  One
+ * api_request.  A handler answers with api_reply_json(), api_error(),
+ * api_reply_json_text() (text written with api/jsonw.h, no cJSON tree) or
+ * its own MHD response, and returns what MHD_queue_response() returned.  One
  * endpoint group per file: batches.c, archive.c, images.c, service.c,
  * accounts.c, events.c, web.c.
  */
@@ -54,6 +55,7 @@ struct api_request {
 	char request_id[40];             /* X-Request-Id: the client's (if sane) or made here */
 	int route_idx;                   /* index in the route table, -1 when none matched */
 	int64_t started_ms;              /* monotonic, for the access log */
+	int read_txn;                    /* st has the read transaction of an API_READ route open */
 };
 
 typedef enum MHD_Result (*api_handler)(struct api_request *req);
@@ -62,7 +64,9 @@ enum api_route_flags {
 	API_PUBLIC = 1,          /* no token needed */
 	API_UPLOAD = 2,          /* a spreadsheet body (raw or multipart), up to max_upload_bytes */
 	API_JSON = 4,            /* a small JSON body (up to 64 KiB) */
-	API_METRICS_AUTH = 8     /* no token, unless metrics.require_admin: then the admin's */
+	API_METRICS_AUTH = 8,    /* no token, unless metrics.require_admin: then the admin's */
+	API_READ = 16            /* the handler only reads the store: the token lookup and it share
+				  * one read transaction (one snapshot, one WAL read lock) */
 };
 
 struct api_route {
@@ -81,10 +85,10 @@ struct api_route {
 #define API_ROUTES(R) \
 	R("GET", "/healthz", api_service_health, API_PUBLIC) \
 	R("GET", "/v1/templates/:name", api_service_template, API_PUBLIC) \
-	R("GET", "/v1/account", api_service_account, 0) \
+	R("GET", "/v1/account", api_service_account, API_READ) \
 	R("POST", "/v1/batches", api_batches_upload, API_UPLOAD) \
-	R("GET", "/v1/batches", api_batches_list, 0) \
-	R("GET", "/v1/batches/:id", api_batches_get, 0) \
+	R("GET", "/v1/batches", api_batches_list, API_READ) \
+	R("GET", "/v1/batches/:id", api_batches_get, API_READ) \
 	R("DELETE", "/v1/batches/:id", api_batches_delete, 0) \
 	R("PUT", "/v1/batches/:id/spreadsheet", api_batches_replace, API_UPLOAD) \
 	R("POST", "/v1/batches/:id/start", api_batches_start, API_JSON) \
@@ -92,13 +96,13 @@ struct api_route {
 	R("POST", "/v1/batches/:id/resume", api_batches_resume, API_JSON) \
 	R("GET", "/v1/batches/:id/rows", api_batches_rows, 0) \
 	R("GET", "/v1/batches/:id/archive", api_archive_get, 0) \
-	R("GET", "/v1/images", api_images_list, 0) \
-	R("GET", "/v1/images/:id", api_images_get, 0) \
+	R("GET", "/v1/images", api_images_list, API_READ) \
+	R("GET", "/v1/images/:id", api_images_get, API_READ) \
 	R("GET", "/v1/images/:id/file", api_images_file, 0) \
 	R("GET", "/v1/images/:id/thumbnail", api_images_thumbnail, 0) \
 	R("POST", "/v1/accounts", api_accounts_create, API_JSON) \
-	R("GET", "/v1/accounts", api_accounts_list, 0) \
-	R("GET", "/v1/accounts/:id", api_accounts_get, 0) \
+	R("GET", "/v1/accounts", api_accounts_list, API_READ) \
+	R("GET", "/v1/accounts/:id", api_accounts_get, API_READ) \
 	R("POST", "/v1/accounts/:id/credits", api_accounts_credit, API_JSON) \
 	R("POST", "/v1/accounts/:id/token", api_accounts_token, API_JSON) \
 	R("POST", "/v1/accounts/:id/limits", api_accounts_limits, API_JSON) \
@@ -199,6 +203,21 @@ cJSON *api_add_int(cJSON *obj, const char *name, int64_t v);
 
 /* A row's fields as the API shows them ("seed_number" null when the engine picks). */
 cJSON *api_fields_json(const struct sheet_fields *f);
+
+/* ---- answers written without a cJSON tree (api/jsonw.h) --------------------- */
+
+struct jsonw;
+
+/*
+ * Answers with JSON text that the caller malloc'd (jsonw_finish()), len
+ * bytes; takes it (freed here).  The same headers and final newline as
+ * api_reply_json(); NULL text (out of memory) is MHD_NO.
+ */
+enum MHD_Result api_reply_json_text(struct api_request *req, unsigned status, char *text,
+				    size_t len);
+
+/* The member key: a row's fields, as api_fields_json() makes them (which uses this). */
+void api_fields_write(struct jsonw *w, const char *key, const struct sheet_fields *f);
 
 /* ---- the handlers (one group per file) -------------------------------------- */
 

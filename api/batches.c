@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/jsonw.h"
 #include "daemon/kiln.h"
 #include "daemon/sched.h"
 #include "daemon/util.h"
@@ -25,57 +26,88 @@ static const char *const batch_states[] = {
 	"draft", "queued", "running", "stopping", "stopped", "completed", "failed"
 };
 
-/* The batch object of api.md. */
-static cJSON *batch_json(const struct store_batch *b, int64_t credits_available, int64_t now)
+/* A time as api_time() gives it: RFC 3339 UTC, or null when never (0). */
+static void write_time(struct jsonw *w, const char *key, int64_t ms)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON *warnings = cJSON_Parse(b->warnings ? b->warnings : "[]");
+	char buf[32];
+
+	if (ms <= 0) {
+		jsonw_null(w, key);
+		return;
+	}
+	util_time_rfc3339(ms, buf, sizeof(buf));
+	jsonw_str(w, key, buf);
+}
+
+/*
+ * The batch object of api.md as text (for the caller to free), written
+ * with jsonw (no cJSON tree: this is what every GET /v1/batches/{id}
+ * builds); credits_available < 0 leaves that member out.  NULL when out of
+ * memory.
+ */
+static char *batch_text(const struct store_batch *b, int64_t credits_available, int64_t now,
+			size_t *len)
+{
+	struct jsonw w;
 	unsigned settled = b->images_done + b->images_failed;
 	double progress = b->images_total ? (double)settled / b->images_total : 0.0;
 
-	cJSON_AddStringToObject(o, "id", b->id);
-	cJSON_AddStringToObject(o, "name", b->name ? b->name : "");
-	cJSON_AddStringToObject(o, "state", b->state);
-	cJSON_AddItemToObject(o, "created_at", api_time(b->created_at));
-	cJSON_AddItemToObject(o, "started_at", api_time(b->started_at));
-	cJSON_AddItemToObject(o, "finished_at", api_time(b->finished_at));
-	api_add_int(o, "rows", b->rows);
-	api_add_int(o, "images_total", b->images_total);
-	api_add_int(o, "images_done", b->images_done);
-	api_add_int(o, "images_failed", b->images_failed);
-	api_add_int(o, "images_running", b->images_running);
-	cJSON_AddNumberToObject(o, "progress", (double)(int64_t)(progress * 10000 + 0.5) / 10000);
+	jsonw_init(&w, 1024);
+	jsonw_object(&w, NULL);
+	jsonw_str(&w, "id", b->id);
+	jsonw_str(&w, "name", b->name ? b->name : "");
+	jsonw_str(&w, "state", b->state);
+	write_time(&w, "created_at", b->created_at);
+	write_time(&w, "started_at", b->started_at);
+	write_time(&w, "finished_at", b->finished_at);
+	jsonw_int(&w, "rows", b->rows);
+	jsonw_int(&w, "images_total", b->images_total);
+	jsonw_int(&w, "images_done", b->images_done);
+	jsonw_int(&w, "images_failed", b->images_failed);
+	jsonw_int(&w, "images_running", b->images_running);
+	jsonw_num(&w, "progress", (double)(int64_t)(progress * 10000 + 0.5) / 10000);
 	if (strcmp(b->state, "completed") == 0) {
-		api_add_int(o, "eta_seconds", 0);
+		jsonw_int(&w, "eta_seconds", 0);
 	} else if ((strcmp(b->state, "running") == 0 || strcmp(b->state, "queued") == 0) &&
 		   b->run_started_at > 0 && settled > b->run_done_base && now > b->run_started_at) {
 		double per = (double)(now - b->run_started_at) / (settled - b->run_done_base);
 
-		api_add_int(o, "eta_seconds", (int64_t)(per * (b->images_total - settled) / 1000.0 + 0.5));
+		jsonw_int(&w, "eta_seconds", (int64_t)(per * (b->images_total - settled) / 1000.0 + 0.5));
 	} else {
-		cJSON_AddNullToObject(o, "eta_seconds");
+		jsonw_null(&w, "eta_seconds");
 	}
-	api_add_int(o, "credits_required", b->credits_required);
-	api_add_int(o, "credits_charged", b->credits_charged);
-	api_add_int(o, "credits_reserved", b->credits_reserved);
-	cJSON_AddStringToObject(o, "engine", b->engine);
-	cJSON_AddStringToObject(o, "format", b->format);
+	jsonw_int(&w, "credits_required", b->credits_required);
+	jsonw_int(&w, "credits_charged", b->credits_charged);
+	jsonw_int(&w, "credits_reserved", b->credits_reserved);
+	jsonw_str(&w, "engine", b->engine);
+	jsonw_str(&w, "format", b->format);
 	if (b->preview_row) {
-		cJSON *p = cJSON_AddObjectToObject(o, "preview");
-
-		api_add_int(p, "row", b->preview_row);
-		cJSON_AddItemToObject(p, "fields", api_fields_json(&b->preview));
+		jsonw_object(&w, "preview");
+		jsonw_int(&w, "row", b->preview_row);
+		api_fields_write(&w, "fields", &b->preview);
+		jsonw_end(&w, '}');
 	} else {
-		cJSON_AddNullToObject(o, "preview");
+		jsonw_null(&w, "preview");
 	}
-	cJSON_AddItemToObject(o, "warnings", warnings ? warnings : cJSON_CreateArray());
+	if (!b->warnings || strcmp(b->warnings, "[]") == 0) {
+		jsonw_raw(&w, "warnings", "[]");
+	} else {
+		/* stored by kilnd as cJSON printed them; parsed again so bad text never gets out */
+		cJSON *warnings = cJSON_Parse(b->warnings);
+		char *text = warnings ? cJSON_PrintUnformatted(warnings) : NULL;
+
+		jsonw_raw(&w, "warnings", text ? text : "[]");
+		free(text);
+		cJSON_Delete(warnings);
+	}
 	if (b->error)
-		cJSON_AddStringToObject(o, "error", b->error);
+		jsonw_str(&w, "error", b->error);
 	if (b->webhook_url)
-		cJSON_AddStringToObject(o, "webhook_url", b->webhook_url);
+		jsonw_str(&w, "webhook_url", b->webhook_url);
 	if (credits_available >= 0)
-		api_add_int(o, "credits_available", credits_available);
-	return o;
+		jsonw_int(&w, "credits_available", credits_available);
+	jsonw_end(&w, '}');
+	return jsonw_finish(&w, len);
 }
 
 /* The caller's credits now (re-read after a change), or -1. */
@@ -92,7 +124,10 @@ static int64_t available_now(struct api_request *req)
 static enum MHD_Result reply_batch(struct api_request *req, unsigned status,
 				   const struct store_batch *b)
 {
-	return api_reply_json(req, status, batch_json(b, available_now(req), util_now_ms()));
+	size_t len;
+	char *text = batch_text(b, available_now(req), util_now_ms(), &len);
+
+	return api_reply_json_text(req, status, text, len);
 }
 
 /* One problem or warning as a "details" entry. */
@@ -506,6 +541,8 @@ enum MHD_Result api_batches_get(struct api_request *req)
 	const char *id = path_id(req);
 	struct store_batch b;
 	enum MHD_Result ret;
+	char *text;
+	size_t len;
 	int rc;
 
 	if (!id)
@@ -517,8 +554,9 @@ enum MHD_Result api_batches_get(struct api_request *req)
 		return not_found(req);
 	if (rc != STORE_OK)
 		return api_internal(req);
-	ret = api_reply_json(req, MHD_HTTP_OK, batch_json(&b, req->account.available, util_now_ms()));
+	text = batch_text(&b, req->account.available, util_now_ms(), &len);
 	store_batch_free(&b);
+	ret = api_reply_json_text(req, MHD_HTTP_OK, text, len);
 	return ret;
 }
 
@@ -570,8 +608,13 @@ struct list_ctx {
 static int list_one(void *cls, const struct store_batch *b)
 {
 	struct list_ctx *c = cls;
+	char *text = batch_text(b, -1, c->now, NULL);
+	cJSON *item = text ? cJSON_CreateRaw(text) : NULL;
 
-	cJSON_AddItemToArray(c->arr, batch_json(b, -1, c->now));
+	free(text);
+	if (!item)
+		return -1;
+	cJSON_AddItemToArray(c->arr, item);
 	c->last_seq = b->seq;
 	return 0;
 }

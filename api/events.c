@@ -18,7 +18,10 @@
  * events.heartbeat_seconds) is due, which keeps proxies and MHD's idle
  * timeout from closing it and finds clients that went away.  A reader that
  * saw the generation change while it was reading does not suspend, so no
- * event can slip between the read and the wait.
+ * event can slip between the read and the wait.  Conversely a reader asks
+ * the store only when the generation moved since its last read that found
+ * every event (or a heartbeat is due): one store read per event and
+ * stream, not a second one, empty, on the call after the one that sent it.
  *
  * Locks: the hub mutex is taken before MHD's own (suspend and resume are
  * called with it held); MHD never calls back into this file with a lock of
@@ -59,6 +62,9 @@ struct stream {
 	size_t len, off, cap;
 	int64_t next_beat;       /* monotonic ms */
 	struct stream *next;     /* on the waiting list (under hub->mu) */
+	unsigned read_gen;       /* the hub's generation when the last refill began */
+	unsigned got;            /* events that refill read */
+	int caught_up;           /* that refill read every event there was (fewer than a batch) */
 };
 
 struct api_events {
@@ -102,7 +108,10 @@ static int put_event(void *cls, const struct store_event *ev)
 {
 	struct stream *s = cls;
 	char head[96];
-	int n = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", ev->id, ev->type);
+	int n;
+
+	s->got++;
+	n = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", ev->id, ev->type);
 
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;
@@ -119,7 +128,7 @@ static int put_event(void *cls, const struct store_event *ev)
  * connections (which requests in progress, archive downloads say, may
  * hold) could stall the very thread that would give one back.
  */
-static int refill(struct stream *s)
+static int refill(struct stream *s, unsigned gen)
 {
 	struct api_events *hub = s->hub;
 	struct store *st = store_pool_get(hub->pool);
@@ -128,12 +137,15 @@ static int refill(struct stream *s)
 
 	if (!st)
 		return -1;
+	s->read_gen = gen;
+	s->got = 0;
 	rc = store_events_after(st, s->account_id[0] ? s->account_id : NULL, s->cursor,
 				STREAM_BATCH, put_event, s, &last);
 	store_pool_put(hub->pool, st);
 	if (rc != STORE_OK)
 		return -1;
 	s->cursor = last;
+	s->caught_up = s->got < STREAM_BATCH;
 	return 0;
 }
 
@@ -161,9 +173,18 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
 		pthread_mutex_unlock(&hub->mu);
-		if (refill(s) < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
+		/*
+		 * The store only when something may be new: a refill that read
+		 * every event began at generation gen, and every commit that
+		 * writes events bumps it afterwards, so an unchanged generation
+		 * means no event after the cursor (once per event and stream,
+		 * not twice: the call after the one that sent the events asked
+		 * the store again for nothing).  A heartbeat still asks, in case
+		 * another process wrote to the store.
+		 */
 		now = util_mono_ms();
+		if (!(s->caught_up && gen == s->read_gen && now < s->next_beat) && refill(s, gen) < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (s->off < s->len) {
 			s->next_beat = now + hub->heartbeat_ms;
 			continue;

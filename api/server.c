@@ -8,7 +8,11 @@
  * req->body, or fed to MHD's multipart post processor which hands us the
  * `file` part), and once more with no data, when the handler runs.  The
  * request's state is a struct api_request, freed in on_completed() together
- * with the store connection it may have borrowed.  Nothing a client sends is
+ * with the store connection it may have borrowed.  A route marked API_READ
+ * (it only reads) without a body runs its token lookup and its handler in
+ * one read transaction (store_read_begin()), opened in the first call and
+ * ended when the handler returns: one snapshot and one WAL read lock per
+ * request instead of one per statement.  Nothing a client sends is
  * used as a path: ids in the URL must be kilnd's own 24-hex-digit ids, or
  * the answer is 404.
  */
@@ -21,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "api/api.h"
+#include "api/jsonw.h"
 #include "daemon/kiln.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
@@ -80,16 +85,21 @@ enum MHD_Result api_reply_data(struct api_request *req, unsigned status, const c
 
 enum MHD_Result api_reply_json(struct api_request *req, unsigned status, cJSON *obj)
 {
-	struct MHD_Response *resp;
 	char *text;
-	size_t len;
 
 	text = obj ? cJSON_PrintUnformatted(obj) : NULL;
 	cJSON_Delete(obj);
+	return api_reply_json_text(req, status, text, text ? strlen(text) : 0);
+}
+
+enum MHD_Result api_reply_json_text(struct api_request *req, unsigned status, char *text,
+				    size_t len)
+{
+	struct MHD_Response *resp;
+
 	if (!text)
 		return MHD_NO;
-	len = strlen(text);
-	text[len] = '\n';          /* replaces the NUL: cJSON allocated it */
+	text[len] = '\n';          /* replaces the NUL: it was allocated */
 	resp = MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
@@ -184,28 +194,69 @@ cJSON *api_add_int(cJSON *obj, const char *name, int64_t v)
 	return cJSON_AddRawToObject(obj, name, p);
 }
 
+void api_fields_write(struct jsonw *w, const char *key, const struct sheet_fields *f)
+{
+	jsonw_object(w, key);
+	jsonw_str(w, "prompt", f->prompt ? f->prompt : "");
+	jsonw_str(w, "visibility", f->visibility);
+	jsonw_str(w, "aspect_ratio", f->aspect_ratio);
+	jsonw_str(w, "magic_prompt", f->magic_prompt);
+	jsonw_str(w, "model", f->model);
+	if (f->seed >= 0)
+		jsonw_int(w, "seed_number", f->seed);
+	else
+		jsonw_null(w, "seed_number");
+	jsonw_str(w, "rendering", f->rendering);
+	jsonw_str(w, "negative_prompt", f->negative_prompt ? f->negative_prompt : "");
+	jsonw_str(w, "style", f->style);
+	jsonw_str(w, "color_palette", f->color_palette);    /* NULL: null */
+	jsonw_int(w, "num_images", f->num_images);
+	jsonw_end(w, '}');
+}
+
 cJSON *api_fields_json(const struct sheet_fields *f)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct jsonw w;
+	char *text;
+	cJSON *o;
 
-	cJSON_AddStringToObject(o, "prompt", f->prompt ? f->prompt : "");
-	cJSON_AddStringToObject(o, "visibility", f->visibility);
-	cJSON_AddStringToObject(o, "aspect_ratio", f->aspect_ratio);
-	cJSON_AddStringToObject(o, "magic_prompt", f->magic_prompt);
-	cJSON_AddStringToObject(o, "model", f->model);
-	if (f->seed >= 0)
-		api_add_int(o, "seed_number", f->seed);
-	else
-		cJSON_AddNullToObject(o, "seed_number");
-	cJSON_AddStringToObject(o, "rendering", f->rendering);
-	cJSON_AddStringToObject(o, "negative_prompt", f->negative_prompt ? f->negative_prompt : "");
-	cJSON_AddStringToObject(o, "style", f->style);
-	if (f->color_palette)
-		cJSON_AddStringToObject(o, "color_palette", f->color_palette);
-	else
-		cJSON_AddNullToObject(o, "color_palette");
-	api_add_int(o, "num_images", f->num_images);
+	jsonw_init(&w, 512);
+	api_fields_write(&w, NULL, f);
+	text = jsonw_finish(&w, NULL);
+	o = text ? cJSON_CreateRaw(text) : NULL;
+	free(text);
 	return o;
+}
+
+/*
+ * 16 hex digits that differ from request to request: a SplitMix64 sequence
+ * per HTTP thread, seeded from getrandom(2) on the thread's first request,
+ * so a request costs no system call for its id (ids name log lines; they
+ * are no secret).  0 and -1 when the seed cannot be had.
+ */
+static int request_id_make(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	static _Thread_local uint64_t state;
+	static _Thread_local int seeded;
+	uint64_t z;
+
+	if (!seeded) {
+		char seed[17];
+
+		if (util_random_hex(seed, 8) < 0)
+			return -1;
+		state = strtoull(seed, NULL, 16);
+		seeded = 1;
+	}
+	z = (state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	for (int i = 15; i >= 0; i--, z >>= 4)
+		out[i] = hex[z & 15];
+	out[16] = '\0';
+	return 0;
 }
 
 /*
@@ -227,7 +278,7 @@ static void request_id(struct api_request *req)
 	}
 	if (ok)
 		memcpy(req->request_id, h, n + 1);
-	else if (util_random_hex(req->request_id, 8) < 0)
+	else if (request_id_make(req->request_id) < 0)
 		snprintf(req->request_id, sizeof(req->request_id), "%llx",
 			 (unsigned long long)util_mono_ms());
 }
@@ -303,6 +354,12 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 		return api_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such path", NULL);
 	}
 	req->upload_max = req->k->cfg.max_upload_bytes;
+	len = api_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	/* a read-only route without a body: the token lookup and the handler in one read transaction */
+	if ((req->route->flags & API_READ) && (!len || strtoull(len, NULL, 10) == 0) &&
+	    !api_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) && api_store(req) &&
+	    store_read_begin(req->st) == STORE_OK)
+		req->read_txn = 1;
 	if (!(req->route->flags & API_PUBLIC) &&
 	    !((req->route->flags & API_METRICS_AUTH) && !req->k->cfg.metrics_require_admin)) {
 		unsigned batches, images;
@@ -315,7 +372,6 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 					 NULL);
 		api_account_limits(&req->account, &req->k->cfg, &batches, &images, &req->upload_max);
 	}
-	len = api_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (req->route->flags & API_UPLOAD) {
 		uint64_t max = req->upload_max;
 
@@ -339,6 +395,21 @@ static enum MHD_Result begin(struct api_request *req, const char *url, const cha
 	}
 	*answered = 0;
 	return MHD_YES;
+}
+
+/*
+ * Ends the read transaction of an API_READ route: after its handler, or
+ * when the request was answered early or brings a body after all.  The
+ * handler runs in the same MHD pass as the first call when there is no
+ * body, so the snapshot is held for microseconds, never while a client
+ * sends.
+ */
+static void read_end(struct api_request *req)
+{
+	if (req->read_txn) {
+		req->read_txn = 0;
+		store_read_end(req->st);
+	}
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -367,14 +438,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		log_set_request(req->request_id);
 		r = begin(req, url, method, &answered);
 		log_set_request(NULL);
-		if (answered)
+		if (answered) {
 			req->route = NULL;
+			read_end(req);
+		}
 		return r;
 	}
 	if (!req->route)
 		return MHD_YES;            /* answered already; drain */
 	if (*upload_data_size > 0) {
 		size_t limit = API_JSON_MAX;
+
+		read_end(req);
 
 		if (req->route->flags & API_UPLOAD)
 			limit = (size_t)req->upload_max;
@@ -413,6 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 		log_set_request(req->request_id);
 		r = req->route->handler(req);
+		read_end(req);
 		log_set_request(NULL);
 		return r;
 	}

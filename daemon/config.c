@@ -89,6 +89,8 @@ static const struct config_key config_keys[] = {
 #undef ENGINE_KEYS
 	/* a full disk: batches pause below this much free space */
 	{ "min_free_space", NUM(CK_SIZE, min_free_space), 0, 1LL << 40 },
+	/* the API before rendering (issue 9, load) */
+	{ "worker_nice", NUM(CK_UINT, worker_nice), 0, 19 },
 };
 
 static const char *const config_models[CONFIG_MODELS] = { "2.0", "1.0", "0.2", "3.0", "2a" };
@@ -228,6 +230,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->openai.model, sizeof(cfg->openai.model), "gpt-image-1");
 	engine_defaults(&cfg->a1111, "http://127.0.0.1:7860", 600000);
 	cfg->min_free_space = 16 * 1024 * 1024;
+	cfg->worker_nice = 10;
 }
 
 /* Parses a whole decimal number with an optional K/M/G suffix when size is set. */

@@ -87,6 +87,8 @@ struct config {
 	struct config_engine a1111;
 	/* a full disk */
 	uint64_t min_free_space;   /* bytes kept free on the data dir's filesystem (16 MiB; 0: none) */
+	/* the API before rendering (issue 9, load) */
+	unsigned worker_nice;      /* added to the workers' nice value, so HTTP threads come first (10) */
 };
 
 /*

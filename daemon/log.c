@@ -62,7 +62,10 @@ void log_set_level(enum log_level level)
 
 void log_set_request(const char *id)
 {
-	snprintf(log_request, sizeof(log_request), "%s", id ? id : "");
+	size_t n = id ? strnlen(id, sizeof(log_request) - 1) : 0;
+
+	memcpy(log_request, id ? id : "", n);     /* four times a request: no snprintf */
+	log_request[n] = '\0';
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -343,11 +344,37 @@ static void run_job(struct worker *w, struct store_job *job, const struct store_
 		engine_image_free(&img[i]);
 }
 
+/*
+ * Lowers the calling worker thread's priority by worker_nice: on Linux a
+ * nice value belongs to a thread (setpriority(PRIO_PROCESS, tid)), so the
+ * HTTP threads keep kilnd's own.  Generating is batch work and API latency
+ * is what people feel: under a burst of requests the scheduler then runs
+ * the HTTP threads first, while idle cores still go to the workers in full.
+ * Only ever raised (no privilege needed); capped at 19.
+ */
+static void worker_lower_priority(unsigned by)
+{
+	pid_t tid = gettid();
+	int now, want;
+
+	if (by == 0)
+		return;
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (now == -1 && errno != 0)
+		return;
+	want = now + (int)by > 19 ? 19 : now + (int)by;
+	if (want > now && setpriority(PRIO_PROCESS, (id_t)tid, want) != 0)
+		log_warn("worker: cannot set its nice value to %d: %s", want, strerror(errno));
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct sched *s = w->s;
 
+	pthread_setname_np(pthread_self(), "kilnd-worker");     /* for top -H, ps -L and the tests */
+	worker_lower_priority(s->k->cfg.worker_nice);
 	pthread_mutex_lock(&s->mu);
 	while (!s->quit) {
 		struct store_job job;

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +68,23 @@ int util_random_hex(char *out, size_t nbytes)
 	return 0;
 }
 
+static EVP_MD *util_sha256_md;
+
+/* SHA-256 fetched from OpenSSL's provider once, not looked up again on every digest. */
+static void util_sha256_fetch(void)
+{
+	util_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void util_sha256_hex(const void *data, size_t len, char *out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	pthread_once(&once, util_sha256_fetch);
+	EVP_Digest(data, len, md, &mdlen, util_sha256_md ? util_sha256_md : EVP_sha256(), NULL);
 	for (unsigned int i = 0; i < mdlen; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];

@@ -269,12 +269,25 @@ struct store_pool {
 	struct store **idle;
 };
 
+/*
+ * SQLite's process-wide settings, made once before its first connection:
+ * no memory statistics (kiln reads none), so that SQLite's every allocation
+ * does not take a global mutex — which the HTTP threads and the workers
+ * would otherwise contend for on every statement.
+ */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store *st;
 	char *msg = NULL;
 	int rc;
 
+	pthread_once(&once, sqlite_setup);
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
 	if (!st) {
@@ -414,6 +427,20 @@ void store_rollback(struct store *st)
 	if (!sqlite3_get_autocommit(st->db))
 		store_exec(st, Q_ROLLBACK);
 	unlock_writer(st);
+}
+
+int store_read_begin(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return STORE_ERROR;
+	return store_exec(st, Q_BEGIN_READ);
+}
+
+void store_read_end(struct store *st)
+{
+	/* a read transaction wrote nothing: its end cannot fail in a way worth keeping it */
+	if (!sqlite3_get_autocommit(st->db) && store_exec(st, Q_COMMIT) != STORE_OK)
+		store_rollback(st);
 }
 
 int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)

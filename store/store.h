@@ -81,6 +81,18 @@ struct store *store_pool_get(struct store_pool *pool);
 void store_pool_put(struct store_pool *pool, struct store *st);
 void store_pool_free(struct store_pool *pool);
 
+/*
+ * Opens a read transaction (BEGIN DEFERRED) on st, so that the statements
+ * run next share one snapshot and take SQLite's WAL read lock once instead
+ * of once each; store_read_end() ends it.  Only for reads: a function that
+ * writes (its own BEGIN IMMEDIATE) fails inside one.  STORE_ERROR when a
+ * transaction is open already (or on a database error).  A connection given
+ * back to its pool has any open transaction ended.
+ */
+int store_read_begin(struct store *st);
+/* Ends the read transaction store_read_begin() opened; nothing when none is open. */
+void store_read_end(struct store *st);
+
 /* ---- accounts ------------------------------------------------------------ */
 
 struct store_account {
