@@ -61,7 +61,7 @@ static const struct config_key config_keys[] = {
 	{ "webhooks.retry_seconds", NUM(CK_UINT, webhooks_retry_seconds), 0, 30 * 86400 },
 	{ "webhooks.timeout_seconds", NUM(CK_UINT, webhooks_timeout_seconds), 1, 300 },
 	{ "metrics.require_admin", NUM(CK_BOOL, metrics_require_admin), 0, 1 },
-	/* hostile clients (issue 9) */
+	/* hostile clients */
 	{ "http_timeout_seconds", NUM(CK_UINT, http_timeout_seconds), 1, 86400 },
 	{ "http_max_connections_per_ip", NUM(CK_UINT, http_max_connections_per_ip), 0, 1000000 },
 	/* the network engines: the same keys for each */
@@ -89,7 +89,7 @@ static const struct config_key config_keys[] = {
 #undef ENGINE_KEYS
 	/* a full disk: batches pause below this much free space */
 	{ "min_free_space", NUM(CK_SIZE, min_free_space), 0, 1LL << 40 },
-	/* the API before rendering (issue 9, load) */
+	/* the API before rendering */
 	{ "worker_nice", NUM(CK_UINT, worker_nice), 0, 19 },
 };
 
@@ -222,7 +222,7 @@ void config_defaults(struct config *cfg)
 	cfg->events_retention_days = 7;
 	cfg->webhooks_retry_seconds = 86400;
 	cfg->webhooks_timeout_seconds = 10;
-	/* hostile clients (issue 9) */
+	/* hostile clients */
 	cfg->http_timeout_seconds = 60;
 	cfg->http_max_connections_per_ip = 0;
 	engine_defaults(&cfg->ideogram, "https://api.ideogram.ai", 180000);
