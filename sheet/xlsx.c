@@ -186,6 +186,20 @@ struct xlsx {
 	struct sst sst;
 };
 
+/*
+ * A worksheet cell of the commonest shape, <c r=".." s=".." t=".."><v>..</v></c>
+ * or <c .../>, checked whole by the fast scanner (see fast_cell()): its r, t and
+ * s values (NULL when absent; each ends at its *_end, the closing quote, which
+ * the handler may overwrite with a NUL) and its <v> text (plain ASCII).
+ */
+struct fast_cell {
+	char *r, *t, *s;
+	char *r_end, *t_end, *s_end;
+	char *v;                 /* ends at the "<" of "</v>", which the handler may overwrite */
+	size_t vlen;
+	int empty;               /* <c .../>: no <v> */
+};
+
 /* One part being parsed: what every expat callback shares. */
 struct xp {
 	struct xlsx *x;
@@ -198,6 +212,9 @@ struct xp {
 	void (*start)(struct xp *xp, const char *name, const char **atts);
 	void (*end)(struct xp *xp, const char *name);
 	void (*text)(struct xp *xp, const char *s, int len);
+	/* the fast scanner's whole common cell (struct fast_cell), or NULL: returns 0 when
+	   read, 1 when declined with nothing changed (the scanner then reads it token by token) */
+	int (*cell)(struct xp *xp, const struct fast_cell *fc);
 	void *ctx;
 };
 
@@ -1178,6 +1195,102 @@ static int fast_end(struct fast *f, char *s, char *e)
 }
 
 /*
+ * The commonest worksheet cell read at once: at s ("<c"), a <c> whose
+ * attributes are name="value" pairs of plain ASCII (no reference, no white
+ * space but spaces, none repeated), then either "/>" or <v>, plain ASCII
+ * text, </v></c> with nothing in between.  The handler (xp->cell) gets it
+ * whole, which spares the element stack and the handler chain of four
+ * events.  Returns 0 with *next past it, or 1 when the bytes at s are
+ * anything else, are not all in the buffer yet, or the handler declines:
+ * nothing has changed then, and the caller reads the tokens one by one,
+ * so what a cell of another shape means is decided there alone.
+ */
+#define FAST_CELL_ATTS 8
+static int fast_cell(struct fast *f, char *s, char *end, char **next)
+{
+	char *an[FAST_CELL_ATTS], *ae[FAST_CELL_ATTS], *p = s + 2, *v;
+	struct fast_cell fc;
+	size_t na = 0, j;
+	char q;
+
+	memset(&fc, 0, sizeof(fc));
+	if (end - s < 4 || (s[2] != ' ' && s[2] != '>' && s[2] != '/'))
+		return 1;
+	for (;;) {
+		char *val;
+
+		if (p < end && *p == ' ') {
+			while (p < end && *p == ' ')
+				p++;
+		}
+		else if (p < end && *p != '>' && *p != '/')
+			return 1;       /* no space before an attribute */
+		if (end - p < 2)
+			return 1;
+		if (*p == '>') {
+			p++;
+			break;
+		}
+		if (*p == '/') {
+			if (p[1] != '>')
+				return 1;
+			fc.empty = 1;
+			p += 2;
+			break;
+		}
+		if (na == FAST_CELL_ATTS || !fast_name_start((unsigned char)*p))
+			return 1;
+		an[na] = p;
+		p = fast_name_end(p, end);
+		ae[na] = p;
+		if (end - p < 2 || *p != '=' || (p[1] != '"' && p[1] != '\''))
+			return 1;
+		q = p[1];
+		val = p += 2;
+		while (p < end && *p != q && (fast_class[(unsigned char)*p] & FAST_PLAIN))
+			p++;
+		if (p == end || *p != q)
+			return 1;
+		if (ae[na] - an[na] == 1) {
+			if (*an[na] == 'r' && !fc.r) {
+				fc.r = val;
+				fc.r_end = p;
+			}
+			else if (*an[na] == 't' && !fc.t) {
+				fc.t = val;
+				fc.t_end = p;
+			}
+			else if (*an[na] == 's' && !fc.s) {
+				fc.s = val;
+				fc.s_end = p;
+			}
+		}
+		p++;
+		for (j = 0; j < na; j++)
+			if (ae[j] - an[j] == ae[na] - an[na] &&
+			    fast_same(an[j], an[na], (size_t)(ae[na] - an[na])))
+				return 1;       /* repeated: the token path refuses it */
+		na++;
+	}
+	if (!fc.empty) {
+		if (end - p < 3 || p[0] != '<' || p[1] != 'v' || p[2] != '>')
+			return 1;
+		v = p += 3;
+		while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
+			p++;
+		if (end - p < 8 || !fast_same(p, "</v></c>", 8))
+			return 1;
+		fc.v = v;
+		fc.vlen = (size_t)(p - v);
+		p += 8;
+	}
+	if (f->root_closed || f->off[f->depth] + 4 > FAST_NAMES || f->xp->cell(f->xp, &fc))
+		return 1;
+	*next = p;
+	return 0;
+}
+
+/*
  * The XML declaration, if the part starts with one: only version 1.0 and
  * UTF-8 are read here.  Returns 0 with *pp past it (and a UTF-8 byte-order
  * mark), 1 when more bytes are needed, -1 to fall back.
@@ -1296,6 +1409,10 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 		}
 		if (p[1] == '?' || p[1] == '!')
 			return -1;      /* comment, processing instruction, CDATA, DOCTYPE */
+		if (p[1] == 'c' && xp->cell && !fast_cell(f, p, end, &q)) {
+			p = q;
+			continue;
+		}
 		r = fast_start(f, p + 1, end, &q);
 		if (r < 0 || (r > 0 && eof))
 			return -1;
@@ -2392,26 +2509,12 @@ static void sh_row(struct xp *xp, struct sheetctx *c, const char **atts)
 		c->row++;
 }
 
-static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
+/* A <c> opens, its attributes r, t and s given (NULL when absent). */
+static void sh_cell_attrs(struct xp *xp, struct sheetctx *c, const char *r, const char *t,
+			  const char *s)
 {
 	const struct sheet_limits *lim = xp->x->lim;
-	const char *r = NULL, *t = NULL, *s = NULL;
 	char ref[16], prev[16];
-	size_t i;
-
-	/* attr() for "r", "t" and "s" at once: the first unprefixed one of each */
-	for (i = 0; atts[i]; i += 2) {
-		const char *n = atts[i];
-
-		if (n[0] && !n[1]) {
-			if (n[0] == 'r' && !r)
-				r = atts[i + 1];
-			else if (n[0] == 't' && !t)
-				t = atts[i + 1];
-			else if (n[0] == 's' && !s)
-				s = atts[i + 1];
-		}
-	}
 
 	c->in_c = 1;
 	c->skip = 0;
@@ -2464,7 +2567,8 @@ static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 			c->ctype = 'S';
 		else if (name_is(t, "inlineStr"))
 			c->ctype = 'i';
-		else if (strlen(t) == 1 && strchr("nsbed", t[0]))
+		else if (!t[1] && (t[0] == 's' || t[0] == 'n' || t[0] == 'b' || t[0] == 'e' ||
+				   t[0] == 'd'))
 			c->ctype = t[0];
 		else {
 			sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
@@ -2476,6 +2580,27 @@ static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 	}
 	if (!s || parse_uint(s, &c->cstyle))
 		c->cstyle = 0;
+}
+
+static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
+{
+	const char *r = NULL, *t = NULL, *s = NULL;
+	size_t i;
+
+	/* attr() for "r", "t" and "s" at once: the first unprefixed one of each */
+	for (i = 0; atts[i]; i += 2) {
+		const char *n = atts[i];
+
+		if (n[0] && !n[1]) {
+			if (n[0] == 'r' && !r)
+				r = atts[i + 1];
+			else if (n[0] == 't' && !t)
+				t = atts[i + 1];
+			else if (n[0] == 's' && !s)
+				s = atts[i + 1];
+		}
+	}
+	sh_cell_attrs(xp, c, r, t, s);
 }
 
 static void sh_start(struct xp *xp, const char *name, const char **atts)
@@ -2552,16 +2677,15 @@ static void sh_text(struct xp *xp, const char *s, int len)
 	c->len += take;
 }
 
-/* Trims ASCII white space off both ends of s in place; returns s + lead. */
-static char *trim(char *s)
+/* Trims ASCII white space off both ends of s (n bytes, NUL-terminated) in place; returns s + lead. */
+static char *trim(char *s, size_t n)
 {
-	size_t n;
+	char *e = s + n;
 
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 		s++;
-	n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = '\0';
 	return s;
 }
 
@@ -2603,15 +2727,10 @@ static int parse_number(struct xlsx *x, const char *s, double *out)
  * Makes the cell just closed into a grid cell (TEXT, NUMBER, BOOL, ERROR or
  * nothing when blank), then stores it or only counts its row.
  */
+static void sh_value(struct xp *xp, struct sheetctx *c, char *buf, size_t len);
+
 static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 {
-	struct xlsx *x = xp->x;
-	struct sheet_cell cell;
-	char ref[16], *v;
-	int blank, has_date, has_time, want = 0, pooled = 0;
-	enum sst_state sst;
-	unsigned idx = 0;
-
 	c->in_c = 0;
 	if (c->skip || (c->ctype == 'i' ? !c->has_is : !c->has_v))
 		return;                 /* no value: a styled or uncalculated cell */
@@ -2624,21 +2743,37 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 		c->cap = 1;
 	}
 	c->buf[c->len] = '\0';
+	sh_value(xp, c, c->buf, c->len);
+}
+
+/*
+ * The value of the cell just closed, its text buf (len bytes, NUL-terminated,
+ * changed in place): what sh_cell_end() describes.
+ */
+static void sh_value(struct xp *xp, struct sheetctx *c, char *buf, size_t len)
+{
+	struct xlsx *x = xp->x;
+	struct sheet_cell cell;
+	char ref[16], *v;
+	int blank, has_date, has_time, want = 0, pooled = 0;
+	enum sst_state sst;
+	unsigned idx = 0;
+
 	memset(&cell, 0, sizeof(cell));
 	cell.row = c->crow;
 	cell.col = c->ccol;
 	if (c->over) {
 		cell.type = SHEET_CELL_TEXT;    /* a row only counted: blank or not is all we need */
-		cell.text = c->buf;
+		cell.text = buf;
 	}
 	else if (c->ctype == 'i' || c->ctype == 'S') {
-		if (!decode_escapes(c->buf, c->len))
+		if (!decode_escapes(buf, len))
 			return;
 		cell.type = SHEET_CELL_TEXT;
-		cell.text = c->buf;
+		cell.text = buf;
 	}
 	else if (c->ctype == 's') {
-		v = trim(c->buf);
+		v = trim(buf, len);
 		if (!*v)
 			return;
 		if (parse_uint(v, &idx) || idx >= x->sst.n) {
@@ -2689,13 +2824,13 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 		}
 	}
 	else if (c->ctype == 'e') {
-		if (!c->len)
+		if (!len)
 			return;
 		cell.type = SHEET_CELL_ERROR;
-		cell.text = c->buf;
+		cell.text = buf;
 	}
 	else if (c->ctype == 'b') {
-		v = trim(c->buf);
+		v = trim(buf, len);
 		if (!*v)
 			return;
 		cell.type = SHEET_CELL_BOOL;
@@ -2707,7 +2842,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 		}
 	}
 	else if (c->ctype == 'd') {
-		v = trim(c->buf);
+		v = trim(buf, len);
 		if (!*v)
 			return;
 		if (iso_serial(v, x->date1904, &cell.number, &has_date, &has_time)) {
@@ -2721,7 +2856,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 				       "yyyy-mm-dd h:mm:ss");
 	}
 	else {
-		v = trim(c->buf);
+		v = trim(buf, len);
 		if (!*v)
 			return;
 		if (parse_number(x, v, &cell.number)) {
@@ -2804,6 +2939,51 @@ static void sh_end(struct xp *xp, const char *name)
 }
 
 /*
+ * The fast scanner's whole cell (struct fast_cell): the events <c>, <v>, its
+ * text, </v>, </c> as sh_start(), sh_text() and sh_end() would take them,
+ * without the calls between.  Declines (1) outside <sheetData> or inside a
+ * cell, where those handlers decide otherwise, and where the depth guard
+ * of xp_start() could trip.
+ */
+static int sh_fast_cell(struct xp *xp, const struct fast_cell *fc)
+{
+	struct sheetctx *c = xp->ctx;
+
+	if (!c->in_data || c->in_c || xp->stopped || xp->depth + 2 > XLSX_DEPTH_MAX)
+		return 1;
+	if (fc->r)
+		*fc->r_end = '\0';
+	if (fc->t)
+		*fc->t_end = '\0';
+	if (fc->s)
+		*fc->s_end = '\0';
+	xp->quiet = 0;
+	sh_cell_attrs(xp, c, fc->r, fc->t, fc->s);
+	if (xp->stopped)
+		return 0;
+	if (fc->empty || c->skip) {
+		sh_cell_end(xp, c);
+		return 0;
+	}
+	c->in_v = 1;
+	c->has_v = 1;
+	if (c->ctype == 'i' || fc->vlen > xp->x->lim->max_cell_bytes) {
+		sh_text(xp, fc->v, (int)fc->vlen);      /* the rare cases: as the events come */
+		if (xp->stopped)
+			return 0;
+		c->in_v = 0;
+		sh_cell_end(xp, c);
+		return 0;
+	}
+	/* what sh_text() and sh_cell_end() do, the text read where it is */
+	c->in_v = 0;
+	c->in_c = 0;
+	fc->v[fc->vlen] = '\0';
+	sh_value(xp, c, fc->v, fc->vlen);
+	return 0;
+}
+
+/*
  * Drops the cells past the first n of the grid (undoing a fast pass that
  * fell back; their text stays in the grid's pool until the grid is freed).
  */
@@ -2831,6 +3011,7 @@ static enum sheet_status read_sheet(struct xlsx *x, const char *part)
 		xp.start = sh_start;
 		xp.end = sh_end;
 		xp.text = sh_text;
+		xp.cell = sh_fast_cell;
 		xp.ctx = &c;
 		if (pass) {
 			parse_part(x, part, &xp, NULL);

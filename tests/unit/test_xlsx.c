@@ -1596,6 +1596,104 @@ static void test_corpus_both_paths(void **state)
 }
 
 /*
+ * The fast scanner reads the commonest cell, <c r=".." t=".." s=".."><v>..</v></c>
+ * or <c .../>, in one step: every shape near it (spacing, quotes, empty
+ * values, each type, other attributes, references, repeated attributes,
+ * values it leaves to the token path, too long for a stored or a counted
+ * row, nested at the depth limit) reads as expat reads it.
+ */
+static void test_fast_cell_shapes(void **state)
+{
+	static const char *const shapes[] = {
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\"><v>42</v></c>"
+		"<c r=\"C1\" s=\"1\"/><c r=\"D1\" t='s' s='0'><v> 1 </v></c><c r=\"E1\" t=\"s\" "
+		"s=\"7\"><v>2</v></c></row>",
+		"<row r=\"1\"><c  r=\"A1\"   t=\"s\" ><v>0</v></c><c r=\"B1\" /><c/><c></c>"
+		"<c r=\"D1\"><v></v></c><c r=\"E1\" t=\"s\"><v></v></c><c r=\"F1\"><v>1.5e3</v></c></row>",
+		"<row><c t=\"b\"><v>1</v></c><c t=\"e\"><v>#N/A</v></c><c t=\"str\"><v>x y</v></c>"
+		"<c t=\"inlineStr\"><v>7</v></c><c t=\"d\"><v>2020-02-29T10:00:00</v></c>"
+		"<c t=\"n\"><v>-0.25</v></c><c t=\"\"><v>3</v></c><c t=\"str\"><v> </v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"x\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"b\"><v>2</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\"><v>1x</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" r=\"A1\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" s=\"1\" s=\"2\"/></row>",
+		"<row r=\"1\"><c r=\"A1\"t=\"s\"><v>0</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" = \"s\"><v>0</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=s><v>0</v></c></row>",
+		"<row r=\"1\"><c x:r=\"A1\" cm=\"1\" vm=\"2\" ph=\"1\" xml:space=\"preserve\"><v>5</v></c>"
+		"<c r=\"B1\" a=\"1\" b=\"2\" d=\"3\" e=\"4\" f=\"5\" g=\"6\" h=\"7\" i=\"8\"><v>6</v></c>"
+		"<c r=\"C1\" t=\"str\"><v>1&amp;2</v></c><c r=\"D1\" t=\"str\"><v>caf\xC3\xA9</v></c>"
+		"<c r=\"E1\"><f>1+1</f><v>2</v></c><c r=\"F1\" t=\"s\"><v>1</v></c >"
+		"<c r=\"G1\" t=\"str\"><v>a\nb</v></c><c r=\"H1\" s=\"1\"\t/><c r=\"I1\" t=\"s\">"
+		"<v>0</v> </c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"str\"><v>a]]>b</v></c></row>",
+		"<row r=\"1\"><c r=\"A\tB\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"B1\"><v>1</v></c><c r=\"A1\"><v>2</v></c></row>",
+		"<row r=\"1\"><c r=\"1A\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>9</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>-1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"str\"><v>123456789</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\"><v>1</v></c></row><row r=\"2\"><c r=\"A2\" t=\"str\">"
+		"<v>123456789</v></c><c r=\"B2\"><v>2</v></c></row><row r=\"3\"><c r=\"A3\" "
+		"t=\"str\"><v>        x</v></c></row><row r=\"4\"><c r=\"A4\" t=\"s\"><v>1</v></c>"
+		"<c r=\"B4\" t=\"s\"><v>0</v></c></row><row r=\"5\"><c r=\"A5\"/></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>0</v></c>",
+	};
+	struct sheet_limits lim[3];
+	struct book b = { NULL, "<si><t>one</t></si><si><t> </t></si><si><t>two</t></si>",
+			  styles_basic, NULL };
+	char why[2048];
+	size_t i, k, depth;
+	unsigned fast;
+
+	(void)state;
+	sheet_limits_default(&lim[0]);
+	sheet_limits_default(&lim[1]);
+	lim[1].max_rows = 1;            /* the header kept, every other row only counted */
+	lim[1].max_cell_bytes = 5;
+	lim[2] = lim[1];
+	lim[2].max_rows = 100;
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		unsigned char *buf;
+		size_t len;
+
+		b.sheet_data = shapes[i];
+		buf = book_zip(&b, &len);
+		for (k = 0; k < 3; k++)
+			if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
+				fail_msg("shape %zu, limits %zu: the fast path and expat disagree: %s",
+					 i, k, why);
+		if (i == 0)
+			assert_int_equal(fast, 2);      /* the sheet and the shared strings */
+		free(buf);
+	}
+	/* a cell and its <v> nested up to the depth limit (256) and past it: <row> is at 3 */
+	for (depth = 248; depth <= 254; depth++) {
+		unsigned char *buf;
+		size_t len, o = 0;
+		char *data = malloc(depth * 8 + 200);
+
+		assert_non_null(data);
+		o += (size_t)sprintf(data + o, "<row r=\"1\">");
+		for (k = 0; k < depth; k++)
+			o += (size_t)sprintf(data + o, "<x>");
+		o += (size_t)sprintf(data + o, "<c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\"/>");
+		for (k = 0; k < depth; k++)
+			o += (size_t)sprintf(data + o, "</x>");
+		sprintf(data + o, "</row>");
+		b.sheet_data = data;
+		buf = book_zip(&b, &len);
+		for (k = 0; k < 3; k++)
+			if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
+				fail_msg("nested %zu deep, limits %zu: the fast path and expat "
+					 "disagree: %s", depth, k, why);
+		free(buf);
+		free(data);
+	}
+}
+
+/*
  * Shared strings past 256 KiB are read in two passes (states first, then
  * only the strings the kept rows use): the grid is the same as when they
  * are kept whole.  The same strings come first in both books; the second
@@ -1696,6 +1794,7 @@ int main(void)
 		cmocka_unit_test(test_corpus_refused),
 		cmocka_unit_test(test_corpus_both_paths),
 		cmocka_unit_test(test_shared_strings_two_passes),
+		cmocka_unit_test(test_fast_cell_shapes),
 	};
 
 	return cmocka_run_group_tests_name("xlsx", tests, NULL, NULL);
