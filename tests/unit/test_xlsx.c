@@ -1693,6 +1693,111 @@ static void test_fast_cell_shapes(void **state)
 	}
 }
 
+/* Little-endian field of n bytes at p. */
+static uint32_t get_le(const unsigned char *p, int n)
+{
+	uint32_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static void set_le(unsigned char *p, uint32_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * Where member name of the zip in buf keeps its CRC-32 and sizes: the
+ * offsets of its central directory entry and of its local header, and of
+ * its deflated data.
+ */
+static void zip_member(unsigned char *buf, size_t len, const char *name, size_t *central,
+		       size_t *local, size_t *data)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i + 46 <= len; i++)
+		if (get_le(buf + i, 4) == 0x02014b50 && get_le(buf + i + 28, 2) == n &&
+		    i + 46 + n <= len && !memcmp(buf + i + 46, name, n)) {
+			*central = i;
+			*local = get_le(buf + i + 42, 4);
+			assert_true(*local + 30 <= len && get_le(buf + *local, 4) == 0x04034b50);
+			*data = *local + 30 + get_le(buf + *local + 26, 2) + get_le(buf + *local + 28, 2);
+			assert_int_equal(get_le(buf + i + 10, 2), 8);   /* deflated */
+			return;
+		}
+	fail_msg("no member %s", name);
+}
+
+/*
+ * Damaged parts: a CRC-32, a deflated byte or a declared size that is
+ * wrong in the shared strings or the worksheet.  Both XML paths (the fast
+ * one inflates these small parts whole, with its own CRC-32 check) give
+ * the same answer; a part read to its end with a bad CRC-32 or bad deflate
+ * data is refused as damaged.
+ */
+static void test_damaged_parts(void **state)
+{
+	static const char *const parts[] = { "xl/sharedStrings.xml", "xl/worksheets/sheet1.xml" };
+	char *data = malloc(200 * 80 + 1);
+	struct book b = { NULL, NULL, NULL, NULL };
+	struct sheet_limits lim;
+	char why[2048], err[1024];
+	size_t i, o = 0;
+	int k;
+
+	(void)state;
+	assert_non_null(data);
+	for (i = 1; i <= 200; i++)
+		o += (size_t)sprintf(data + o, "<row r=\"%zu\"><c r=\"A%zu\" t=\"s\"><v>%zu</v></c></row>",
+				     i, i, i % 3);
+	b.sheet_data = data;
+	b.sst = "<si><t>prompt</t></si><si><t>two</t></si><si><t>three</t></si>";
+	sheet_limits_default(&lim);
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < 4; k++) {
+			size_t len, central = 0, local = 0, pos = 0;
+			unsigned char *buf = book_zip(&b, &len);
+			struct sheet_grid g;
+			enum sheet_status st;
+			uint32_t v;
+
+			zip_member(buf, len, parts[i], &central, &local, &pos);
+			switch (k) {
+			case 0:         /* another CRC-32, in both headers */
+				v = get_le(buf + central + 16, 4) ^ 0x10;
+				set_le(buf + central + 16, v, 4);
+				set_le(buf + local + 14, v, 4);
+				break;
+			case 1:         /* a deflated byte changed, early in the part */
+				buf[pos + 12] ^= 0x55;
+				break;
+			case 2:         /* one byte more declared than it inflates to */
+			case 3:         /* one byte less */
+				v = get_le(buf + central + 24, 4) + (k == 2 ? 1 : -1);
+				set_le(buf + central + 24, v, 4);
+				set_le(buf + local + 22, v, 4);
+				break;
+			}
+			if (xlsxdiff(buf, len, &lim, NULL, why, sizeof(why)))
+				fail_msg("%s, damage %d: the fast path and expat disagree: %s", parts[i],
+					 k, why);
+			st = read_buf(buf, len, &lim, &g, err, sizeof(err));
+			/* the worksheet is read up to </sheetData> only: its CRC-32 is never checked */
+			if (k <= 1 && !(i == 1 && k == 0) &&
+			    (st != SHEET_UNREADABLE || !strstr(err, "cannot be unpacked")))
+				fail_msg("%s, damage %d: %d \"%s\"", parts[i], k, st, err);
+			sheet_grid_free(&g);
+			free(buf);
+		}
+	free(data);
+}
+
 /*
  * Shared strings past 256 KiB are read in two passes (states first, then
  * only the strings the kept rows use): the grid is the same as when they
@@ -1795,6 +1900,7 @@ int main(void)
 		cmocka_unit_test(test_corpus_both_paths),
 		cmocka_unit_test(test_shared_strings_two_passes),
 		cmocka_unit_test(test_fast_cell_shapes),
+		cmocka_unit_test(test_damaged_parts),
 	};
 
 	return cmocka_run_group_tests_name("xlsx", tests, NULL, NULL);
