@@ -190,17 +190,20 @@ struct xlsx {
 };
 
 /*
- * A worksheet cell of the commonest shape, <c r=".." s=".." t=".."><v>..</v></c>
- * or <c .../>, checked whole by the fast scanner (see fast_cell()): its r, t and
- * s values (NULL when absent; each ends at its *_end, the closing quote, which
- * the handler may overwrite with a NUL) and its <v> text (plain ASCII).
+ * A worksheet cell of the commonest shapes, <c r=".." s=".." t=".."><v>..</v></c>,
+ * <c ..><is><t>..</t></is></c> or <c .../>, checked whole by the fast scanner
+ * (see fast_cell()): its r, t and s values (NULL when absent; each ends at its
+ * *_end, the closing quote, which the handler may overwrite with a NUL) and
+ * the text of its <v> or <t>, as written (raw: to be decoded by fast_decode()).
  */
 struct fast_cell {
 	char *r, *t, *s;
 	char *r_end, *t_end, *s_end;
-	char *v;                 /* ends at the "<" of "</v>", which the handler may overwrite */
+	char *v;                 /* ends at the "<" after it, which the handler may overwrite */
 	size_t vlen;
-	int empty;               /* <c .../>: no <v> */
+	int empty;               /* <c .../>: no value */
+	int is;                  /* the text is an inline string's (<is><t>), not a <v> */
+	int raw;                 /* the text holds more than plain ASCII: decode it first */
 };
 
 /* One part being parsed: what every expat callback shares. */
@@ -1198,15 +1201,18 @@ static int fast_end(struct fast *f, char *s, char *e)
 }
 
 /*
- * The commonest worksheet cell read at once: at s ("<c"), a <c> whose
+ * The commonest worksheet cells read at once: at s ("<c"), a <c> whose
  * attributes are name="value" pairs of plain ASCII (no reference, no white
- * space but spaces, none repeated), then either "/>" or <v>, plain ASCII
- * text, </v></c> with nothing in between.  The handler (xp->cell) gets it
- * whole, which spares the element stack and the handler chain of four
- * events.  Returns 0 with *next past it, or 1 when the bytes at s are
- * anything else, are not all in the buffer yet, or the handler declines:
- * nothing has changed then, and the caller reads the tokens one by one,
- * so what a cell of another shape means is decided there alone.
+ * space but spaces, none repeated), then either "/>", or <v>text</v></c>,
+ * or <is><t>text</t></is></c> (<t> may keep its spaces with
+ * xml:space="preserve"), with nothing in between.  The handler (xp->cell)
+ * gets it whole, which spares the element stack and the handler chain of
+ * up to six events.  Returns 0 with *next past it; 1 when the bytes at s
+ * are anything else, are not all in the buffer yet, or the handler
+ * declines: nothing has changed then, and the caller reads the tokens one
+ * by one, so what a cell of another shape means is decided there alone;
+ * or -1 to fall back, when the handler found the text to be one the token
+ * path would fall back on too (fast_decode() refuses it).
  */
 #define FAST_CELL_ATTS 8
 static int fast_cell(struct fast *f, char *s, char *end, char **next)
@@ -1276,18 +1282,47 @@ static int fast_cell(struct fast *f, char *s, char *end, char **next)
 		na++;
 	}
 	if (!fc.empty) {
-		if (end - p < 3 || p[0] != '<' || p[1] != 'v' || p[2] != '>')
+		static const char t_open[] = "<is><t>", t_keep[] = "<is><t xml:space=\"preserve\">";
+		const char *close = "</v></c>";
+		size_t nclose = 8;
+		int r;
+
+		if (end - p >= 3 && p[0] == '<' && p[1] == 'v' && p[2] == '>')
+			p += 3;
+		else if (end - p >= (long)sizeof(t_open) - 1 && fast_same(p, t_open, sizeof(t_open) - 1))
+			p += sizeof(t_open) - 1;
+		else if (end - p >= (long)sizeof(t_keep) - 1 && fast_same(p, t_keep, sizeof(t_keep) - 1))
+			p += sizeof(t_keep) - 1;
+		else
 			return 1;
-		v = p += 3;
+		fc.is = p[-2] != 'v';   /* "<v>" or "...<t ...>" */
+		if (fc.is) {
+			close = "</t></is></c>";
+			nclose = 13;
+		}
+		v = p;
 		while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
 			p++;
-		if (end - p < 8 || !fast_same(p, "</v></c>", 8))
+		if (p < end && *p != '<') {
+			fc.raw = 1;
+			p = fast_find(p, end, '<');
+			if (!p)
+				return 1;
+		}
+		if ((size_t)(end - p) < nclose || !fast_same(p, close, nclose))
 			return 1;
 		fc.v = v;
 		fc.vlen = (size_t)(p - v);
-		p += 8;
+		p += nclose;
+		if (f->root_closed || f->off[f->depth] + 6 > FAST_NAMES)
+			return 1;
+		r = f->xp->cell(f->xp, &fc);
+		if (r)
+			return r;
+		*next = p;
+		return 0;
 	}
-	if (f->root_closed || f->off[f->depth] + 4 > FAST_NAMES || f->xp->cell(f->xp, &fc))
+	if (f->root_closed || f->off[f->depth] + 2 > FAST_NAMES || f->xp->cell(f->xp, &fc))
 		return 1;
 	*next = p;
 	return 0;
@@ -1412,9 +1447,14 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 		}
 		if (p[1] == '?' || p[1] == '!')
 			return -1;      /* comment, processing instruction, CDATA, DOCTYPE */
-		if (p[1] == 'c' && xp->cell && !fast_cell(f, p, end, &q)) {
-			p = q;
-			continue;
+		if (p[1] == 'c' && xp->cell) {
+			r = fast_cell(f, p, end, &q);
+			if (r < 0)
+				return -1;
+			if (!r) {
+				p = q;
+				continue;
+			}
 		}
 		r = fast_start(f, p + 1, end, &q);
 		if (r < 0 || (r > 0 && eof))
@@ -3036,9 +3076,18 @@ static void sh_end(struct xp *xp, const char *name)
 static int sh_fast_cell(struct xp *xp, const struct fast_cell *fc)
 {
 	struct sheetctx *c = xp->ctx;
+	size_t n = fc->vlen;
 
-	if (!c->in_data || c->in_c || xp->stopped || xp->depth + 2 > XLSX_DEPTH_MAX)
+	if (!c->in_data || c->in_c || xp->stopped || xp->depth + (fc->is ? 3 : 2) > XLSX_DEPTH_MAX)
 		return 1;
+	if (fc->raw) {
+		/* as fast_text() would: the text decoded in place, or the part falls back */
+		long d = fast_decode(fc->v, fc->v + fc->vlen, 0);
+
+		if (d < 0)
+			return -1;
+		n = (size_t)d;
+	}
 	if (fc->r)
 		*fc->r_end = '\0';
 	if (fc->t)
@@ -3053,21 +3102,33 @@ static int sh_fast_cell(struct xp *xp, const struct fast_cell *fc)
 		sh_cell_end(xp, c);
 		return 0;
 	}
-	c->in_v = 1;
-	c->has_v = 1;
-	if (c->ctype == 'i' || fc->vlen > xp->x->lim->max_cell_bytes) {
-		sh_text(xp, fc->v, (int)fc->vlen);      /* the rare cases: as the events come */
+	if (fc->is) {
+		c->in_is = 1;
+		c->has_is = 1;
+		c->in_t = 1;
+	}
+	else {
+		c->in_v = 1;
+		c->has_v = 1;
+	}
+	if (c->ctype == 'i' ? !fc->is : fc->is) {
+		c->in_v = c->in_is = c->in_t = 0;      /* a text that sh_text() ignores */
+		sh_cell_end(xp, c);
+		return 0;
+	}
+	if (n > xp->x->lim->max_cell_bytes) {
+		sh_text(xp, fc->v, (int)n);     /* the rare case: as the events come */
 		if (xp->stopped)
 			return 0;
-		c->in_v = 0;
+		c->in_v = c->in_is = c->in_t = 0;
 		sh_cell_end(xp, c);
 		return 0;
 	}
 	/* what sh_text() and sh_cell_end() do, the text read where it is */
-	c->in_v = 0;
+	c->in_v = c->in_is = c->in_t = 0;
 	c->in_c = 0;
-	fc->v[fc->vlen] = '\0';
-	sh_value(xp, c, fc->v, fc->vlen);
+	fc->v[n] = '\0';
+	sh_value(xp, c, fc->v, n);
 	return 0;
 }
 

@@ -1639,6 +1639,24 @@ static void test_fast_cell_shapes(void **state)
 		"t=\"str\"><v>        x</v></c></row><row r=\"4\"><c r=\"A4\" t=\"s\"><v>1</v></c>"
 		"<c r=\"B4\" t=\"s\"><v>0</v></c></row><row r=\"5\"><c r=\"A5\"/></row>",
 		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>0</v></c>",
+		/* inline strings, and <v> texts beyond plain ASCII */
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a b</t></is></c><c r=\"B1\" "
+		"t=\"inlineStr\"><is><t xml:space=\"preserve\"> x </t></is></c><c r=\"C1\" "
+		"t=\"inlineStr\"><is><t>Cr&#232;me &amp; caf\xC3\xA9 _x0041_</t></is></c><c r=\"D1\" "
+		"t=\"inlineStr\"><is><t></t></is></c><c r=\"E1\" t=\"inlineStr\"><is><t>   </t></is>"
+		"</c><c r=\"F1\" t=\"s\"><is><t>x</t></is></c><c r=\"G1\"><is><t>9</t></is></c>"
+		"<c r=\"H1\" t=\"str\"><v>&lt;&#x41;\r\n\xE2\x82\xAC</v></c><c r=\"I1\" "
+		"t=\"inlineStr\"><is><t>a\r\nb</t></is></c><c r=\"J1\" t=\"inlineStr\"><is><r><t>ri"
+		"</t></r><r><t>ch</t></r></is></c><c r=\"K1\" t=\"inlineStr\"><is><t>12345678</t>"
+		"</is></c></row><row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>\xC3\xA9\xC3\xA9"
+		"\xC3\xA9\xC3\xA9</t></is></c><c r=\"B2\" t=\"inlineStr\"><is><t>1&amp;23456</t></is>"
+		"</c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a]]>b</t></is></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a&bogus;b</t></is></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a\x01" "b</t></is></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a\xC3" "b</t></is></c></row>",
+		"<row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>a&amp;b</t></is></c></row>"
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>",
 	};
 	struct sheet_limits lim[3];
 	struct book b = { NULL, "<si><t>one</t></si><si><t> </t></si><si><t>two</t></si>",
