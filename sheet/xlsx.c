@@ -221,6 +221,7 @@ struct xp {
 	/* the fast scanner's whole common cell (struct fast_cell), or NULL: returns 0 when
 	   read, 1 when declined with nothing changed (the scanner then reads it token by token) */
 	int (*cell)(struct xp *xp, const struct fast_cell *fc);
+	int (*si)(struct xp *xp, const struct fast_cell *fc);  /* the same for <si><t>..</t></si> */
 	void *ctx;
 };
 
@@ -1329,6 +1330,46 @@ static int fast_cell(struct fast *f, char *s, char *end, char **next)
 }
 
 /*
+ * The commonest shared string read at once, as fast_cell() reads a cell:
+ * at s, <si><t>text</t></si> (<t> may have xml:space="preserve"), handed
+ * whole to xp->si.  Returns as fast_cell().
+ */
+static int fast_si(struct fast *f, char *s, char *end, char **next)
+{
+	static const char t_open[] = "<si><t>", t_keep[] = "<si><t xml:space=\"preserve\">";
+	struct fast_cell fc;
+	char *p = s;
+	int r;
+
+	if (end - p >= (long)sizeof(t_open) - 1 && fast_same(p, t_open, sizeof(t_open) - 1))
+		p += sizeof(t_open) - 1;
+	else if (end - p >= (long)sizeof(t_keep) - 1 && fast_same(p, t_keep, sizeof(t_keep) - 1))
+		p += sizeof(t_keep) - 1;
+	else
+		return 1;
+	memset(&fc, 0, sizeof(fc));
+	fc.v = p;
+	while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
+		p++;
+	if (p < end && *p != '<') {
+		fc.raw = 1;
+		p = fast_find(p, end, '<');
+		if (!p)
+			return 1;
+	}
+	if (end - p < 9 || !fast_same(p, "</t></si>", 9))
+		return 1;
+	fc.vlen = (size_t)(p - fc.v);
+	if (f->root_closed || f->off[f->depth] + 6 > FAST_NAMES)
+		return 1;
+	r = f->xp->si(f->xp, &fc);
+	if (r)
+		return r;
+	*next = p + 9;
+	return 0;
+}
+
+/*
  * The XML declaration, if the part starts with one: only version 1.0 and
  * UTF-8 are read here.  Returns 0 with *pp past it (and a UTF-8 byte-order
  * mark), 1 when more bytes are needed, -1 to fall back.
@@ -1447,8 +1488,8 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 		}
 		if (p[1] == '?' || p[1] == '!')
 			return -1;      /* comment, processing instruction, CDATA, DOCTYPE */
-		if (p[1] == 'c' && xp->cell) {
-			r = fast_cell(f, p, end, &q);
+		if ((p[1] == 'c' && xp->cell) || (p[1] == 's' && xp->si)) {
+			r = p[1] == 'c' ? fast_cell(f, p, end, &q) : fast_si(f, p, end, &q);
 			if (r < 0)
 				return -1;
 			if (!r) {
@@ -2388,6 +2429,39 @@ static void sst_end(struct xp *xp, const char *name)
 }
 
 /*
+ * The fast scanner's whole <si><t>text</t></si> (struct fast_cell: its text
+ * only): the events sst_start(), sst_text() and sst_end() would take, one
+ * after the other without the scanner's calls between.  Declines (1)
+ * inside a string, where they decide otherwise, and where the depth guard
+ * of xp_start() could trip; -1 when the text is one the scanner falls back
+ * on.
+ */
+static int sst_fast_si(struct xp *xp, const struct fast_cell *fc)
+{
+	struct sstctx *c = xp->ctx;
+	long n = (long)fc->vlen;
+
+	if (c->in_si || xp->stopped || xp->depth + 2 > XLSX_DEPTH_MAX)
+		return 1;
+	if (fc->raw) {
+		n = fast_decode(fc->v, fc->v + fc->vlen, 0);
+		if (n < 0)
+			return -1;
+	}
+	xp->quiet = 0;
+	sst_start(xp, "si", NULL);
+	sst_start(xp, "t", NULL);
+	if (n > 0 && !xp->stopped)
+		sst_text(xp, fc->v, (int)n);
+	if (xp->stopped)
+		return 0;
+	sst_end(xp, "t");
+	if (!xp->stopped)
+		sst_end(xp, "si");
+	return 0;
+}
+
+/*
  * One pass over the shared strings (select: the second, see struct sst):
  * the fast scanner, or expat when it falls back or is asked for.
  */
@@ -2404,6 +2478,7 @@ static enum sheet_status sst_pass(struct xlsx *x, const char *part, int select)
 		xp.start = sst_start;
 		xp.end = sst_end;
 		xp.text = sst_text;
+		xp.si = sst_fast_si;
 		xp.ctx = &c;
 		t->used = t->n = t->iw = 0;
 		t->select = select;

@@ -1658,6 +1658,18 @@ static void test_fast_cell_shapes(void **state)
 		"<row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>a&amp;b</t></is></c></row>"
 		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>",
 	};
+	static const char *const sst_shapes[] = {
+		"<si><t>one</t></si><si><t xml:space=\"preserve\"> two </t></si><si><t></t></si>"
+		"<si><t>caf\xC3\xA9 &amp; &#x41;&#66; _x0043_\r\nx</t></si>",
+		"<si><r><t>ri</t></r><r><t>ch</t></r></si><si><t>a</t><rPh><t>b</t></rPh></si>"
+		"<si><t>12345678</t></si><si ><t>x</t></si>",
+		"<si><t>one</t></si><si><t>a]]>b</t></si><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>a&nope;b</t></si><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>a\xFF" "b</t></si><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>a</t></si ><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>two</t></si>",
+		"<si><t>one</t><t>two</t></si><si><t x=\"1\">b</t></si><si><t>c</t></si><si>d</si>",
+	};
 	struct sheet_limits lim[3];
 	struct book b = { NULL, "<si><t>one</t></si><si><t> </t></si><si><t>two</t></si>",
 			  styles_basic, NULL };
@@ -1684,6 +1696,22 @@ static void test_fast_cell_shapes(void **state)
 					 i, k, why);
 		if (i == 0)
 			assert_int_equal(fast, 2);      /* the sheet and the shared strings */
+		free(buf);
+	}
+	/* shared strings of every shape near <si><t>..</t></si>, each used by a cell */
+	for (i = 0; i < sizeof(sst_shapes) / sizeof(sst_shapes[0]); i++) {
+		static const char cells[] =
+			"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c>"
+			"<c r=\"C1\" t=\"s\"><v>2</v></c><c r=\"D1\" t=\"s\"><v>3</v></c></row>";
+		struct book sb = { cells, sst_shapes[i], NULL, NULL };
+		unsigned char *buf;
+		size_t len;
+
+		buf = book_zip(&sb, &len);
+		for (k = 0; k < 3; k++)
+			if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
+				fail_msg("shared strings %zu, limits %zu: the fast path and expat "
+					 "disagree: %s", i, k, why);
 		free(buf);
 	}
 	/* a cell and its <v> nested up to the depth limit (256) and past it: <row> is at 3 */
