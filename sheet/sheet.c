@@ -744,6 +744,22 @@ int sheet_grid_add_pooled(struct sheet_grid *grid, const struct sheet_cell *cell
 	return grid_add(grid, cell, 1);
 }
 
+int sheet_grid_reserve(struct sheet_grid *grid, size_t n)
+{
+	struct sheet_cell *v;
+
+	if (n <= grid->cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*v))
+		return -1;
+	v = realloc(grid->cells, n * sizeof(*v));
+	if (!v)
+		return -1;
+	grid->cells = v;
+	grid->cap = n;
+	return 0;
+}
+
 void sheet_grid_free(struct sheet_grid *grid)
 {
 	if (!grid)

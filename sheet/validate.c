@@ -1300,6 +1300,11 @@ static unsigned check_rows(struct vctx *v, size_t from)
 		v->nomem = 1;
 		return 0;
 	}
+	/* room for every row at once (no row beyond the grid's count is kept): no copies */
+	cap = g->nrows < v->lim->max_rows ? g->nrows : v->lim->max_rows;
+	v->out->rows = cap ? malloc(cap * sizeof(*v->out->rows)) : NULL;
+	if (!v->out->rows)
+		cap = 0;
 	while (k < g->ncells && !v->nomem) {
 		unsigned row = g->cells[k].row;
 		int any = 0;

@@ -1009,6 +1009,22 @@ static long fast_decode(char *s, char *e, int attr)
 		}
 		if (c < 0x80)
 			return -1;      /* a control character */
+		if (c >= 0xE0 && c <= 0xEF && end - p > 2 && (p[1] & 0xC0) == 0x80 &&
+		    (p[2] & 0xC0) == 0x80) {
+			/* three bytes, the commonest in non-Latin text: checked as below, at once */
+			uint32_t cp = (c & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+
+			if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF) || cp >= 0xFFFE)
+				return -1;
+			if (o != p) {
+				o[0] = p[0];
+				o[1] = p[1];
+				o[2] = p[2];
+			}
+			o += 3;
+			p += 3;
+			continue;
+		}
 		{
 			uint32_t cp;
 			unsigned n, k;
@@ -2766,7 +2782,9 @@ static void sh_cell_attrs(struct xp *xp, struct sheetctx *c, const char *r, cons
 	}
 	c->ctype = 'n';
 	if (t && *t) {
-		if (name_is(t, "str"))
+		if (!t[1] && (t[0] == 's' || t[0] == 'n'))
+			c->ctype = t[0];        /* the commonest, first */
+		else if (name_is(t, "str"))
 			c->ctype = 'S';
 		else if (name_is(t, "inlineStr"))
 			c->ctype = 'i';
@@ -2806,6 +2824,30 @@ static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 	sh_cell_attrs(xp, c, r, t, s);
 }
 
+/*
+ * <dimension ref="A1:K1000">: room for the cells the grid will keep, at most
+ * max_rows rows of at most max_cols columns and max_cells in all, made at
+ * once (sheet_grid_reserve(): a hint that costs no memory until used).
+ */
+static void sh_dimension(struct xp *xp, const char **atts)
+{
+	const struct sheet_limits *lim = xp->x->lim;
+	const char *ref = attr(atts, "ref", 0), *colon = ref ? strchr(ref, ':') : NULL;
+	unsigned r1, c1, r2, c2;
+	char a[16];
+	size_t n;
+
+	if (!colon || (size_t)(colon - ref) >= sizeof(a))
+		return;
+	memcpy(a, ref, (size_t)(colon - ref));
+	a[colon - ref] = '\0';
+	if (parse_ref(a, &r1, &c1) || parse_ref(colon + 1, &r2, &c2) || r2 < r1 || c2 < c1)
+		return;
+	n = (size_t)(r2 - r1 + 1 < lim->max_rows ? r2 - r1 + 1 : lim->max_rows) *
+	    (c2 - c1 + 1 < lim->max_cols ? c2 - c1 + 1 : lim->max_cols);
+	sheet_grid_reserve(xp->x->grid, n < lim->max_cells ? n : lim->max_cells);
+}
+
 static void sh_start(struct xp *xp, const char *name, const char **atts)
 {
 	struct sheetctx *c = xp->ctx;
@@ -2813,6 +2855,8 @@ static void sh_start(struct xp *xp, const char *name, const char **atts)
 	if (!c->in_data) {
 		if (name_is(name, "sheetData"))
 			c->in_data = 1;
+		else if (name_is(name, "dimension"))
+			sh_dimension(xp, atts);
 		return;
 	}
 	if (c->in_c) {
@@ -2976,10 +3020,20 @@ static void sh_value(struct xp *xp, struct sheetctx *c, char *buf, size_t len)
 		cell.text = buf;
 	}
 	else if (c->ctype == 's') {
-		v = trim(buf, len);
-		if (!*v)
-			return;
-		if (parse_uint(v, &idx) || idx >= x->sst.n) {
+		size_t i;
+
+		/* the usual index, digits alone, read at once; anything else by parse_uint() */
+		for (i = 0; i < len && i < 9 && buf[i] >= '0' && buf[i] <= '9'; i++)
+			idx = idx * 10 + (unsigned)(buf[i] - '0');
+		v = buf;
+		if (!i || i != len) {
+			v = trim(buf, len);
+			if (!*v)
+				return;
+			if (parse_uint(v, &idx))
+				idx = UINT_MAX;
+		}
+		if (idx >= x->sst.n) {
 			sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
 			xp_fail(xp, SHEET_UNREADABLE, "Cell %s refers to shared string %.20s, but the "
 				"workbook holds only %zu: the file is damaged." SAVE_AGAIN, ref, v,
