@@ -22,15 +22,26 @@
  * that only 2 bits a string are kept (empty, blank, too long, text: what
  * the worksheet pass must know to count rows), and a second pass after the
  * worksheet copies only the strings its stored cells use (struct sst), so
- * memory does not grow with the file.  The worksheet itself is never held:
+ * memory does not grow with the file.  A large worksheet is never held:
  * every part is parsed as zip_fread() inflates it, 64 KiB at a time, and
- * only the cell being read is buffered.  The package parts go to expat; the
+ * only the cell being read is buffered; only a part of at most
+ * XLSX_WHOLE_MAX (1 MiB; shared strings up to XLSX_SST_KEEP, which are
+ * kept whole anyway) that the fast scanner reads is inflated whole, by
+ * libdeflate, its CRC-32 checked (parse_whole()): about a third of what
+ * zlib costs through libzip, in a buffer bounded whatever the file.  The
+ * package parts go to expat; the
  * two big ones, the worksheet and the shared strings, first to a scanner of
  * the XML subset they are written in (see "the fast path" below), which
  * calls the same handlers and hands the part back to expat, from its start,
  * whenever it meets anything else, so that its answer is always expat's
  * (SHEET_XML_EXPAT in the limits makes expat read them too, for the tests
- * that compare the two).  Elements and attributes are matched by
+ * that compare the two).  The scanner reads the commonest cells
+ * (<c ..><v>..</v></c>, <c ..><is><t>..</t></is></c>, <c ../>) and shared
+ * strings (<si><t>..</t></si>) in one step each (fast_cell(), fast_si()),
+ * their handlers taking them whole (sh_fast_cell(), sst_fast_si()): the
+ * same effects as the events one by one, without the element stack and the
+ * handler chain.  The worksheet's <dimension> sizes the grid's cell array
+ * at once (a hint, bounded by the limits).  Elements and attributes are matched by
  * local name (the prefix stripped; expat's namespace processing would cost
  * a fifth of the parse for nothing), which reads transitional and Strict
  * (purl.oclc.org) files alike.  Text is decoded from Excel's _xHHHH_ escapes.
@@ -1218,6 +1229,29 @@ static int fast_end(struct fast *f, char *s, char *e)
 }
 
 /*
+ * The text of a value at p, up to the closing tags close (n bytes): sets
+ * fc->v, fc->vlen and fc->raw (the text holds more than plain ASCII, to be
+ * decoded) and returns the byte past close, or NULL when the text does not
+ * end there or not in the buffer.
+ */
+static char *fast_value(char *p, char *end, const char *close, size_t n, struct fast_cell *fc)
+{
+	fc->v = p;
+	while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
+		p++;
+	if (p < end && *p != '<') {
+		fc->raw = 1;
+		p = fast_find(p, end, '<');
+		if (!p)
+			return NULL;
+	}
+	if ((size_t)(end - p) < n || !fast_same(p, close, n))
+		return NULL;
+	fc->vlen = (size_t)(p - fc->v);
+	return p + n;
+}
+
+/*
  * The commonest worksheet cells read at once: at s ("<c"), a <c> whose
  * attributes are name="value" pairs of plain ASCII (no reference, no white
  * space but spaces, none repeated), then either "/>", or <v>text</v></c>,
@@ -1234,7 +1268,7 @@ static int fast_end(struct fast *f, char *s, char *e)
 #define FAST_CELL_ATTS 8
 static int fast_cell(struct fast *f, char *s, char *end, char **next)
 {
-	char *an[FAST_CELL_ATTS], *ae[FAST_CELL_ATTS], *p = s + 2, *v;
+	char *an[FAST_CELL_ATTS], *ae[FAST_CELL_ATTS], *p = s + 2;
 	struct fast_cell fc;
 	size_t na = 0, j;
 	char q;
@@ -1317,20 +1351,9 @@ static int fast_cell(struct fast *f, char *s, char *end, char **next)
 			close = "</t></is></c>";
 			nclose = 13;
 		}
-		v = p;
-		while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
-			p++;
-		if (p < end && *p != '<') {
-			fc.raw = 1;
-			p = fast_find(p, end, '<');
-			if (!p)
-				return 1;
-		}
-		if ((size_t)(end - p) < nclose || !fast_same(p, close, nclose))
+		p = fast_value(p, end, close, nclose, &fc);
+		if (!p)
 			return 1;
-		fc.v = v;
-		fc.vlen = (size_t)(p - v);
-		p += nclose;
 		if (f->root_closed || f->off[f->depth] + 6 > FAST_NAMES)
 			return 1;
 		r = f->xp->cell(f->xp, &fc);
@@ -1364,24 +1387,13 @@ static int fast_si(struct fast *f, char *s, char *end, char **next)
 	else
 		return 1;
 	memset(&fc, 0, sizeof(fc));
-	fc.v = p;
-	while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
-		p++;
-	if (p < end && *p != '<') {
-		fc.raw = 1;
-		p = fast_find(p, end, '<');
-		if (!p)
-			return 1;
-	}
-	if (end - p < 9 || !fast_same(p, "</t></si>", 9))
-		return 1;
-	fc.vlen = (size_t)(p - fc.v);
-	if (f->root_closed || f->off[f->depth] + 6 > FAST_NAMES)
+	p = fast_value(p, end, "</t></si>", 9, &fc);
+	if (!p || f->root_closed || f->off[f->depth] + 6 > FAST_NAMES)
 		return 1;
 	r = f->xp->si(f->xp, &fc);
 	if (r)
 		return r;
-	*next = p + 9;
+	*next = p;
 	return 0;
 }
 

@@ -1596,6 +1596,31 @@ static void test_corpus_both_paths(void **state)
 }
 
 /*
+ * Zips book b and reads it through both XML paths with each of the n
+ * limits; fails naming what (and i) when they disagree.  Returns the parts
+ * the fast scanner read with the first limits.
+ */
+static unsigned both_paths(const struct book *b, const struct sheet_limits *lim, size_t n,
+			   const char *what, size_t i)
+{
+	unsigned char *buf;
+	unsigned fast = 0, f;
+	char why[2048];
+	size_t len, k;
+
+	buf = book_zip(b, &len);
+	for (k = 0; k < n; k++) {
+		if (xlsxdiff(buf, len, &lim[k], &f, why, sizeof(why)))
+			fail_msg("%s %zu, limits %zu: the fast path and expat disagree: %s", what, i,
+				 k, why);
+		if (!k)
+			fast = f;
+	}
+	free(buf);
+	return fast;
+}
+
+/*
  * The fast scanner reads the commonest cell, <c r=".." t=".." s=".."><v>..</v></c>
  * or <c .../>, in one step: every shape near it (spacing, quotes, empty
  * values, each type, other attributes, references, repeated attributes,
@@ -1673,7 +1698,6 @@ static void test_fast_cell_shapes(void **state)
 	struct sheet_limits lim[3];
 	struct book b = { NULL, "<si><t>one</t></si><si><t> </t></si><si><t>two</t></si>",
 			  styles_basic, NULL };
-	char why[2048];
 	size_t i, k, depth;
 	unsigned fast;
 
@@ -1685,18 +1709,10 @@ static void test_fast_cell_shapes(void **state)
 	lim[2] = lim[1];
 	lim[2].max_rows = 100;
 	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-		unsigned char *buf;
-		size_t len;
-
 		b.sheet_data = shapes[i];
-		buf = book_zip(&b, &len);
-		for (k = 0; k < 3; k++)
-			if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
-				fail_msg("shape %zu, limits %zu: the fast path and expat disagree: %s",
-					 i, k, why);
+		fast = both_paths(&b, lim, 3, "shape", i);
 		if (i == 0)
 			assert_int_equal(fast, 2);      /* the sheet and the shared strings */
-		free(buf);
 	}
 	/* shared strings of every shape near <si><t>..</t></si>, each used by a cell */
 	for (i = 0; i < sizeof(sst_shapes) / sizeof(sst_shapes[0]); i++) {
@@ -1704,20 +1720,12 @@ static void test_fast_cell_shapes(void **state)
 			"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c>"
 			"<c r=\"C1\" t=\"s\"><v>2</v></c><c r=\"D1\" t=\"s\"><v>3</v></c></row>";
 		struct book sb = { cells, sst_shapes[i], NULL, NULL };
-		unsigned char *buf;
-		size_t len;
 
-		buf = book_zip(&sb, &len);
-		for (k = 0; k < 3; k++)
-			if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
-				fail_msg("shared strings %zu, limits %zu: the fast path and expat "
-					 "disagree: %s", i, k, why);
-		free(buf);
+		both_paths(&sb, lim, 3, "shared strings", i);
 	}
 	/* a cell and its <v> nested up to the depth limit (256) and past it: <row> is at 3 */
 	for (depth = 248; depth <= 254; depth++) {
-		unsigned char *buf;
-		size_t len, o = 0;
+		size_t o = 0;
 		char *data = malloc(depth * 8 + 200);
 
 		assert_non_null(data);
@@ -1729,12 +1737,7 @@ static void test_fast_cell_shapes(void **state)
 			o += (size_t)sprintf(data + o, "</x>");
 		sprintf(data + o, "</row>");
 		b.sheet_data = data;
-		buf = book_zip(&b, &len);
-		for (k = 0; k < 3; k++)
-			if (xlsxdiff(buf, len, &lim[k], &fast, why, sizeof(why)))
-				fail_msg("nested %zu deep, limits %zu: the fast path and expat "
-					 "disagree: %s", depth, k, why);
-		free(buf);
+		both_paths(&b, lim, 3, "nested, deep", depth);
 		free(data);
 	}
 }
