@@ -1234,7 +1234,7 @@ static int fast_end(struct fast *f, char *s, char *e)
  * decoded) and returns the byte past close, or NULL when the text does not
  * end there or not in the buffer.
  */
-static char *fast_value(char *p, char *end, const char *close, size_t n, struct fast_cell *fc)
+static inline char *fast_value(char *p, char *end, const char *close, size_t n, struct fast_cell *fc)
 {
 	fc->v = p;
 	while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
@@ -2687,17 +2687,18 @@ struct sheetctx {
 };
 
 /* Parses a reference "C7" into *row and *col; returns 0 or -1. */
-static int parse_ref(const char *s, unsigned *row, unsigned *col)
+static inline int parse_ref(const char *s, unsigned *row, unsigned *col)
 {
 	unsigned c = 0, r = 0;
 	int nl = 0, nd = 0;
 
-	for (; (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z'); s++, nl++) {
+	/* a letter of either case, a digit: one unsigned comparison each */
+	for (; (unsigned)((*s | 0x20) - 'a') < 26; s++, nl++) {
 		if (nl == 3)
 			return -1;
 		c = c * 26 + (unsigned)((*s & ~0x20) - 'A' + 1);      /* ASCII upper case */
 	}
-	for (; *s >= '0' && *s <= '9'; s++, nd++) {
+	for (; (unsigned)(*s - '0') < 10; s++, nd++) {
 		if (nd == 9)
 			return -1;
 		r = r * 10 + (unsigned)(*s - '0');
