@@ -27,8 +27,9 @@
  * only the cell being read is buffered; only a part of at most
  * XLSX_WHOLE_MAX (1 MiB; shared strings up to XLSX_SST_KEEP, which are
  * kept whole anyway) that the fast scanner reads is inflated whole, by
- * libdeflate, its CRC-32 checked (parse_whole()): about a third of what
- * zlib costs through libzip, in a buffer bounded whatever the file.  The
+ * libdeflate, its CRC-32 checked (parse_whole()): callgrind counts about a
+ * third of the instructions zlib and its CRC-32 take through libzip on the
+ * bench's 999-row worksheet, in a buffer bounded whatever the file.  The
  * package parts go to expat; the
  * two big ones, the worksheet and the shared strings, first to a scanner of
  * the XML subset they are written in (see "the fast path" below), which
@@ -1539,8 +1540,8 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 /*
  * Reads part idx (zs its stat) whole: its deflated bytes at once, inflated
  * by libdeflate into one buffer of the size the zip declares, its CRC-32
- * checked, then scanned in one go, which costs about a third of zlib's
- * inflating through libzip 64 KiB at a time.  Only for a part that libzip
+ * checked, then scanned in one go (cheaper than zlib through libzip 64 KiB
+ * at a time: see DESIGN).  Only for a part that libzip
  * would inflate itself (deflated, not encrypted) of at most
  * XLSX_WHOLE_MAX bytes.  Any doubt (a short read, bad deflate data, a
  * size or CRC-32 that differs from the zip's, a bomb guard) falls back, so
