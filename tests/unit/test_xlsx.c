@@ -1723,6 +1723,32 @@ static void test_fast_cell_shapes(void **state)
 
 		both_paths(&sb, lim, 3, "shared strings", i);
 	}
+	/*
+	 * a worksheet past XLSX_WHOLE_MAX (1 MiB), read 64 KiB at a time: cells of
+	 * every common shape cut by the ends of the chunks at every place
+	 */
+	{
+		struct sheet_limits all = lim[0];
+		size_t o = 0, row;
+		char *data = malloc(7000 * 260);
+
+		assert_non_null(data);
+		all.max_rows = 100000;
+		all.max_cells = 1000000;
+		for (row = 1; row <= 7000; row++)
+			o += (size_t)sprintf(data + o, "<row r=\"%zu\"><c r=\"A%zu\" t=\"s\"><v>%zu</v></c>"
+					     "<c r=\"B%zu\" t=\"inlineStr\"><is><t>caf\xC3\xA9 &amp; %zu</t>"
+					     "</is></c><c r=\"C%zu\"><v>%zu.5</v></c><c r=\"D%zu\" s=\"1\"/>"
+					     "<c r=\"E%zu\" t=\"str\"><v>x&lt;%.*s</v></c></row>", row, row,
+					     row % 3, row, row, row, row, row, row, (int)(row % 37),
+					     "0123456789012345678901234567890123456");
+		b.sheet_data = data;
+		assert_true(o > ((size_t)1 << 20));
+		assert_int_equal(both_paths(&b, lim, 1, "a worksheet of 1 MiB and more", o), 2);
+		assert_int_equal(both_paths(&b, &all, 1, "a worksheet of 1 MiB and more, all kept", o),
+				 2);
+		free(data);
+	}
 	/* a cell and its <v> nested up to the depth limit (256) and past it: <row> is at 3 */
 	for (depth = 248; depth <= 254; depth++) {
 		size_t o = 0;
