@@ -1539,12 +1539,14 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 }
 
 /*
- * The buffer of a part inflated whole: mapped for it alone, then unmapped,
+ * The buffer of a part inflated whole: when it is large (XLSX_WHOLE_MAP_MIN
+ * and more; a smaller one comes from malloc() and is reused from the heap),
+ * mapped for it alone, then unmapped,
  * so that this large temporary never sits in the heap and the heap keeps
  * to what the grid holds (glibc's malloc would take it from the heap once
  * its mmap threshold has grown past it, and then give the heap back to the
- * system after each read, to be faulted in again by the next: a third of a
- * read's CPU time in the benchmark).  Under AddressSanitizer, malloc(), so
+ * system after each read, to be faulted in again by the next: about a
+ * quarter of a read's CPU time in the benchmark).  Under AddressSanitizer, malloc(), so
  * that every access to it is checked.  NULL on failure.
  */
 #if defined(__SANITIZE_ADDRESS__)
@@ -1557,16 +1559,18 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 #ifndef XLSX_WHOLE_MMAP
 #define XLSX_WHOLE_MMAP 1
 #endif
+#define XLSX_WHOLE_MAP_MIN ((size_t)128 << 10)  /* smaller: malloc(), reused from the heap */
 
 static char *whole_alloc(size_t n)
 {
 #if XLSX_WHOLE_MMAP
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (n >= XLSX_WHOLE_MAP_MIN) {
+		void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	return p == MAP_FAILED ? NULL : p;
-#else
-	return malloc(n);
+		return p == MAP_FAILED ? NULL : p;
+	}
 #endif
+	return malloc(n);
 }
 
 static void whole_free(char *p, size_t n)
@@ -1574,11 +1578,13 @@ static void whole_free(char *p, size_t n)
 	if (!p)
 		return;
 #if XLSX_WHOLE_MMAP
-	munmap(p, n);
-#else
+	if (n >= XLSX_WHOLE_MAP_MIN) {
+		munmap(p, n);
+		return;
+	}
+#endif
 	(void)n;
 	free(p);
-#endif
 }
 
 /*
