@@ -89,36 +89,42 @@ everything (the 1-minute load average was $load on $(nproc) cores when this
 section started, $load_end when it ended).  Of 9,999 rows kiln parses all,
 keeps the first 999 and only counts the rest (the file then fails
 validation as too long, which is kiln's answer to it); the references keep
-every row.  The floors are what a reader built on libzip must spend on an
-.xlsx: the two parts that hold the cells (shared strings, worksheet)
-inflated; then also parsed by expat with handlers that do nothing, which is
+every row.  The floors are what a reader built on libzip and zlib must
+spend on an .xlsx: the two parts that hold the cells (shared strings,
+worksheet) inflated through libzip 64 KiB at a time, as kiln did before it
+inflated parts of at most 1 MiB whole with libdeflate; then also parsed by
+expat with handlers that do nothing, which is
 what kiln's readers cost before they had their own scanner for these two
 parts (sheet/xlsx.c; expat still reads every other part, and these two
 whenever the scanner meets something it leaves to expat).
 
 $(cat "$wb/section.md")
 
-Reading the figures: on the 999-row .xlsx (Excel's layout) kiln's time is
-about a seventh zlib (inflating, and the CRC-32 libzip checks on what it
-inflates), a third its scanner (finding tags, checking and decoding text
-and attribute values as expat would), a quarter the handlers that make the
-cells (shared with the expat path) and the grid, a fifth the validation,
-and the rest the package parts (expat) and freeing; no single function
-takes more than a seventh.  That is an instruction profile (\`valgrind
---tool=callgrind\` of 20 reads and validations, 2026-11-24), which the
-shared machine does not disturb; 20× openpyxl would need all of it in about
-half the instructions.  What grows with the file in kiln's readers: the
-upload itself (\`sheet_read()\` takes the bytes); for an .xlsx two bits for
-each shared string (the strings themselves are kept whole only up to 256
-KiB, else only those of the rows kept, read in a second pass); for an .xls
-eight bytes for each shared string (where it starts and what it is; the
-text is decoded again only for the rows kept), the workbook stream being
-read in place in the upload when its sectors follow one another, as every
-writer measured lays them out.  Peak RSS moves by a few hundred KB from run
-to run with the allocator; the heap alone (\`valgrind --tool=massif\`, one
-read and validation) was 1.20 MB for the 999-row .xlsx and 1.18 MB for the
-9,999-row one, 1.97 MB for the 999-row .xls and 2.04 MB for the 9,999-row
-one.
+Reading the figures: on the 999-row .xlsx (Excel's layout) kiln's
+instructions are about a tenth inflating (libdeflate inflates each part of
+at most 1 MiB whole and checks its CRC-32; larger parts stream through
+libzip and zlib, 64 KiB at a time), three tenths its scanner (finding tags,
+checking and decoding text and attribute values as expat would; the
+commonest cells and shared strings are read in one step each), a quarter
+the handlers that make the cells and the grid, a quarter the validation,
+and the rest the package parts (expat) and freeing.  That is an
+instruction profile (\`valgrind --tool=callgrind\` of 20 reads and
+validations, 2026-11-25: 19.7 million instructions each, 32.3 million
+before the one-step cells and libdeflate), which the shared machine does
+not disturb; the CPU time also holds the page faults of the memory a read
+touches.  What grows with the file in kiln's readers: the upload itself
+(\`sheet_read()\` takes the bytes); for an .xlsx two bits for each shared
+string (the strings themselves are kept whole only up to 256 KiB, else only
+those of the rows kept, read in a second pass); for an .xls eight bytes for
+each shared string (where it starts and what it is; the text is decoded
+again only for the rows kept) and four for each sector of the file (its
+FAT), the workbook stream being read in place in the upload when its
+sectors follow one another, as every writer measured lays them out.  Peak
+RSS moves by a few hundred KB from run to run with the allocator; the heap
+alone (\`valgrind --tool=massif\`, one read and validation, the upload
+left out) was 0.78 MB for the 999-row .xlsx (and 0.36 MB mapped for its
+worksheet, inflated whole) and 0.97 MB for the 9,999-row one (streamed),
+1.50 MB for the 999-row .xls and 1.58 MB for the 9,999-row one.
 EOT
 }
 

@@ -698,18 +698,9 @@ static int grid_add(struct sheet_grid *grid, const struct sheet_cell *cell, int 
 	struct sheet_cell c = *cell;
 	size_t n = 0;
 
-	if (grid->ncells == grid->cap) {
-		size_t cap = grid->cap ? grid->cap * 2 : 64;
-		struct sheet_cell *v;
-
-		if (cap > SIZE_MAX / sizeof(*v))
-			return -1;
-		v = realloc(grid->cells, cap * sizeof(*v));
-		if (!v)
-			return -1;
-		grid->cells = v;
-		grid->cap = cap;
-	}
+	if (grid->ncells == grid->cap &&
+	    sheet_grid_reserve(grid, grid->cap ? (grid->cap > SIZE_MAX / 2 ? SIZE_MAX : grid->cap * 2) : 64))
+		return -1;
 	c.text = NULL;
 	c.format = NULL;
 	if (cell->text && pooled)
@@ -742,6 +733,22 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell)
 int sheet_grid_add_pooled(struct sheet_grid *grid, const struct sheet_cell *cell)
 {
 	return grid_add(grid, cell, 1);
+}
+
+int sheet_grid_reserve(struct sheet_grid *grid, size_t n)
+{
+	struct sheet_cell *v;
+
+	if (n <= grid->cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*v))
+		return -1;
+	v = realloc(grid->cells, n * sizeof(*v));
+	if (!v)
+		return -1;
+	grid->cells = v;
+	grid->cap = n;
+	return 0;
 }
 
 void sheet_grid_free(struct sheet_grid *grid)

@@ -201,6 +201,14 @@ int sheet_grid_add(struct sheet_grid *grid, const struct sheet_cell *cell);
 int sheet_grid_add_pooled(struct sheet_grid *grid, const struct sheet_cell *cell);
 
 /*
+ * Makes room for n cells in all (a reader's estimate, e.g. an .xlsx
+ * worksheet's <dimension>), so that the cells are not copied as the array
+ * grows: fewer pages touched.  Only a hint: sheet_grid_add() still grows
+ * the array past it, and a failure (-1) changes nothing.  Returns 0 or -1.
+ */
+int sheet_grid_reserve(struct sheet_grid *grid, size_t n);
+
+/*
  * Copies n bytes of text into the grid's pool, NUL-terminated, for a
  * cell's text set after sheet_grid_add() (the .xlsx reader's shared
  * strings read after the worksheet); freed with the grid.  NULL on ENOMEM.

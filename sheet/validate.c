@@ -193,13 +193,34 @@ static const char *trim(const char *s, size_t *n)
 /*
  * Copies the trimmed text of s, lower-cased (ASCII), into out (size
  * outlen).  Returns 0, or -1 when it does not fit (then no short value
- * can match).
+ * can match).  The short values it is for are copied as they are read,
+ * without measuring s first; only a text longer than out is trimmed by
+ * trim() to see whether it fits.
  */
 static int lower_trim(const char *s, char *out, size_t outlen)
 {
-	size_t n, i;
-	const char *t = trim(s, &n);
+	size_t n = 0, i, w;
+	const char *t;
 
+	while (*s && is_space_at(s, 2, 0, &w))  /* s[1] may be read: s[0] is not the NUL */
+		s += w;
+	for (; n < outlen && s[n]; n++)
+		out[n] = (char)((s[n] >= 'A' && s[n] <= 'Z') ? s[n] + 32 : s[n]);
+	if (n < outlen) {
+		for (;;) {              /* trim()'s end; the start is trimmed already */
+			unsigned char c = n ? (unsigned char)out[n - 1] : 0;
+
+			if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f')
+				n--;
+			else if (n >= 2 && (unsigned char)out[n - 2] == 0xC2 && c == 0xA0)
+				n -= 2;
+			else
+				break;
+		}
+		out[n] = '\0';
+		return 0;
+	}
+	t = trim(s, &n);
 	if (n >= outlen)
 		return -1;
 	for (i = 0; i < n; i++)
@@ -270,6 +291,9 @@ static int is_date_format(const char *fmt)
 
 static int is_blank(const struct sheet_cell *c)
 {
+	if (c->type != SHEET_CELL_TEXT ||
+	    (c->text && (unsigned char)c->text[0] > ' ' && (unsigned char)c->text[0] != 0xC2))
+		return 0;               /* sheet_cell_blank()'s first look, without the call */
 	return sheet_cell_blank(c);
 }
 
@@ -728,14 +752,16 @@ static void check_aspect(struct vctx *v, unsigned row, unsigned col,
 	     "the column as text to avoid this", when, r);
 }
 
-/* model: one of sheet_models[], also as a number or numeric text (2 is 2.0). */
+/*
+ * model: one of sheet_models[], also as a number or numeric text (2 is 2.0);
+ * parsed is parse_model()'s answer for c (0 or -1), m the model it found.
+ */
 static void check_model(struct vctx *v, unsigned row, unsigned col,
-			const struct sheet_cell *c, struct sheet_fields *f)
+			const struct sheet_cell *c, struct sheet_fields *f, int parsed, const char *m)
 {
 	char q[QUOTE_MAX_BYTES];
-	const char *m;
 
-	if (!parse_model(c, &m)) {
+	if (!parsed) {
 		set_str(f->model, sizeof(f->model), m);
 		return;
 	}
@@ -1216,7 +1242,7 @@ static void check_row(struct vctx *v, unsigned row, const struct sheet_cell **rc
 			check_aspect(v, row, col, c, &f);
 			break;
 		case COL_MODEL:
-			check_model(v, row, col, c, &f);
+			check_model(v, row, col, c, &f, model_ok ? 0 : -1, model);
 			break;
 		case COL_SEED:
 			d = -1;
@@ -1274,6 +1300,11 @@ static unsigned check_rows(struct vctx *v, size_t from)
 		v->nomem = 1;
 		return 0;
 	}
+	/* room for every row at once (no row beyond the grid's count is kept): no copies */
+	cap = g->nrows < v->lim->max_rows ? g->nrows : v->lim->max_rows;
+	v->out->rows = cap ? malloc(cap * sizeof(*v->out->rows)) : NULL;
+	if (!v->out->rows)
+		cap = 0;
 	while (k < g->ncells && !v->nomem) {
 		unsigned row = g->cells[k].row;
 		int any = 0;

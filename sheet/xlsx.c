@@ -22,15 +22,27 @@
  * that only 2 bits a string are kept (empty, blank, too long, text: what
  * the worksheet pass must know to count rows), and a second pass after the
  * worksheet copies only the strings its stored cells use (struct sst), so
- * memory does not grow with the file.  The worksheet itself is never held:
+ * memory does not grow with the file.  A large worksheet is never held:
  * every part is parsed as zip_fread() inflates it, 64 KiB at a time, and
- * only the cell being read is buffered.  The package parts go to expat; the
+ * only the cell being read is buffered; only a part of at most
+ * XLSX_WHOLE_MAX (1 MiB; shared strings up to XLSX_SST_KEEP, which are
+ * kept whole anyway) that the fast scanner reads is inflated whole, by
+ * libdeflate, its CRC-32 checked (parse_whole()): callgrind counts about a
+ * third of the instructions zlib and its CRC-32 take through libzip on the
+ * bench's 999-row worksheet, in a buffer bounded whatever the file.  The
+ * package parts go to expat; the
  * two big ones, the worksheet and the shared strings, first to a scanner of
  * the XML subset they are written in (see "the fast path" below), which
  * calls the same handlers and hands the part back to expat, from its start,
  * whenever it meets anything else, so that its answer is always expat's
  * (SHEET_XML_EXPAT in the limits makes expat read them too, for the tests
- * that compare the two).  Elements and attributes are matched by
+ * that compare the two).  The scanner reads the commonest cells
+ * (<c ..><v>..</v></c>, <c ..><is><t>..</t></is></c>, <c ../>) and shared
+ * strings (<si><t>..</t></si>) in one step each (fast_cell(), fast_si()),
+ * their handlers taking them whole (sh_fast_cell(), sst_fast_si()): the
+ * same effects as the events one by one, without the element stack and the
+ * handler chain.  The worksheet's <dimension> sizes the grid's cell array
+ * at once (a hint, bounded by the limits).  Elements and attributes are matched by
  * local name (the prefix stripped; expat's namespace processing would cost
  * a fifth of the parse for nothing), which reads transitional and Strict
  * (purl.oclc.org) files alike.  Text is decoded from Excel's _xHHHH_ escapes.
@@ -67,8 +79,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include <expat.h>
+#include <libdeflate.h>
 #include <zip.h>
 
 #include "sheet/sheet.h"
@@ -82,6 +96,7 @@
 #define XLSX_XF_MAX 1000000                /* cellXfs entries */
 #define XLSX_ATTR_MAX 4096                 /* longest name, id, target or format code kept */
 #define XLSX_CHUNK 65536                   /* bytes inflated and parsed at a time */
+#define XLSX_WHOLE_MAX ((size_t)1 << 20)   /* a part up to this is inflated whole (fast path) */
 #define NS_SEP ':'                         /* "prefix:local" */
 
 #define SAVE_AGAIN " Open it in your spreadsheet program, save it again as .xlsx (or as CSV, " \
@@ -184,6 +199,24 @@ struct xlsx {
 	size_t nxf, capxf;
 	const char **xf_date;    /* the date/time format of each entry, or NULL */
 	struct sst sst;
+	struct libdeflate_decompressor *inflater;  /* the fast path's, made at its first use */
+};
+
+/*
+ * A worksheet cell of the commonest shapes, <c r=".." s=".." t=".."><v>..</v></c>,
+ * <c ..><is><t>..</t></is></c> or <c .../>, checked whole by the fast scanner
+ * (see fast_cell()): its r, t and s values (NULL when absent; each ends at its
+ * *_end, the closing quote, which the handler may overwrite with a NUL) and
+ * the text of its <v> or <t>, as written (raw: to be decoded by fast_decode()).
+ */
+struct fast_cell {
+	char *r, *t, *s;
+	char *r_end, *t_end, *s_end;
+	char *v;                 /* ends at the "<" after it, which the handler may overwrite */
+	size_t vlen;
+	int empty;               /* <c .../>: no value */
+	int is;                  /* the text is an inline string's (<is><t>), not a <v> */
+	int raw;                 /* the text holds more than plain ASCII: decode it first */
 };
 
 /* One part being parsed: what every expat callback shares. */
@@ -198,6 +231,10 @@ struct xp {
 	void (*start)(struct xp *xp, const char *name, const char **atts);
 	void (*end)(struct xp *xp, const char *name);
 	void (*text)(struct xp *xp, const char *s, int len);
+	/* the fast scanner's whole common cell (struct fast_cell), or NULL: returns 0 when
+	   read, 1 when declined with nothing changed (the scanner then reads it token by token) */
+	int (*cell)(struct xp *xp, const struct fast_cell *fc);
+	int (*si)(struct xp *xp, const struct fast_cell *fc);  /* the same for <si><t>..</t></si> */
 	void *ctx;
 };
 
@@ -985,6 +1022,22 @@ static long fast_decode(char *s, char *e, int attr)
 		}
 		if (c < 0x80)
 			return -1;      /* a control character */
+		if (c >= 0xE0 && c <= 0xEF && end - p > 2 && (p[1] & 0xC0) == 0x80 &&
+		    (p[2] & 0xC0) == 0x80) {
+			/* three bytes, the commonest in non-Latin text: checked as below, at once */
+			uint32_t cp = (c & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+
+			if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF) || cp >= 0xFFFE)
+				return -1;
+			if (o != p) {
+				o[0] = p[0];
+				o[1] = p[1];
+				o[2] = p[2];
+			}
+			o += 3;
+			p += 3;
+			continue;
+		}
 		{
 			uint32_t cp;
 			unsigned n, k;
@@ -1178,6 +1231,175 @@ static int fast_end(struct fast *f, char *s, char *e)
 }
 
 /*
+ * The text of a value at p, up to the closing tags close (n bytes): sets
+ * fc->v, fc->vlen and fc->raw (the text holds more than plain ASCII, to be
+ * decoded) and returns the byte past close, or NULL when the text does not
+ * end there or not in the buffer.
+ */
+static inline char *fast_value(char *p, char *end, const char *close, size_t n, struct fast_cell *fc)
+{
+	fc->v = p;
+	while (p < end && (fast_class[(unsigned char)*p] & FAST_PLAIN))
+		p++;
+	if (p < end && *p != '<') {
+		fc->raw = 1;
+		p = fast_find(p, end, '<');
+		if (!p)
+			return NULL;
+	}
+	if ((size_t)(end - p) < n || !fast_same(p, close, n))
+		return NULL;
+	fc->vlen = (size_t)(p - fc->v);
+	return p + n;
+}
+
+/*
+ * The commonest worksheet cells read at once: at s ("<c"), a <c> whose
+ * attributes are name="value" pairs of plain ASCII (no reference, no white
+ * space but spaces, none repeated), then either "/>", or <v>text</v></c>,
+ * or <is><t>text</t></is></c> (<t> may keep its spaces with
+ * xml:space="preserve"), with nothing in between.  The handler (xp->cell)
+ * gets it whole, which spares the element stack and the handler chain of
+ * up to six events.  Returns 0 with *next past it; 1 when the bytes at s
+ * are anything else, are not all in the buffer yet, or the handler
+ * declines: nothing has changed then, and the caller reads the tokens one
+ * by one, so what a cell of another shape means is decided there alone;
+ * or -1 to fall back, when the handler found the text to be one the token
+ * path would fall back on too (fast_decode() refuses it).
+ */
+#define FAST_CELL_ATTS 8
+static int fast_cell(struct fast *f, char *s, char *end, char **next)
+{
+	char *an[FAST_CELL_ATTS], *ae[FAST_CELL_ATTS], *p = s + 2;
+	struct fast_cell fc;
+	size_t na = 0, j;
+	char q;
+
+	memset(&fc, 0, sizeof(fc));
+	if (end - s < 4 || (s[2] != ' ' && s[2] != '>' && s[2] != '/'))
+		return 1;
+	for (;;) {
+		char *val;
+
+		if (p < end && *p == ' ') {
+			while (p < end && *p == ' ')
+				p++;
+		}
+		else if (p < end && *p != '>' && *p != '/')
+			return 1;       /* no space before an attribute */
+		if (end - p < 2)
+			return 1;
+		if (*p == '>') {
+			p++;
+			break;
+		}
+		if (*p == '/') {
+			if (p[1] != '>')
+				return 1;
+			fc.empty = 1;
+			p += 2;
+			break;
+		}
+		if (na == FAST_CELL_ATTS || !fast_name_start((unsigned char)*p))
+			return 1;
+		an[na] = p;
+		p = fast_name_end(p, end);
+		ae[na] = p;
+		if (end - p < 2 || *p != '=' || (p[1] != '"' && p[1] != '\''))
+			return 1;
+		q = p[1];
+		val = p += 2;
+		while (p < end && *p != q && (fast_class[(unsigned char)*p] & FAST_PLAIN))
+			p++;
+		if (p == end || *p != q)
+			return 1;
+		if (ae[na] - an[na] == 1) {
+			if (*an[na] == 'r' && !fc.r) {
+				fc.r = val;
+				fc.r_end = p;
+			}
+			else if (*an[na] == 't' && !fc.t) {
+				fc.t = val;
+				fc.t_end = p;
+			}
+			else if (*an[na] == 's' && !fc.s) {
+				fc.s = val;
+				fc.s_end = p;
+			}
+		}
+		p++;
+		for (j = 0; j < na; j++)
+			if (ae[j] - an[j] == ae[na] - an[na] &&
+			    fast_same(an[j], an[na], (size_t)(ae[na] - an[na])))
+				return 1;       /* repeated: the token path refuses it */
+		na++;
+	}
+	if (!fc.empty) {
+		static const char t_open[] = "<is><t>", t_keep[] = "<is><t xml:space=\"preserve\">";
+		const char *close = "</v></c>";
+		size_t nclose = 8;
+		int r;
+
+		if (end - p >= 3 && p[0] == '<' && p[1] == 'v' && p[2] == '>')
+			p += 3;
+		else if (end - p >= (long)sizeof(t_open) - 1 && fast_same(p, t_open, sizeof(t_open) - 1))
+			p += sizeof(t_open) - 1;
+		else if (end - p >= (long)sizeof(t_keep) - 1 && fast_same(p, t_keep, sizeof(t_keep) - 1))
+			p += sizeof(t_keep) - 1;
+		else
+			return 1;
+		fc.is = p[-2] != 'v';   /* "<v>" or "...<t ...>" */
+		if (fc.is) {
+			close = "</t></is></c>";
+			nclose = 13;
+		}
+		p = fast_value(p, end, close, nclose, &fc);
+		if (!p)
+			return 1;
+		if (f->root_closed || f->off[f->depth] + 6 > FAST_NAMES)
+			return 1;
+		r = f->xp->cell(f->xp, &fc);
+		if (r)
+			return r;
+		*next = p;
+		return 0;
+	}
+	if (f->root_closed || f->off[f->depth] + 2 > FAST_NAMES || f->xp->cell(f->xp, &fc))
+		return 1;
+	*next = p;
+	return 0;
+}
+
+/*
+ * The commonest shared string read at once, as fast_cell() reads a cell:
+ * at s, <si><t>text</t></si> (<t> may have xml:space="preserve"), handed
+ * whole to xp->si.  Returns as fast_cell().
+ */
+static int fast_si(struct fast *f, char *s, char *end, char **next)
+{
+	static const char t_open[] = "<si><t>", t_keep[] = "<si><t xml:space=\"preserve\">";
+	struct fast_cell fc;
+	char *p = s;
+	int r;
+
+	if (end - p >= (long)sizeof(t_open) - 1 && fast_same(p, t_open, sizeof(t_open) - 1))
+		p += sizeof(t_open) - 1;
+	else if (end - p >= (long)sizeof(t_keep) - 1 && fast_same(p, t_keep, sizeof(t_keep) - 1))
+		p += sizeof(t_keep) - 1;
+	else
+		return 1;
+	memset(&fc, 0, sizeof(fc));
+	p = fast_value(p, end, "</t></si>", 9, &fc);
+	if (!p || f->root_closed || f->off[f->depth] + 6 > FAST_NAMES)
+		return 1;
+	r = f->xp->si(f->xp, &fc);
+	if (r)
+		return r;
+	*next = p;
+	return 0;
+}
+
+/*
  * The XML declaration, if the part starts with one: only version 1.0 and
  * UTF-8 are read here.  Returns 0 with *pp past it (and a UTF-8 byte-order
  * mark), 1 when more bytes are needed, -1 to fall back.
@@ -1296,6 +1518,15 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 		}
 		if (p[1] == '?' || p[1] == '!')
 			return -1;      /* comment, processing instruction, CDATA, DOCTYPE */
+		if ((p[1] == 'c' && xp->cell) || (p[1] == 's' && xp->si)) {
+			r = p[1] == 'c' ? fast_cell(f, p, end, &q) : fast_si(f, p, end, &q);
+			if (r < 0)
+				return -1;
+			if (!r) {
+				p = q;
+				continue;
+			}
+		}
 		r = fast_start(f, p + 1, end, &q);
 		if (r < 0 || (r > 0 && eof))
 			return -1;
@@ -1308,12 +1539,131 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 }
 
 /*
+ * The buffer of a part inflated whole: when it is large (XLSX_WHOLE_MAP_MIN
+ * and more; a smaller one comes from malloc() and is reused from the heap),
+ * mapped for it alone, then unmapped,
+ * so that this large temporary never sits in the heap and the heap keeps
+ * to what the grid holds (glibc's malloc would take it from the heap once
+ * its mmap threshold has grown past it, and then give the heap back to the
+ * system after each read, to be faulted in again by the next: about a
+ * quarter of a read's CPU time in the benchmark).  Under AddressSanitizer, malloc(), so
+ * that every access to it is checked.  NULL on failure.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define XLSX_WHOLE_MMAP 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XLSX_WHOLE_MMAP 0
+#endif
+#endif
+#ifndef XLSX_WHOLE_MMAP
+#define XLSX_WHOLE_MMAP 1
+#endif
+#define XLSX_WHOLE_MAP_MIN ((size_t)128 << 10)  /* smaller: malloc(), reused from the heap */
+
+static char *whole_alloc(size_t n)
+{
+#if XLSX_WHOLE_MMAP
+	if (n >= XLSX_WHOLE_MAP_MIN) {
+		void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		return p == MAP_FAILED ? NULL : p;
+	}
+#endif
+	return malloc(n);
+}
+
+static void whole_free(char *p, size_t n)
+{
+	if (!p)
+		return;
+#if XLSX_WHOLE_MMAP
+	if (n >= XLSX_WHOLE_MAP_MIN) {
+		munmap(p, n);
+		return;
+	}
+#endif
+	(void)n;
+	free(p);
+}
+
+/*
+ * Reads part idx (zs its stat) whole: its deflated bytes at once, inflated
+ * by libdeflate into one buffer of the size the zip declares, its CRC-32
+ * checked, then scanned in one go (cheaper than zlib through libzip 64 KiB
+ * at a time: see DESIGN).  Only for a part that libzip
+ * would inflate itself (deflated, not encrypted) of at most
+ * XLSX_WHOLE_MAX bytes.  Any doubt (a short read, bad deflate data, a
+ * size or CRC-32 that differs from the zip's, a bomb guard) falls back, so
+ * that expat through libzip gives the answer and its message.  x->inflated
+ * grows as parse_part_fast()'s 64 KiB reads would have made it grow: up to
+ * the chunk where the scan stopped.  Returns as parse_part_fast().
+ */
+static int parse_whole(struct xlsx *x, zip_uint64_t idx, const zip_stat_t *zs, struct fast *f)
+{
+	struct xp *xp = f->xp;
+	size_t size = (size_t)zs->size, csize = (size_t)zs->comp_size;
+	char *in = NULL, *out = NULL, *p, *end;
+	zip_file_t *zf;
+	zip_uint64_t got;
+	int ret = FAST_FALLBACK;
+
+	if (x->inflated + size > XLSX_INFLATE_MAX || sheet_zip_ratio_exceeded(size, csize))
+		return FAST_FALLBACK;
+	if (!x->inflater)
+		x->inflater = libdeflate_alloc_decompressor();
+	in = malloc(csize ? csize : 1);
+	out = whole_alloc(size + 1);
+	if (!x->inflater || !in || !out)
+		goto out;
+	zf = zip_fopen_index(x->za, idx, ZIP_FL_COMPRESSED);
+	if (!zf)
+		goto out;
+	got = 0;
+	while (got < csize) {
+		zip_int64_t n = zip_fread(zf, in + got, csize - got);
+
+		if (n <= 0)
+			break;
+		got += (zip_uint64_t)n;
+	}
+	zip_fclose(zf);
+	if (got != csize ||
+	    libdeflate_deflate_decompress(x->inflater, in, csize, out, size, NULL) != LIBDEFLATE_SUCCESS ||
+	    libdeflate_crc32(0, out, size) != zs->crc)
+		goto out;
+	free(in);
+	in = NULL;
+	p = out;
+	end = out + size;
+	if (fast_decl(&p, end, 1) || fast_scan(f, &p, end, 1))
+		goto out;
+	if (xp->stopped) {
+		/* stopped at a tag ending at p - 1: read by then in 64 KiB chunks */
+		size_t read = ((size_t)(p - out - 1) / XLSX_CHUNK + 1) * XLSX_CHUNK;
+
+		x->inflated += read < size ? read : size;
+		ret = xp->done ? SHEET_OK : (int)x->st;
+	}
+	else if (p == end && f->root_closed) {
+		x->inflated += size;
+		ret = SHEET_OK;
+	}
+out:
+	free(in);
+	whole_free(out, size + 1);
+	return ret;
+}
+
+/*
  * Reads part name with the fast scanner and xp's handlers.  Returns
  * SHEET_OK, the failure a handler recorded, or FAST_FALLBACK when the part
  * must be parsed again with expat (x->inflated is then restored; what the
- * handlers did is the caller's to undo).
+ * handlers did is the caller's to undo).  A part of at most whole bytes
+ * (at most XLSX_WHOLE_MAX) is read whole (parse_whole()), a larger one 64
+ * KiB at a time.
  */
-static int parse_part_fast(struct xlsx *x, const char *name, struct xp *xp)
+static int parse_part_fast(struct xlsx *x, const char *name, struct xp *xp, size_t whole)
 {
 	zip_int64_t idx = part_index(x, name);
 	zip_uint64_t inflated0 = x->inflated, part_inflated = 0;
@@ -1330,13 +1680,9 @@ static int parse_part_fast(struct xlsx *x, const char *name, struct xp *xp)
 	if (zip_stat_index(x->za, (zip_uint64_t)idx, 0, &zs) || !(zs.valid & ZIP_STAT_COMP_SIZE) ||
 	    ((zs.valid & ZIP_STAT_SIZE) && zs.size > XLSX_INFLATE_MAX - x->inflated))
 		return FAST_FALLBACK;
-	zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0);
-	if (!zf)
-		return FAST_FALLBACK;
-	buf = malloc(FAST_TAIL_MAX + XLSX_CHUNK + 1);
 	f = malloc(sizeof(*f));
-	if (!buf || !f)
-		goto out;
+	if (!f)
+		return FAST_FALLBACK;
 	f->xp = xp;
 	f->off[0] = 0;
 	f->depth = 0;
@@ -1344,6 +1690,24 @@ static int parse_part_fast(struct xlsx *x, const char *name, struct xp *xp)
 	xp->x = x;
 	xp->p = NULL;
 	xp->part = name;
+	if ((zs.valid & (ZIP_STAT_SIZE | ZIP_STAT_CRC | ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD)) ==
+	    (ZIP_STAT_SIZE | ZIP_STAT_CRC | ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD) &&
+	    zs.comp_method == ZIP_CM_DEFLATE && zs.encryption_method == ZIP_EM_NONE &&
+	    zs.size <= whole && whole <= XLSX_WHOLE_MAX) {
+		ret = parse_whole(x, (zip_uint64_t)idx, &zs, f);
+		if (ret == FAST_FALLBACK)
+			x->inflated = inflated0;
+		free(f);
+		return ret;
+	}
+	zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0);
+	if (!zf) {
+		free(f);
+		return FAST_FALLBACK;
+	}
+	buf = malloc(FAST_TAIL_MAX + XLSX_CHUNK + 1);
+	if (!buf)
+		goto out;
 	for (;;) {
 		zip_int64_t n = zip_fread(zf, buf + have, XLSX_CHUNK);
 		char *p = buf, *end;
@@ -2144,6 +2508,39 @@ static void sst_end(struct xp *xp, const char *name)
 }
 
 /*
+ * The fast scanner's whole <si><t>text</t></si> (struct fast_cell: its text
+ * only): the events sst_start(), sst_text() and sst_end() would take, one
+ * after the other without the scanner's calls between.  Declines (1)
+ * inside a string, where they decide otherwise, and where the depth guard
+ * of xp_start() could trip; -1 when the text is one the scanner falls back
+ * on.
+ */
+static int sst_fast_si(struct xp *xp, const struct fast_cell *fc)
+{
+	struct sstctx *c = xp->ctx;
+	long n = (long)fc->vlen;
+
+	if (c->in_si || xp->stopped || xp->depth + 2 > XLSX_DEPTH_MAX)
+		return 1;
+	if (fc->raw) {
+		n = fast_decode(fc->v, fc->v + fc->vlen, 0);
+		if (n < 0)
+			return -1;
+	}
+	xp->quiet = 0;
+	sst_start(xp, "si", NULL);
+	sst_start(xp, "t", NULL);
+	if (n > 0 && !xp->stopped)
+		sst_text(xp, fc->v, (int)n);
+	if (xp->stopped)
+		return 0;
+	sst_end(xp, "t");
+	if (!xp->stopped)
+		sst_end(xp, "si");
+	return 0;
+}
+
+/*
  * One pass over the shared strings (select: the second, see struct sst):
  * the fast scanner, or expat when it falls back or is asked for.
  */
@@ -2160,6 +2557,7 @@ static enum sheet_status sst_pass(struct xlsx *x, const char *part, int select)
 		xp.start = sst_start;
 		xp.end = sst_end;
 		xp.text = sst_text;
+		xp.si = sst_fast_si;
 		xp.ctx = &c;
 		t->used = t->n = t->iw = 0;
 		t->select = select;
@@ -2169,7 +2567,8 @@ static enum sheet_status sst_pass(struct xlsx *x, const char *part, int select)
 		}
 		if (pass)
 			return parse_part(x, part, &xp, &missing);
-		if (parse_part_fast(x, part, &xp) != FAST_FALLBACK) {
+		/* the strings are read whole only when they would be kept whole */
+		if (parse_part_fast(x, part, &xp, XLSX_SST_KEEP) != FAST_FALLBACK) {
 			x->grid->xml_fast_parts++;
 			return x->st;
 		}
@@ -2339,17 +2738,18 @@ struct sheetctx {
 };
 
 /* Parses a reference "C7" into *row and *col; returns 0 or -1. */
-static int parse_ref(const char *s, unsigned *row, unsigned *col)
+static inline int parse_ref(const char *s, unsigned *row, unsigned *col)
 {
 	unsigned c = 0, r = 0;
 	int nl = 0, nd = 0;
 
-	for (; (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z'); s++, nl++) {
+	/* a letter of either case, a digit: one unsigned comparison each */
+	for (; (unsigned)((*s | 0x20) - 'a') < 26; s++, nl++) {
 		if (nl == 3)
 			return -1;
 		c = c * 26 + (unsigned)((*s & ~0x20) - 'A' + 1);      /* ASCII upper case */
 	}
-	for (; *s >= '0' && *s <= '9'; s++, nd++) {
+	for (; (unsigned)(*s - '0') < 10; s++, nd++) {
 		if (nd == 9)
 			return -1;
 		r = r * 10 + (unsigned)(*s - '0');
@@ -2392,26 +2792,12 @@ static void sh_row(struct xp *xp, struct sheetctx *c, const char **atts)
 		c->row++;
 }
 
-static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
+/* A <c> opens, its attributes r, t and s given (NULL when absent). */
+static void sh_cell_attrs(struct xp *xp, struct sheetctx *c, const char *r, const char *t,
+			  const char *s)
 {
 	const struct sheet_limits *lim = xp->x->lim;
-	const char *r = NULL, *t = NULL, *s = NULL;
 	char ref[16], prev[16];
-	size_t i;
-
-	/* attr() for "r", "t" and "s" at once: the first unprefixed one of each */
-	for (i = 0; atts[i]; i += 2) {
-		const char *n = atts[i];
-
-		if (n[0] && !n[1]) {
-			if (n[0] == 'r' && !r)
-				r = atts[i + 1];
-			else if (n[0] == 't' && !t)
-				t = atts[i + 1];
-			else if (n[0] == 's' && !s)
-				s = atts[i + 1];
-		}
-	}
 
 	c->in_c = 1;
 	c->skip = 0;
@@ -2460,11 +2846,14 @@ static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 	}
 	c->ctype = 'n';
 	if (t && *t) {
-		if (name_is(t, "str"))
+		if (!t[1] && (t[0] == 's' || t[0] == 'n'))
+			c->ctype = t[0];        /* the commonest, first */
+		else if (name_is(t, "str"))
 			c->ctype = 'S';
 		else if (name_is(t, "inlineStr"))
 			c->ctype = 'i';
-		else if (strlen(t) == 1 && strchr("nsbed", t[0]))
+		else if (!t[1] && (t[0] == 's' || t[0] == 'n' || t[0] == 'b' || t[0] == 'e' ||
+				   t[0] == 'd'))
 			c->ctype = t[0];
 		else {
 			sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
@@ -2478,6 +2867,51 @@ static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
 		c->cstyle = 0;
 }
 
+static void sh_cell(struct xp *xp, struct sheetctx *c, const char **atts)
+{
+	const char *r = NULL, *t = NULL, *s = NULL;
+	size_t i;
+
+	/* attr() for "r", "t" and "s" at once: the first unprefixed one of each */
+	for (i = 0; atts[i]; i += 2) {
+		const char *n = atts[i];
+
+		if (n[0] && !n[1]) {
+			if (n[0] == 'r' && !r)
+				r = atts[i + 1];
+			else if (n[0] == 't' && !t)
+				t = atts[i + 1];
+			else if (n[0] == 's' && !s)
+				s = atts[i + 1];
+		}
+	}
+	sh_cell_attrs(xp, c, r, t, s);
+}
+
+/*
+ * <dimension ref="A1:K1000">: room for the cells the grid will keep, at most
+ * max_rows rows of at most max_cols columns and max_cells in all, made at
+ * once (sheet_grid_reserve(): a hint that costs no memory until used).
+ */
+static void sh_dimension(struct xp *xp, const char **atts)
+{
+	const struct sheet_limits *lim = xp->x->lim;
+	const char *ref = attr(atts, "ref", 0), *colon = ref ? strchr(ref, ':') : NULL;
+	unsigned r1, c1, r2, c2;
+	char a[16];
+	size_t n;
+
+	if (!colon || (size_t)(colon - ref) >= sizeof(a))
+		return;
+	memcpy(a, ref, (size_t)(colon - ref));
+	a[colon - ref] = '\0';
+	if (parse_ref(a, &r1, &c1) || parse_ref(colon + 1, &r2, &c2) || r2 < r1 || c2 < c1)
+		return;
+	n = (size_t)(r2 - r1 + 1 < lim->max_rows ? r2 - r1 + 1 : lim->max_rows) *
+	    (c2 - c1 + 1 < lim->max_cols ? c2 - c1 + 1 : lim->max_cols);
+	sheet_grid_reserve(xp->x->grid, n < lim->max_cells ? n : lim->max_cells);
+}
+
 static void sh_start(struct xp *xp, const char *name, const char **atts)
 {
 	struct sheetctx *c = xp->ctx;
@@ -2485,6 +2919,8 @@ static void sh_start(struct xp *xp, const char *name, const char **atts)
 	if (!c->in_data) {
 		if (name_is(name, "sheetData"))
 			c->in_data = 1;
+		else if (name_is(name, "dimension"))
+			sh_dimension(xp, atts);
 		return;
 	}
 	if (c->in_c) {
@@ -2552,16 +2988,15 @@ static void sh_text(struct xp *xp, const char *s, int len)
 	c->len += take;
 }
 
-/* Trims ASCII white space off both ends of s in place; returns s + lead. */
-static char *trim(char *s)
+/* Trims ASCII white space off both ends of s (n bytes, NUL-terminated) in place; returns s + lead. */
+static char *trim(char *s, size_t n)
 {
-	size_t n;
+	char *e = s + n;
 
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 		s++;
-	n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = '\0';
 	return s;
 }
 
@@ -2603,15 +3038,10 @@ static int parse_number(struct xlsx *x, const char *s, double *out)
  * Makes the cell just closed into a grid cell (TEXT, NUMBER, BOOL, ERROR or
  * nothing when blank), then stores it or only counts its row.
  */
+static void sh_value(struct xp *xp, struct sheetctx *c, char *buf, size_t len);
+
 static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 {
-	struct xlsx *x = xp->x;
-	struct sheet_cell cell;
-	char ref[16], *v;
-	int blank, has_date, has_time, want = 0, pooled = 0;
-	enum sst_state sst;
-	unsigned idx = 0;
-
 	c->in_c = 0;
 	if (c->skip || (c->ctype == 'i' ? !c->has_is : !c->has_v))
 		return;                 /* no value: a styled or uncalculated cell */
@@ -2624,24 +3054,50 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 		c->cap = 1;
 	}
 	c->buf[c->len] = '\0';
+	sh_value(xp, c, c->buf, c->len);
+}
+
+/*
+ * The value of the cell just closed, its text buf (len bytes, NUL-terminated,
+ * changed in place): what sh_cell_end() describes.
+ */
+static void sh_value(struct xp *xp, struct sheetctx *c, char *buf, size_t len)
+{
+	struct xlsx *x = xp->x;
+	struct sheet_cell cell;
+	char ref[16], *v;
+	int blank, has_date, has_time, want = 0, pooled = 0;
+	enum sst_state sst;
+	unsigned idx = 0;
+
 	memset(&cell, 0, sizeof(cell));
 	cell.row = c->crow;
 	cell.col = c->ccol;
 	if (c->over) {
 		cell.type = SHEET_CELL_TEXT;    /* a row only counted: blank or not is all we need */
-		cell.text = c->buf;
+		cell.text = buf;
 	}
 	else if (c->ctype == 'i' || c->ctype == 'S') {
-		if (!decode_escapes(c->buf, c->len))
+		if (!decode_escapes(buf, len))
 			return;
 		cell.type = SHEET_CELL_TEXT;
-		cell.text = c->buf;
+		cell.text = buf;
 	}
 	else if (c->ctype == 's') {
-		v = trim(c->buf);
-		if (!*v)
-			return;
-		if (parse_uint(v, &idx) || idx >= x->sst.n) {
+		size_t i;
+
+		/* the usual index, digits alone, read at once; anything else by parse_uint() */
+		for (i = 0; i < len && i < 9 && buf[i] >= '0' && buf[i] <= '9'; i++)
+			idx = idx * 10 + (unsigned)(buf[i] - '0');
+		v = buf;
+		if (!i || i != len) {
+			v = trim(buf, len);
+			if (!*v)
+				return;
+			if (parse_uint(v, &idx))
+				idx = UINT_MAX;
+		}
+		if (idx >= x->sst.n) {
 			sheet_cell_ref(c->crow, c->ccol, ref, sizeof(ref));
 			xp_fail(xp, SHEET_UNREADABLE, "Cell %s refers to shared string %.20s, but the "
 				"workbook holds only %zu: the file is damaged." SAVE_AGAIN, ref, v,
@@ -2689,13 +3145,13 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 		}
 	}
 	else if (c->ctype == 'e') {
-		if (!c->len)
+		if (!len)
 			return;
 		cell.type = SHEET_CELL_ERROR;
-		cell.text = c->buf;
+		cell.text = buf;
 	}
 	else if (c->ctype == 'b') {
-		v = trim(c->buf);
+		v = trim(buf, len);
 		if (!*v)
 			return;
 		cell.type = SHEET_CELL_BOOL;
@@ -2707,7 +3163,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 		}
 	}
 	else if (c->ctype == 'd') {
-		v = trim(c->buf);
+		v = trim(buf, len);
 		if (!*v)
 			return;
 		if (iso_serial(v, x->date1904, &cell.number, &has_date, &has_time)) {
@@ -2721,7 +3177,7 @@ static void sh_cell_end(struct xp *xp, struct sheetctx *c)
 				       "yyyy-mm-dd h:mm:ss");
 	}
 	else {
-		v = trim(c->buf);
+		v = trim(buf, len);
 		if (!*v)
 			return;
 		if (parse_number(x, v, &cell.number)) {
@@ -2804,6 +3260,72 @@ static void sh_end(struct xp *xp, const char *name)
 }
 
 /*
+ * The fast scanner's whole cell (struct fast_cell): the events <c>, <v>, its
+ * text, </v>, </c> as sh_start(), sh_text() and sh_end() would take them,
+ * without the calls between.  Declines (1) outside <sheetData> or inside a
+ * cell, where those handlers decide otherwise, and where the depth guard
+ * of xp_start() could trip.
+ */
+static int sh_fast_cell(struct xp *xp, const struct fast_cell *fc)
+{
+	struct sheetctx *c = xp->ctx;
+	size_t n = fc->vlen;
+
+	if (!c->in_data || c->in_c || xp->stopped || xp->depth + (fc->is ? 3 : 2) > XLSX_DEPTH_MAX)
+		return 1;
+	if (fc->raw) {
+		/* as fast_text() would: the text decoded in place, or the part falls back */
+		long d = fast_decode(fc->v, fc->v + fc->vlen, 0);
+
+		if (d < 0)
+			return -1;
+		n = (size_t)d;
+	}
+	if (fc->r)
+		*fc->r_end = '\0';
+	if (fc->t)
+		*fc->t_end = '\0';
+	if (fc->s)
+		*fc->s_end = '\0';
+	xp->quiet = 0;
+	sh_cell_attrs(xp, c, fc->r, fc->t, fc->s);
+	if (xp->stopped)
+		return 0;
+	if (fc->empty || c->skip) {
+		sh_cell_end(xp, c);
+		return 0;
+	}
+	if (fc->is) {
+		c->in_is = 1;
+		c->has_is = 1;
+		c->in_t = 1;
+	}
+	else {
+		c->in_v = 1;
+		c->has_v = 1;
+	}
+	if (c->ctype == 'i' ? !fc->is : fc->is) {
+		c->in_v = c->in_is = c->in_t = 0;      /* a text that sh_text() ignores */
+		sh_cell_end(xp, c);
+		return 0;
+	}
+	if (n > xp->x->lim->max_cell_bytes) {
+		sh_text(xp, fc->v, (int)n);     /* the rare case: as the events come */
+		if (xp->stopped)
+			return 0;
+		c->in_v = c->in_is = c->in_t = 0;
+		sh_cell_end(xp, c);
+		return 0;
+	}
+	/* what sh_text() and sh_cell_end() do, the text read where it is */
+	c->in_v = c->in_is = c->in_t = 0;
+	c->in_c = 0;
+	fc->v[n] = '\0';
+	sh_value(xp, c, fc->v, n);
+	return 0;
+}
+
+/*
  * Drops the cells past the first n of the grid (undoing a fast pass that
  * fell back; their text stays in the grid's pool until the grid is freed).
  */
@@ -2831,12 +3353,13 @@ static enum sheet_status read_sheet(struct xlsx *x, const char *part)
 		xp.start = sh_start;
 		xp.end = sh_end;
 		xp.text = sh_text;
+		xp.cell = sh_fast_cell;
 		xp.ctx = &c;
 		if (pass) {
 			parse_part(x, part, &xp, NULL);
 			break;
 		}
-		if (parse_part_fast(x, part, &xp) != FAST_FALLBACK) {
+		if (parse_part_fast(x, part, &xp, XLSX_WHOLE_MAX) != FAST_FALLBACK) {
 			g->xml_fast_parts++;
 			break;
 		}
@@ -2875,6 +3398,8 @@ static void xlsx_free(struct xlsx *x)
 	free(x->sst.state);
 	free(x->sst.gtext);
 	free(x->sst.want);
+	if (x->inflater)
+		libdeflate_free_decompressor(x->inflater);
 	if (x->za)
 		zip_discard(x->za);
 	if (x->c_locale)

@@ -630,6 +630,58 @@ static void test_hidden_first(void **state)
 }
 
 /*
+ * FORMAT records: the last record of a number wins, one may make a
+ * built-in date number a plain one, and XFs whose number no record spells
+ * out take the built-in meaning.
+ */
+static void test_format_records(void **state)
+{
+	static const struct {
+		unsigned xf;
+		const char *format;      /* NULL: not a date */
+	} want[] = {
+		{ 16, "hh:mm:ss\\ AM/PM" }, { 17, "m/d/yy" }, { 18, NULL }, { 19, "yyyy-mm-dd" },
+		{ 20, NULL }, { 21, NULL }, { 22, "h:mm" }, { 23, NULL },
+	};
+	struct book k;
+	size_t at, i;
+	struct sheet_grid g;
+	char err[512];
+
+	(void)state;
+	book_begin(&k, 8);              /* XFs 16, 17, 18: 164 (a time), 14, 2 */
+	format8(&k.b, 165, "0.00");
+	format8(&k.b, 166, "yyyy");
+	format8(&k.b, 165, "yyyy-mm-dd"); /* the last of 165 wins: a date */
+	format8(&k.b, 166, "0");         /* the last of 166 wins: not a date */
+	format8(&k.b, 15, "0.0");        /* built-in d-mmm-yy spelled as a number */
+	format8(&k.b, 300, "yyyy");      /* no XF uses it */
+	xf(&k.b, 165);                   /* XF 19 */
+	xf(&k.b, 166);                   /* XF 20 */
+	xf(&k.b, 15);                    /* XF 21 */
+	xf(&k.b, 20);                    /* XF 22: built-in h:mm */
+	xf(&k.b, 1);                     /* XF 23: built-in 0 */
+	at = boundsheet(&k.b, 8, 0, 0, "Batch");
+	eof(&k.b);
+	patch_sheet(&k.b, at);
+	bof(&k.b, 8, 0x0010);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		number(&k.b, 0, (unsigned)i, want[i].xf, 1.5);
+	eof(&k.b);
+	assert_int_equal(read_stream(&k.b, "Workbook", 0, NULL, &g, err, sizeof(err)), SHEET_OK);
+	assert_int_equal(g.ncells, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < g.ncells; i++) {
+		if (!want[i].format && g.cells[i].format)
+			fail_msg("XF %u: want no format, got \"%s\"", want[i].xf, g.cells[i].format);
+		if (want[i].format && (!g.cells[i].format || strcmp(g.cells[i].format, want[i].format)))
+			fail_msg("XF %u: want \"%s\", got \"%s\"", want[i].xf, want[i].format,
+				 g.cells[i].format ? g.cells[i].format : "(none)");
+	}
+	sheet_grid_free(&g);
+	free(k.b.p);
+}
+
+/*
  * Shared strings broken across CONTINUE records (one-byte chars going on
  * as UTF-16, a surrogate pair split in two), a STRING record continued, an
  * embedded chart whose cells are not the sheet's, records out of order.
@@ -1334,6 +1386,7 @@ int main(void)
 		cmocka_unit_test(test_cells),
 		cmocka_unit_test(test_hidden_first),
 		cmocka_unit_test(test_continue_and_order),
+		cmocka_unit_test(test_format_records),
 		cmocka_unit_test(test_biff5_codepages),
 		cmocka_unit_test(test_rows_past_limit),
 		cmocka_unit_test(test_limits),

@@ -1596,6 +1596,284 @@ static void test_corpus_both_paths(void **state)
 }
 
 /*
+ * Zips book b and reads it through both XML paths with each of the n
+ * limits; fails naming what (and i) when they disagree.  Returns the parts
+ * the fast scanner read with the first limits.
+ */
+static unsigned both_paths(const struct book *b, const struct sheet_limits *lim, size_t n,
+			   const char *what, size_t i)
+{
+	unsigned char *buf;
+	unsigned fast = 0, f;
+	char why[2048];
+	size_t len, k;
+
+	buf = book_zip(b, &len);
+	for (k = 0; k < n; k++) {
+		if (xlsxdiff(buf, len, &lim[k], &f, why, sizeof(why)))
+			fail_msg("%s %zu, limits %zu: the fast path and expat disagree: %s", what, i,
+				 k, why);
+		if (!k)
+			fast = f;
+	}
+	free(buf);
+	return fast;
+}
+
+/*
+ * The fast scanner reads the commonest cell, <c r=".." t=".." s=".."><v>..</v></c>
+ * or <c .../>, in one step: every shape near it (spacing, quotes, empty
+ * values, each type, other attributes, references, repeated attributes,
+ * values it leaves to the token path, too long for a stored or a counted
+ * row, nested at the depth limit) reads as expat reads it.
+ */
+static void test_fast_cell_shapes(void **state)
+{
+	static const char *const shapes[] = {
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\"><v>42</v></c>"
+		"<c r=\"C1\" s=\"1\"/><c r=\"D1\" t='s' s='0'><v> 1 </v></c><c r=\"E1\" t=\"s\" "
+		"s=\"7\"><v>2</v></c></row>",
+		"<row r=\"1\"><c  r=\"A1\"   t=\"s\" ><v>0</v></c><c r=\"B1\" /><c/><c></c>"
+		"<c r=\"D1\"><v></v></c><c r=\"E1\" t=\"s\"><v></v></c><c r=\"F1\"><v>1.5e3</v></c></row>",
+		"<row><c t=\"b\"><v>1</v></c><c t=\"e\"><v>#N/A</v></c><c t=\"str\"><v>x y</v></c>"
+		"<c t=\"inlineStr\"><v>7</v></c><c t=\"d\"><v>2020-02-29T10:00:00</v></c>"
+		"<c t=\"n\"><v>-0.25</v></c><c t=\"\"><v>3</v></c><c t=\"str\"><v> </v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"x\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"b\"><v>2</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\"><v>1x</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" r=\"A1\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" s=\"1\" s=\"2\"/></row>",
+		"<row r=\"1\"><c r=\"A1\"t=\"s\"><v>0</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" = \"s\"><v>0</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=s><v>0</v></c></row>",
+		"<row r=\"1\"><c x:r=\"A1\" cm=\"1\" vm=\"2\" ph=\"1\" xml:space=\"preserve\"><v>5</v></c>"
+		"<c r=\"B1\" a=\"1\" b=\"2\" d=\"3\" e=\"4\" f=\"5\" g=\"6\" h=\"7\" i=\"8\"><v>6</v></c>"
+		"<c r=\"C1\" t=\"str\"><v>1&amp;2</v></c><c r=\"D1\" t=\"str\"><v>caf\xC3\xA9</v></c>"
+		"<c r=\"E1\"><f>1+1</f><v>2</v></c><c r=\"F1\" t=\"s\"><v>1</v></c >"
+		"<c r=\"G1\" t=\"str\"><v>a\nb</v></c><c r=\"H1\" s=\"1\"\t/><c r=\"I1\" t=\"s\">"
+		"<v>0</v> </c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"str\"><v>a]]>b</v></c></row>",
+		"<row r=\"1\"><c r=\"A\tB\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"B1\"><v>1</v></c><c r=\"A1\"><v>2</v></c></row>",
+		"<row r=\"1\"><c r=\"1A\"><v>1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>9</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>-1</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"str\"><v>123456789</v></c></row>",
+		"<row r=\"1\"><c r=\"A1\"><v>1</v></c></row><row r=\"2\"><c r=\"A2\" t=\"str\">"
+		"<v>123456789</v></c><c r=\"B2\"><v>2</v></c></row><row r=\"3\"><c r=\"A3\" "
+		"t=\"str\"><v>        x</v></c></row><row r=\"4\"><c r=\"A4\" t=\"s\"><v>1</v></c>"
+		"<c r=\"B4\" t=\"s\"><v>0</v></c></row><row r=\"5\"><c r=\"A5\"/></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>0</v></c>",
+		/* inline strings, and <v> texts beyond plain ASCII */
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a b</t></is></c><c r=\"B1\" "
+		"t=\"inlineStr\"><is><t xml:space=\"preserve\"> x </t></is></c><c r=\"C1\" "
+		"t=\"inlineStr\"><is><t>Cr&#232;me &amp; caf\xC3\xA9 _x0041_</t></is></c><c r=\"D1\" "
+		"t=\"inlineStr\"><is><t></t></is></c><c r=\"E1\" t=\"inlineStr\"><is><t>   </t></is>"
+		"</c><c r=\"F1\" t=\"s\"><is><t>x</t></is></c><c r=\"G1\"><is><t>9</t></is></c>"
+		"<c r=\"H1\" t=\"str\"><v>&lt;&#x41;\r\n\xE2\x82\xAC</v></c><c r=\"I1\" "
+		"t=\"inlineStr\"><is><t>a\r\nb</t></is></c><c r=\"J1\" t=\"inlineStr\"><is><r><t>ri"
+		"</t></r><r><t>ch</t></r></is></c><c r=\"K1\" t=\"inlineStr\"><is><t>12345678</t>"
+		"</is></c></row><row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>\xC3\xA9\xC3\xA9"
+		"\xC3\xA9\xC3\xA9</t></is></c><c r=\"B2\" t=\"inlineStr\"><is><t>1&amp;23456</t></is>"
+		"</c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a]]>b</t></is></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a&bogus;b</t></is></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a\x01" "b</t></is></c></row>",
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a\xC3" "b</t></is></c></row>",
+		"<row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>a&amp;b</t></is></c></row>"
+		"<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>",
+	};
+	static const char *const sst_shapes[] = {
+		"<si><t>one</t></si><si><t xml:space=\"preserve\"> two </t></si><si><t></t></si>"
+		"<si><t>caf\xC3\xA9 &amp; &#x41;&#66; _x0043_\r\nx</t></si>",
+		"<si><r><t>ri</t></r><r><t>ch</t></r></si><si><t>a</t><rPh><t>b</t></rPh></si>"
+		"<si><t>12345678</t></si><si ><t>x</t></si>",
+		"<si><t>one</t></si><si><t>a]]>b</t></si><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>a&nope;b</t></si><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>a\xFF" "b</t></si><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>a</t></si ><si><t>c</t></si><si><t>d</t></si>",
+		"<si><t>one</t></si><si><t>two</t></si>",
+		"<si><t>one</t><t>two</t></si><si><t x=\"1\">b</t></si><si><t>c</t></si><si>d</si>",
+	};
+	struct sheet_limits lim[3];
+	struct book b = { NULL, "<si><t>one</t></si><si><t> </t></si><si><t>two</t></si>",
+			  styles_basic, NULL };
+	size_t i, k, depth;
+	unsigned fast;
+
+	(void)state;
+	sheet_limits_default(&lim[0]);
+	sheet_limits_default(&lim[1]);
+	lim[1].max_rows = 1;            /* the header kept, every other row only counted */
+	lim[1].max_cell_bytes = 5;
+	lim[2] = lim[1];
+	lim[2].max_rows = 100;
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		b.sheet_data = shapes[i];
+		fast = both_paths(&b, lim, 3, "shape", i);
+		if (i == 0)
+			assert_int_equal(fast, 2);      /* the sheet and the shared strings */
+	}
+	/* shared strings of every shape near <si><t>..</t></si>, each used by a cell */
+	for (i = 0; i < sizeof(sst_shapes) / sizeof(sst_shapes[0]); i++) {
+		static const char cells[] =
+			"<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c>"
+			"<c r=\"C1\" t=\"s\"><v>2</v></c><c r=\"D1\" t=\"s\"><v>3</v></c></row>";
+		struct book sb = { cells, sst_shapes[i], NULL, NULL };
+
+		both_paths(&sb, lim, 3, "shared strings", i);
+	}
+	/*
+	 * a worksheet past XLSX_WHOLE_MAX (1 MiB), read 64 KiB at a time: cells of
+	 * every common shape cut by the ends of the chunks at every place
+	 */
+	{
+		struct sheet_limits all = lim[0];
+		size_t o = 0, row;
+		char *data = malloc(7000 * 260);
+
+		assert_non_null(data);
+		all.max_rows = 100000;
+		all.max_cells = 1000000;
+		for (row = 1; row <= 7000; row++)
+			o += (size_t)sprintf(data + o, "<row r=\"%zu\"><c r=\"A%zu\" t=\"s\"><v>%zu</v></c>"
+					     "<c r=\"B%zu\" t=\"inlineStr\"><is><t>caf\xC3\xA9 &amp; %zu</t>"
+					     "</is></c><c r=\"C%zu\"><v>%zu.5</v></c><c r=\"D%zu\" s=\"1\"/>"
+					     "<c r=\"E%zu\" t=\"str\"><v>x&lt;%.*s</v></c></row>", row, row,
+					     row % 3, row, row, row, row, row, row, (int)(row % 37),
+					     "0123456789012345678901234567890123456");
+		b.sheet_data = data;
+		assert_true(o > ((size_t)1 << 20));
+		assert_int_equal(both_paths(&b, lim, 1, "a worksheet of 1 MiB and more", o), 2);
+		assert_int_equal(both_paths(&b, &all, 1, "a worksheet of 1 MiB and more, all kept", o),
+				 2);
+		free(data);
+	}
+	/* a cell and its <v> nested up to the depth limit (256) and past it: <row> is at 3 */
+	for (depth = 248; depth <= 254; depth++) {
+		size_t o = 0;
+		char *data = malloc(depth * 8 + 200);
+
+		assert_non_null(data);
+		o += (size_t)sprintf(data + o, "<row r=\"1\">");
+		for (k = 0; k < depth; k++)
+			o += (size_t)sprintf(data + o, "<x>");
+		o += (size_t)sprintf(data + o, "<c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\"/>");
+		for (k = 0; k < depth; k++)
+			o += (size_t)sprintf(data + o, "</x>");
+		sprintf(data + o, "</row>");
+		b.sheet_data = data;
+		both_paths(&b, lim, 3, "nested, deep", depth);
+		free(data);
+	}
+}
+
+/* Little-endian field of n bytes at p. */
+static uint32_t get_le(const unsigned char *p, int n)
+{
+	uint32_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static void set_le(unsigned char *p, uint32_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * Where member name of the zip in buf keeps its CRC-32 and sizes: the
+ * offsets of its central directory entry and of its local header, and of
+ * its deflated data.
+ */
+static void zip_member(unsigned char *buf, size_t len, const char *name, size_t *central,
+		       size_t *local, size_t *data)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i + 46 <= len; i++)
+		if (get_le(buf + i, 4) == 0x02014b50 && get_le(buf + i + 28, 2) == n &&
+		    i + 46 + n <= len && !memcmp(buf + i + 46, name, n)) {
+			*central = i;
+			*local = get_le(buf + i + 42, 4);
+			assert_true(*local + 30 <= len && get_le(buf + *local, 4) == 0x04034b50);
+			*data = *local + 30 + get_le(buf + *local + 26, 2) + get_le(buf + *local + 28, 2);
+			assert_int_equal(get_le(buf + i + 10, 2), 8);   /* deflated */
+			return;
+		}
+	fail_msg("no member %s", name);
+}
+
+/*
+ * Damaged parts: a CRC-32, a deflated byte or a declared size that is
+ * wrong in the shared strings or the worksheet.  Both XML paths (the fast
+ * one inflates these small parts whole, with its own CRC-32 check) give
+ * the same answer; a part read to its end with a bad CRC-32 or bad deflate
+ * data is refused as damaged.
+ */
+static void test_damaged_parts(void **state)
+{
+	static const char *const parts[] = { "xl/sharedStrings.xml", "xl/worksheets/sheet1.xml" };
+	char *data = malloc(200 * 80 + 1);
+	struct book b = { NULL, NULL, NULL, NULL };
+	struct sheet_limits lim;
+	char why[2048], err[1024];
+	size_t i, o = 0;
+	int k;
+
+	(void)state;
+	assert_non_null(data);
+	for (i = 1; i <= 200; i++)
+		o += (size_t)sprintf(data + o, "<row r=\"%zu\"><c r=\"A%zu\" t=\"s\"><v>%zu</v></c></row>",
+				     i, i, i % 3);
+	b.sheet_data = data;
+	b.sst = "<si><t>prompt</t></si><si><t>two</t></si><si><t>three</t></si>";
+	sheet_limits_default(&lim);
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < 4; k++) {
+			size_t len, central = 0, local = 0, pos = 0;
+			unsigned char *buf = book_zip(&b, &len);
+			struct sheet_grid g;
+			enum sheet_status st;
+			uint32_t v;
+
+			zip_member(buf, len, parts[i], &central, &local, &pos);
+			switch (k) {
+			case 0:         /* another CRC-32, in both headers */
+				v = get_le(buf + central + 16, 4) ^ 0x10;
+				set_le(buf + central + 16, v, 4);
+				set_le(buf + local + 14, v, 4);
+				break;
+			case 1:         /* a deflated byte changed, early in the part */
+				buf[pos + 12] ^= 0x55;
+				break;
+			case 2:         /* one byte more declared than it inflates to */
+			case 3:         /* one byte less */
+				v = get_le(buf + central + 24, 4) + (k == 2 ? 1 : -1);
+				set_le(buf + central + 24, v, 4);
+				set_le(buf + local + 22, v, 4);
+				break;
+			}
+			if (xlsxdiff(buf, len, &lim, NULL, why, sizeof(why)))
+				fail_msg("%s, damage %d: the fast path and expat disagree: %s", parts[i],
+					 k, why);
+			st = read_buf(buf, len, &lim, &g, err, sizeof(err));
+			/* the worksheet is read up to </sheetData> only: its CRC-32 is never checked */
+			if (k <= 1 && !(i == 1 && k == 0) &&
+			    (st != SHEET_UNREADABLE || !strstr(err, "cannot be unpacked")))
+				fail_msg("%s, damage %d: %d \"%s\"", parts[i], k, st, err);
+			sheet_grid_free(&g);
+			free(buf);
+		}
+	free(data);
+}
+
+/*
  * Shared strings past 256 KiB are read in two passes (states first, then
  * only the strings the kept rows use): the grid is the same as when they
  * are kept whole.  The same strings come first in both books; the second
@@ -1696,6 +1974,8 @@ int main(void)
 		cmocka_unit_test(test_corpus_refused),
 		cmocka_unit_test(test_corpus_both_paths),
 		cmocka_unit_test(test_shared_strings_two_passes),
+		cmocka_unit_test(test_fast_cell_shapes),
+		cmocka_unit_test(test_damaged_parts),
 	};
 
 	return cmocka_run_group_tests_name("xlsx", tests, NULL, NULL);
