@@ -78,7 +78,7 @@ struct config {
 	unsigned webhooks_retry_seconds;   /* keep retrying a delivery this long (86400) */
 	unsigned webhooks_timeout_seconds; /* per attempt (10) */
 	unsigned metrics_require_admin;    /* bool: /metrics needs the admin's token (false) */
-	/* hostile clients (issue 9) */
+	/* hostile clients */
 	unsigned http_timeout_seconds;        /* a connection idle this long is closed (60) */
 	unsigned http_max_connections_per_ip; /* open connections per client address (0: no limit) */
 	/* the network engines (daemon/engines/net.h) */
@@ -87,7 +87,7 @@ struct config {
 	struct config_engine a1111;
 	/* a full disk */
 	uint64_t min_free_space;   /* bytes kept free on the data dir's filesystem (16 MiB; 0: none) */
-	/* the API before rendering (issue 9, load) */
+	/* the API before rendering */
 	unsigned worker_nice;      /* added to the workers' nice value, so HTTP threads come first (10) */
 };
 

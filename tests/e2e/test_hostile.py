@@ -1,4 +1,4 @@
-"""Hostile clients against a real kilnd (issue 9, item 4).
+"""Hostile clients against a real kilnd.
 
 Slow clients (slowloris headers, a slow body), the connection limit, huge
 headers, giant and many-part uploads, deep and big JSON, invalid UTF-8 and

@@ -108,7 +108,7 @@ def test_no_path_traversal(kiln):
         r = kiln.request("GET", path, auth=False)
         assert r.status in (400, 404), (path, r)
         assert secret not in r.body and b"root:" not in r.body and token not in r.body, path
-    # MHD would decode %00 into a NUL that ends the path; kilnd refuses it (issue 9)
+    # MHD would decode %00 into a NUL that ends the path; kilnd refuses it
     r = kiln.request("GET", "/web/app.js%00../../Makefile", auth=False)
     assert r.status == 400 and r.body != web_file("app.js"), r
 
