@@ -1539,15 +1539,15 @@ static int fast_scan(struct fast *f, char **pp, char *end, int eof)
 }
 
 /*
- * The buffer of a part inflated whole: when it is large (XLSX_WHOLE_MAP_MIN
- * and more; a smaller one comes from malloc() and is reused from the heap),
- * mapped for it alone, then unmapped,
- * so that this large temporary never sits in the heap and the heap keeps
- * to what the grid holds (glibc's malloc would take it from the heap once
- * its mmap threshold has grown past it, and then give the heap back to the
- * system after each read, to be faulted in again by the next: about a
- * quarter of a read's CPU time in the benchmark).  Under AddressSanitizer, malloc(), so
- * that every access to it is checked.  NULL on failure.
+ * The buffer of a part inflated whole.  A large one (XLSX_WHOLE_MAP_MIN and
+ * more) is mapped for it alone, then unmapped, so that this temporary never
+ * sits in the heap and the heap keeps to what the grid holds: glibc's
+ * malloc would take it from the heap once its mmap threshold has grown past
+ * it, then give the heap back to the system after each read, to be faulted
+ * in again by the next (about a quarter of a read's CPU time in the
+ * benchmark).  A smaller one comes from malloc() and is reused from the
+ * heap.  Under AddressSanitizer always malloc(), so that every access to
+ * it is checked.  NULL on failure.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define XLSX_WHOLE_MMAP 0
