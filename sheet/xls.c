@@ -260,31 +260,47 @@ struct cfb {
 	size_t ssz;              /* sector size: 512 or 4096 */
 	size_t msz;              /* mini sector size: 64 */
 	uint32_t nsect;          /* sectors (whole or cut short) after the header */
-	uint32_t *fat;           /* nsect entries: the sector after each */
+	uint32_t *difat;         /* the FAT's sectors, in order (looked up in place) */
+	uint32_t ndifat;         /* entries of difat: enough for nsect sectors */
+	unsigned pershift;       /* log2 of the FAT entries a sector holds */
 	uint32_t mini_cutoff;
 	char why[160];           /* what is damaged, for the message */
 };
 
 /*
- * Copies FAT sector s, the idx-th of the FAT, into f->fat: the entries of
- * sectors idx * (ssz / 4) on, those that exist in the file.
+ * The FAT entry of sector i (the sector after it in its chain), read in
+ * place from the idx-th FAT sector, idx = i / (ssz / 4): FREESECT when i
+ * is not a sector of the file, when the FAT has no idx-th sector, or when
+ * that sector is past the end of the file or cut short before the entry.
  */
-static void fat_add(struct cfb *f, uint32_t s, uint32_t idx)
+static uint32_t fat_next(const struct cfb *f, uint32_t i)
 {
-	uint64_t per = f->ssz / 4, first = (uint64_t)idx * per, j;
+	uint32_t idx = i >> f->pershift, s;
 	size_t off;
 
-	if (s >= f->nsect || first >= f->nsect)
-		return;
-	off = ((size_t)s + 1) * f->ssz;
-	for (j = 0; j < per && first + j < f->nsect && off + 4 * j + 4 <= f->len; j++)
-		f->fat[first + j] = rd32(f->buf + off + 4 * j);
+	if (i >= f->nsect || idx >= f->ndifat)
+		return FREESECT;
+	s = f->difat[idx];
+	if (s >= f->nsect)
+		return FREESECT;
+	off = ((size_t)s + 1) * f->ssz + 4 * (size_t)(i & ((1u << f->pershift) - 1));
+	if (off + 4 > f->len)
+		return FREESECT;
+	return rd32(f->buf + off);
+}
+
+/* Notes FAT sector s as the idx-th of the FAT, when the file has sectors it maps. */
+static void fat_add(struct cfb *f, uint32_t s, uint32_t idx)
+{
+	if (idx < f->ndifat)
+		f->difat[idx] = s;
 }
 
 /*
- * Sets up f for the compound file in buf and reads its FAT: the FAT sectors
- * the header lists, then those of the DIFAT chain, keeping only the entries
- * of sectors that exist in the file.  Returns 0, -1 when damaged (f->why
+ * Sets up f for the compound file in buf and lists its FAT's sectors: those
+ * the header lists, then those of the DIFAT chain, as many as the sectors
+ * of the file need (4 bytes a FAT sector; the FAT's entries are not copied
+ * but read in place by fat_next()).  Returns 0, -1 when damaged (f->why
  * says how) or -2 on ENOMEM.
  */
 static int cfb_open(struct cfb *f, const unsigned char *buf, size_t len)
@@ -317,12 +333,14 @@ static int cfb_open(struct cfb *f, const unsigned char *buf, size_t len)
 		return -1;
 	}
 	f->nsect = (uint32_t)((len - f->ssz + f->ssz - 1) / f->ssz);
-	f->fat = malloc((size_t)f->nsect * sizeof(*f->fat));
-	if (!f->fat)
-		return -2;
-	for (k = 0; k < f->nsect; k++)
-		f->fat[k] = FREESECT;
 	per = (uint32_t)(f->ssz / 4);
+	f->pershift = shift - 2;
+	f->ndifat = (f->nsect + per - 1) / per;
+	f->difat = malloc((size_t)f->ndifat * sizeof(*f->difat));
+	if (!f->difat)
+		return -2;
+	for (k = 0; k < f->ndifat; k++)
+		f->difat[k] = FREESECT;
 	for (k = 0; k < 109; k++) {
 		uint32_t s = rd32(buf + 76 + 4 * k);
 
@@ -348,8 +366,8 @@ static int cfb_open(struct cfb *f, const unsigned char *buf, size_t len)
 
 static void cfb_close(struct cfb *f)
 {
-	free(f->fat);
-	f->fat = NULL;
+	free(f->difat);
+	f->difat = NULL;
 }
 
 /*
@@ -409,7 +427,7 @@ static int cfb_read(struct cfb *f, uint32_t start, size_t size, unsigned char **
 			k = f->len - off;
 		memcpy(b + n, f->buf + off, k);
 		n += k;
-		s = f->fat[s];
+		s = fat_next(f, s);
 	}
 	free(seen);
 	*out = b;
@@ -433,7 +451,7 @@ static const unsigned char *cfb_in_place(const struct cfb *f, uint32_t start, si
 	    ((size_t)start + 1) * f->ssz + size > f->len)
 		return NULL;
 	for (k = 0; k + 1 < need; k++, s++)
-		if (f->fat[s] != s + 1)
+		if (fat_next(f, s) != s + 1)
 			return NULL;
 	return f->buf + ((size_t)start + 1) * f->ssz;
 }
