@@ -627,12 +627,14 @@ struct xls {
 	unsigned *xf;            /* number-format index of each XF */
 	size_t nxf, capxf;
 	const char **xfdate;     /* the date/time format code of each XF, or NULL */
-	struct sstref *sst;      /* shared strings: where each starts, and what it is */
+	unsigned char *sststate; /* shared strings: enum sst_state, 2 bits each */
 	size_t nsst;
 	struct span *sstspans;   /* the SST record and its CONTINUE records */
 	size_t nsstspans;
-	struct kept *kept;       /* the second walk: strings decoded again, each once */
+	struct kept *kept;       /* the strings the rows kept use, decoded again, each once */
 	size_t nkept, capkept;   /* (an open-addressing table by index, capkept a power of 2) */
+	size_t nwant;            /* LABELSST cells of the rows kept, to the walk between */
+	uint32_t wantmax;        /* the highest index of a string wanted in x->kept */
 	struct sheetent *sheets;
 	size_t nsheets, capsheets;
 	struct span *spans;      /* scratch: a record and its CONTINUE records */
@@ -647,22 +649,17 @@ enum sst_state {
 	SST_EMPTY                /* "": no cell at all */
 };
 
-/*
- * One shared string: not kept decoded (that would grow with the file) but
- * where it starts in the SST, so that the second walk decodes only the
- * strings of the rows it keeps, again; and its state, which the first walk
- * needs to find the non-blank rows.
- */
-struct sstref {
-	uint32_t span;           /* its cursor in x->sstspans: the span ... */
-	uint16_t pos;            /* ... and the byte in it (a record holds at most 8224) */
-	uint8_t state;           /* enum sst_state */
-};
+/* The state of shared string i (2 bits a string in x->sststate). */
+static enum sst_state sst_state(const unsigned char *v, size_t i)
+{
+	return (enum sst_state)(v[i / 4] >> (2 * (i % 4)) & 3);
+}
 
 /* A shared string decoded again for the rows kept. */
 struct kept {
 	uint32_t idx;
-	char *text;              /* NULL: an empty slot */
+	int used;                /* 0: an empty slot */
+	char *text;              /* NULL: wanted, not decoded yet */
 };
 
 /* One BIFF record of the workbook stream. */
@@ -793,7 +790,7 @@ static int cur_skip(struct cursor *c, size_t n)
  * skipped), appending it to out as UTF-8.  Where the characters break
  * across records, the next record starts with a fresh option byte (MS-XLS
  * 2.5.293).  Returns 0, or -1 when the data ends first (out keeps what was
- * read).
+ * read).  With out NULL the string is skipped, its characters not decoded.
  */
 static int cur_ustring(struct cursor *c, int short_len, struct sbuf *out)
 {
@@ -837,13 +834,13 @@ static int cur_ustring(struct cursor *c, int short_len, struct sbuf *out)
 				c->pos = c->s[c->i].n;   /* an odd byte at the end of a record */
 				continue;
 			}
-			for (j = 0; j < k; j++)
+			for (j = 0; out && j < k; j++)
 				u16_put(&u, rd16(p + 2 * j));
 			c->pos += 2 * k;
 		}
 		else {
 			k = avail < left ? avail : left;
-			for (j = 0; j < k; j++)
+			for (j = 0; out && j < k; j++)
 				u16_put(&u, p[j]);
 			c->pos += k;
 		}
@@ -1156,7 +1153,7 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 	size_t total = 0, i, cap;
 	uint32_t count;
 
-	if (x->sst || spans[0].n < 8)
+	if (x->sststate || spans[0].n < 8)
 		return SHEET_OK;
 	for (i = 0; i < ns; i++)
 		total += spans[i].n;
@@ -1164,16 +1161,16 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 	cap = total / 3 + 1;
 	if (count < cap)
 		cap = count;
-	x->sst = calloc(cap ? cap : 1, sizeof(*x->sst));
+	x->sststate = calloc(cap / 4 + 1, 1);
 	x->sstspans = malloc(ns * sizeof(*spans));
-	if (!x->sst || !x->sstspans)
+	if (!x->sststate || !x->sstspans)
 		return SHEET_NOMEM;
 	memcpy(x->sstspans, spans, ns * sizeof(*spans));
 	x->nsstspans = ns;
 	c.s = x->sstspans;
 	for (i = 0; i < cap; i++) {
 		struct sheet_cell cell;
-		uint32_t span = (uint32_t)c.i, pos = (uint32_t)c.pos;
+		enum sst_state state;
 		int rc;
 
 		b.n = 0;                /* one buffer for every string: each is looked at, then dropped */
@@ -1184,12 +1181,11 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 		}
 		if (!b.n && rc)
 			break;
-		x->sst[i].span = span;
-		x->sst[i].pos = (uint16_t)pos;
 		memset(&cell, 0, sizeof(cell));
 		cell.type = SHEET_CELL_TEXT;
 		cell.text = b.p;
-		x->sst[i].state = !b.n ? SST_EMPTY : sheet_cell_blank(&cell) ? SST_BLANK : SST_TEXT;
+		state = !b.n ? SST_EMPTY : sheet_cell_blank(&cell) ? SST_BLANK : SST_TEXT;
+		x->sststate[i / 4] |= (unsigned char)(state << (2 * (i % 4)));
 		x->nsst = i + 1;
 		if (rc)
 			break;
@@ -1203,20 +1199,18 @@ static struct kept *kept_slot(struct kept *t, size_t cap, uint32_t idx)
 {
 	size_t h = (idx * 2654435761u) & (cap - 1);
 
-	while (t[h].text && t[h].idx != idx)
+	while (t[h].used && t[h].idx != idx)
 		h = (h + 1) & (cap - 1);
 	return &t[h];
 }
 
 /*
- * Shared string i, decoded again (see struct sstref) the first time a kept
- * cell uses it, then from x->kept, which holds only the strings of the rows
- * kept; NULL on ENOMEM.
+ * Adds shared string idx to x->kept, with its text (taken over), or with
+ * NULL to note it as wanted (sst_decode() decodes it); a string already
+ * there keeps its entry.  Returns 0, or -1 on ENOMEM (text freed).
  */
-static const char *sst_text(struct xls *x, size_t i)
+static int kept_put(struct xls *x, uint32_t idx, char *text)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
-	struct cursor c = { x->sstspans, x->nsstspans, x->sst[i].span, x->sst[i].pos };
 	struct kept *k;
 	size_t j;
 
@@ -1224,27 +1218,78 @@ static const char *sst_text(struct xls *x, size_t i)
 		size_t cap = x->capkept ? x->capkept * 2 : 1024;
 		struct kept *t = calloc(cap, sizeof(*t));
 
-		if (!t)
-			return NULL;
+		if (!t) {
+			free(text);
+			return -1;
+		}
 		for (j = 0; j < x->capkept; j++)
-			if (x->kept[j].text)
+			if (x->kept[j].used)
 				*kept_slot(t, cap, x->kept[j].idx) = x->kept[j];
 		free(x->kept);
 		x->kept = t;
 		x->capkept = cap;
 	}
-	k = kept_slot(x->kept, x->capkept, (uint32_t)i);
-	if (!k->text) {
+	k = kept_slot(x->kept, x->capkept, idx);
+	if (k->used && (k->text || !text)) {
+		free(text);
+		return 0;
+	}
+	if (!k->used)
+		x->nkept++;
+	k->idx = idx;
+	k->used = 1;
+	k->text = text;
+	if (idx > x->wantmax)
+		x->wantmax = idx;
+	return 0;
+}
+
+/*
+ * Decodes again the shared strings noted as wanted in x->kept, up to index
+ * upto: one walk of the SST from its start, as read_sst() made it; the
+ * strings not wanted are skipped, not decoded.  Returns SHEET_OK or
+ * SHEET_NOMEM.
+ */
+static enum sheet_status sst_decode(struct xls *x, uint32_t upto)
+{
+	struct cursor c = { x->sstspans, x->nsstspans, 0, 8 };
+	size_t i;
+
+	for (i = 0; i <= upto && i < x->nsst; i++) {
+		struct kept *k = kept_slot(x->kept, x->capkept, (uint32_t)i);
+		struct sbuf b = { NULL, 0, 0, 0 };
+
+		if (!k->used || k->text) {
+			cur_ustring(&c, 0, NULL);
+			continue;
+		}
 		cur_ustring(&c, 0, &b);
 		if (b.nomem || !b.p) {
 			free(b.p);
-			return NULL;
+			return SHEET_NOMEM;
 		}
-		k->idx = (uint32_t)i;
 		k->text = b.p;
-		x->nkept++;
 	}
-	return k->text;
+	return SHEET_OK;
+}
+
+/*
+ * Shared string i for a kept cell: from x->kept, which the walk before the
+ * second one filled with the strings of the rows kept (noted and decoded
+ * now, with a walk of its own, if it is not there); NULL on ENOMEM.
+ */
+static const char *sst_text(struct xls *x, size_t i)
+{
+	struct kept *k;
+
+	if (x->capkept) {
+		k = kept_slot(x->kept, x->capkept, (uint32_t)i);
+		if (k->text)
+			return k->text;
+	}
+	if (kept_put(x, (uint32_t)i, NULL) || sst_decode(x, (uint32_t)i) != SHEET_OK)
+		return NULL;
+	return kept_slot(x->kept, x->capkept, (uint32_t)i)->text;
 }
 
 /*
@@ -1384,6 +1429,7 @@ struct xcell {
 struct walk {
 	struct xls *x;
 	int store;               /* pass 2 */
+	int collect;             /* between the passes: the shared strings pass 2 needs */
 	unsigned cutoff;         /* pass 2: rows up to this one (1-based) are kept */
 	unsigned char *rows;     /* pass 1: BIFF_ROWS bits, the non-blank rows */
 	struct xcell *v;
@@ -1573,6 +1619,8 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 	enum sheet_status st = SHEET_OK;
 	size_t k, ns;
 
+	if (w->collect && r->type != R_LABELSST)
+		return SHEET_OK;
 	switch (r->type) {
 	case R_NUMBER:
 		if (r->n >= 14)
@@ -1609,9 +1657,19 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 					 "which the file does not hold", ref, (unsigned long)i);
 				return damaged(x, why);
 			}
-			if (x->sst[i].state == SST_EMPTY ||
-			    (x->sst[i].state == SST_BLANK && !w->store))
-				break;             /* no cell, or a blank row stays blank */
+			if (sst_state(x->sststate, i) == SST_EMPTY)
+				break;             /* no cell */
+			if (w->collect) {
+				/* one more than pass 2 can keep: put_cell() refuses the next */
+				if (rd16(p) + 1u <= w->cutoff && x->nwant <= x->lim->max_cells) {
+					x->nwant++;
+					if (kept_put(x, i, NULL))
+						return SHEET_NOMEM;
+				}
+				break;
+			}
+			if (sst_state(x->sststate, i) == SST_BLANK && !w->store)
+				break;             /* a blank row stays blank */
 			if (!w->store) {
 				memset(&c, 0, sizeof(c));
 				c.type = SHEET_CELL_TEXT;
@@ -1708,6 +1766,26 @@ static enum sheet_status walk_sheet(struct walk *w, size_t off)
 			return st;
 	}
 	return SHEET_OK;
+}
+
+/*
+ * Between the two passes: a walk over the sheet's LABELSST records notes
+ * the shared strings of the rows kept in x->kept (no more than pass 2 can
+ * store, plus one), and one walk of the SST decodes them, so that what
+ * stays of the SST beyond them is 2 bits a string.  Returns SHEET_OK, or
+ * what the walks returned.
+ */
+static enum sheet_status collect_sst(struct walk *w, size_t chosen)
+{
+	struct xls *x = w->x;
+	enum sheet_status st;
+
+	w->collect = 1;
+	st = walk_sheet(w, x->sheets[chosen].off);
+	w->collect = 0;
+	if (st == SHEET_OK && x->nkept)
+		st = sst_decode(x, x->wantmax);
+	return st;
 }
 
 /* Orders kept cells by row, column and record order. */
@@ -1818,7 +1896,6 @@ static enum sheet_status read_sheet(struct xls *x, size_t chosen)
 				w.cutoff = r + 1;
 			}
 		}
-		w.store = 1;
 		/*
 		 * room for the cells of the rows kept, at the sheet's cells a row, at
 		 * once: the array is not copied as it grows, and no larger than what
@@ -1833,6 +1910,11 @@ static enum sheet_status read_sheet(struct xls *x, size_t chosen)
 			if (!w.v)
 				w.cap = 0;
 		}
+		if (x->nsst && stored)
+			st = collect_sst(&w, chosen);
+	}
+	if (st == SHEET_OK) {
+		w.store = 1;
 		st = walk_sheet(&w, x->sheets[chosen].off);
 	}
 	free(w.rows);
@@ -1882,7 +1964,7 @@ static void xls_free(struct xls *x)
 	for (i = 0; i < x->capkept; i++)
 		free(x->kept[i].text);
 	free(x->kept);
-	free(x->sst);
+	free(x->sststate);
 	free(x->sstspans);
 	for (i = 0; i < x->nsheets; i++)
 		free(x->sheets[i].name);
