@@ -633,7 +633,8 @@ struct xls {
 	size_t nsstspans;
 	struct kept *kept;       /* the strings the rows kept use, decoded again, each once */
 	size_t nkept, capkept;   /* (an open-addressing table by index, capkept a power of 2) */
-	size_t nwant;            /* LABELSST cells of the rows kept, to the walk between */
+	uint32_t *want;          /* the strings of the LABELSST cells of the rows kept */
+	size_t nwant, capwant;   /* (noted by pass 1 or the walk between, into x->kept then) */
 	uint32_t wantmax;        /* the highest index of a string wanted in x->kept */
 	struct sheetent *sheets;
 	size_t nsheets, capsheets;
@@ -1430,6 +1431,10 @@ struct walk {
 	struct xls *x;
 	int store;               /* pass 2 */
 	int collect;             /* between the passes: the shared strings pass 2 needs */
+	unsigned marked;         /* pass 1: the non-blank rows found so far */
+	unsigned lastrow;        /* pass 1: the row of the last cell (0-based) */
+	int unordered;           /* pass 1: a cell came in a row above the one before */
+	int spec_full;           /* pass 1: it noted too many strings to trust the note */
 	unsigned cutoff;         /* pass 2: rows up to this one (1-based) are kept */
 	unsigned char *rows;     /* pass 1: BIFF_ROWS bits, the non-blank rows */
 	struct xcell *v;
@@ -1483,6 +1488,25 @@ static void walk_free(struct walk *w)
 	w->n = w->cap = 0;
 }
 
+/* Notes shared string i as one a kept cell uses; -1 on ENOMEM. */
+static int want_add(struct xls *x, uint32_t i)
+{
+	uint32_t *v = grow((void **)&x->want, &x->nwant, &x->capwant, sizeof(*v));
+
+	if (!v)
+		return -1;
+	*v = i;
+	return 0;
+}
+
+/* Pass 1: notes that a cell of row row0 came, for the order of the rows. */
+static void note_row(struct walk *w, unsigned row0)
+{
+	if (row0 < w->lastrow)
+		w->unordered = 1;
+	w->lastrow = row0;
+}
+
 /*
  * Takes one cell (row and col 0-based as in the record; c->owned is the
  * walk's to free): pass 1 marks its row when it is not blank; pass 2 keeps
@@ -1506,8 +1530,11 @@ static enum sheet_status put_cell(struct walk *w, unsigned row0, unsigned col0, 
 	view.type = c->type;
 	view.text = (char *)c->text;
 	if (!w->store) {
-		if (!sheet_cell_blank(&view))
+		note_row(w, row0);
+		if (!sheet_cell_blank(&view) && !(w->rows[row0 / 8] & (1u << (row0 % 8)))) {
 			w->rows[row0 / 8] |= (unsigned char)(1u << (row0 % 8));
+			w->marked++;
+		}
 		w->nall++;
 		free(c->owned);
 		return SHEET_OK;
@@ -1662,11 +1689,25 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 			if (w->collect) {
 				/* one more than pass 2 can keep: put_cell() refuses the next */
 				if (rd16(p) + 1u <= w->cutoff && x->nwant <= x->lim->max_cells) {
-					x->nwant++;
-					if (kept_put(x, i, NULL))
+					if (want_add(x, i))
 						return SHEET_NOMEM;
 				}
 				break;
+			}
+			if (!w->store && w->marked <= x->lim->max_rows) {
+				/*
+				 * pass 1 notes the strings of the rows before the (max_rows +
+				 * 1)-th non-blank one: when the rows come in order (as
+				 * programs write them), they hold those of the rows kept,
+				 * and no walk between the passes is needed
+				 */
+				note_row(w, rd16(p));
+				if (x->nwant > x->lim->max_cells) {
+					w->spec_full = 1;
+				}
+				else if (want_add(x, i)) {
+					return SHEET_NOMEM;
+				}
 			}
 			if (sst_state(x->sststate, i) == SST_BLANK && !w->store)
 				break;             /* a blank row stays blank */
@@ -1779,10 +1820,22 @@ static enum sheet_status collect_sst(struct walk *w, size_t chosen)
 {
 	struct xls *x = w->x;
 	enum sheet_status st;
+	size_t i;
 
-	w->collect = 1;
-	st = walk_sheet(w, x->sheets[chosen].off);
-	w->collect = 0;
+	if (w->unordered || w->spec_full) {
+		x->nwant = 0;           /* pass 1's note may miss strings: walk for them */
+		w->collect = 1;
+		st = walk_sheet(w, x->sheets[chosen].off);
+		w->collect = 0;
+	}
+	else
+		st = SHEET_OK;
+	for (i = 0; st == SHEET_OK && i < x->nwant; i++)
+		if (kept_put(x, x->want[i], NULL))
+			st = SHEET_NOMEM;
+	free(x->want);
+	x->want = NULL;
+	x->nwant = x->capwant = 0;
 	if (st == SHEET_OK && x->nkept)
 		st = sst_decode(x, x->wantmax);
 	return st;
@@ -1965,6 +2018,7 @@ static void xls_free(struct xls *x)
 		free(x->kept[i].text);
 	free(x->kept);
 	free(x->sststate);
+	free(x->want);
 	free(x->sstspans);
 	for (i = 0; i < x->nsheets; i++)
 		free(x->sheets[i].name);
