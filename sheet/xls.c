@@ -7,8 +7,9 @@
  * "Workbook" (BIFF8) or "Book" (BIFF5) stream of records.  Reading is four
  * bounded passes over bytes already in memory:
  *
- *   1. The compound file: the FAT (from the header's DIFAT and the DIFAT
- *      chain), the directory, and the workbook stream: read in place in
+ *   1. The compound file: the FAT (its sectors listed from the header's
+ *      DIFAT and the DIFAT chain, its entries read in place in the upload,
+ *      not copied), the directory, and the workbook stream: read in place in
  *      the upload when its sectors follow one another (as Excel, LibreOffice
  *      and xlwt write it), else copied out of its sector chain (or out of
  *      the mini stream when it is small).  A chain
@@ -18,21 +19,32 @@
  *      protected"), CODEPAGE, FORMAT and XF (which cells are dates or times,
  *      and their number-format code), BOUNDSHEET (the sheets, their order,
  *      kind and visibility) and the shared strings (SST and its CONTINUE
- *      records, across which a string may break).
+ *      records, across which a string may break), decoded once to keep 2
+ *      bits a string: empty, blank or with ink, what pass 3 needs.
  *   3. The first visible worksheet is chosen (with a warning naming it and
  *      the sheets skipped when the workbook has more), and its substream is
  *      walked once to find its non-blank rows, in a 65536-bit map (BIFF rows
  *      are 16-bit): that fixes the last row stored, the max_rows-th
- *      non-blank one, as csv.c does.
+ *      non-blank one, as csv.c does.  The walk also notes which shared
+ *      strings the LABELSST cells use until the (max_rows + 1)-th non-blank
+ *      row: when the rows come in order, as programs write them, that is
+ *      every string of the rows stored; when they do not, a walk of the
+ *      LABELSST records alone notes them (up to max_cells + 1 cells: pass 4
+ *      refuses the file past that).  One more walk of the SST, up to the
+ *      last of them, decodes just these (the others are skipped, not
+ *      decoded) into a table by index, each once.
  *   4. A second walk keeps the cells up to that row, in an array sized at
  *      once from the first walk (the sheet's cells a row, times the rows
  *      kept); they are sorted into row-major order when they are not in it
  *      already (records need not come in it; a later record for the same
  *      cell wins) and added to the grid.  Non-blank rows past it are only
  *      counted in grid->nrows.  What the reader allocates beyond the rows
- *      kept is then 8 bytes a shared string and the FAT (4 bytes a sector):
- *      from the bench's 999-row to its 9,999-row batch the heap's peak grows
- *      from 1.50 to 1.58 MB (valgrind --tool=massif, the upload left out).
+ *      kept is then 2 bits a shared string, 16 bytes an SST CONTINUE
+ *      record (about 8 KB of strings each) and 4 bytes a FAT sector (one a
+ *      128 sectors): from the bench's 999-row to its 9,999-row batch the
+ *      heap's peak grows from 1,600,504 to 1,606,146 bytes (valgrind
+ *      --tool=massif, the upload left out; it grew by 75,264 when the FAT
+ *      was copied and each shared string's place kept in 8 bytes).
  *
  * Cells are reported as stored.  NUMBER, RK and MULRK give the double they
  * hold (a NaN or an infinity, which no spreadsheet program writes, refuses
@@ -1694,14 +1706,16 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 				}
 				break;
 			}
+			if (!w->store)
+				note_row(w, rd16(p));
 			if (!w->store && w->marked <= x->lim->max_rows) {
 				/*
-				 * pass 1 notes the strings of the rows before the (max_rows +
-				 * 1)-th non-blank one: when the rows come in order (as
-				 * programs write them), they hold those of the rows kept,
-				 * and no walk between the passes is needed
+				 * pass 1 notes the strings of the cells that come before the
+				 * (max_rows + 1)-th non-blank row: when the rows come in order
+				 * (as programs write them; note_row() checks), they include
+				 * those of the rows kept, and no walk between the passes is
+				 * needed
 				 */
-				note_row(w, rd16(p));
 				if (x->nwant > x->lim->max_cells) {
 					w->spec_full = 1;
 				}
