@@ -7,8 +7,9 @@
  * "Workbook" (BIFF8) or "Book" (BIFF5) stream of records.  Reading is four
  * bounded passes over bytes already in memory:
  *
- *   1. The compound file: the FAT (from the header's DIFAT and the DIFAT
- *      chain), the directory, and the workbook stream: read in place in
+ *   1. The compound file: the FAT (its sectors listed from the header's
+ *      DIFAT and the DIFAT chain, its entries read in place in the upload,
+ *      not copied), the directory, and the workbook stream: read in place in
  *      the upload when its sectors follow one another (as Excel, LibreOffice
  *      and xlwt write it), else copied out of its sector chain (or out of
  *      the mini stream when it is small).  A chain
@@ -18,21 +19,32 @@
  *      protected"), CODEPAGE, FORMAT and XF (which cells are dates or times,
  *      and their number-format code), BOUNDSHEET (the sheets, their order,
  *      kind and visibility) and the shared strings (SST and its CONTINUE
- *      records, across which a string may break).
+ *      records, across which a string may break), decoded once to keep 2
+ *      bits a string: empty, blank or with ink, what pass 3 needs.
  *   3. The first visible worksheet is chosen (with a warning naming it and
  *      the sheets skipped when the workbook has more), and its substream is
  *      walked once to find its non-blank rows, in a 65536-bit map (BIFF rows
  *      are 16-bit): that fixes the last row stored, the max_rows-th
- *      non-blank one, as csv.c does.
+ *      non-blank one, as csv.c does.  The walk also notes which shared
+ *      strings the LABELSST cells use until the (max_rows + 1)-th non-blank
+ *      row: when the rows come in order, as programs write them, that is
+ *      every string of the rows stored; when they do not, a walk of the
+ *      LABELSST records alone notes them (up to max_cells + 1 cells: pass 4
+ *      refuses the file past that).  One more walk of the SST, up to the
+ *      last of them, decodes just these (the others are skipped, not
+ *      decoded) into a table by index, each once.
  *   4. A second walk keeps the cells up to that row, in an array sized at
  *      once from the first walk (the sheet's cells a row, times the rows
  *      kept); they are sorted into row-major order when they are not in it
  *      already (records need not come in it; a later record for the same
  *      cell wins) and added to the grid.  Non-blank rows past it are only
  *      counted in grid->nrows.  What the reader allocates beyond the rows
- *      kept is then 8 bytes a shared string and the FAT (4 bytes a sector):
- *      from the bench's 999-row to its 9,999-row batch the heap's peak grows
- *      from 1.50 to 1.58 MB (valgrind --tool=massif, the upload left out).
+ *      kept is then 2 bits a shared string, 16 bytes an SST CONTINUE
+ *      record (about 8 KB of strings each) and 4 bytes a FAT sector (one a
+ *      128 sectors): from the bench's 999-row to its 9,999-row batch the
+ *      heap's peak grows from 1,600,504 to 1,606,146 bytes (valgrind
+ *      --tool=massif, the upload left out; it grew by 75,264 when the FAT
+ *      was copied and each shared string's place kept in 8 bytes).
  *
  * Cells are reported as stored.  NUMBER, RK and MULRK give the double they
  * hold (a NaN or an infinity, which no spreadsheet program writes, refuses
@@ -260,31 +272,47 @@ struct cfb {
 	size_t ssz;              /* sector size: 512 or 4096 */
 	size_t msz;              /* mini sector size: 64 */
 	uint32_t nsect;          /* sectors (whole or cut short) after the header */
-	uint32_t *fat;           /* nsect entries: the sector after each */
+	uint32_t *difat;         /* the FAT's sectors, in order (looked up in place) */
+	uint32_t ndifat;         /* entries of difat: enough for nsect sectors */
+	unsigned pershift;       /* log2 of the FAT entries a sector holds */
 	uint32_t mini_cutoff;
 	char why[160];           /* what is damaged, for the message */
 };
 
 /*
- * Copies FAT sector s, the idx-th of the FAT, into f->fat: the entries of
- * sectors idx * (ssz / 4) on, those that exist in the file.
+ * The FAT entry of sector i (the sector after it in its chain), read in
+ * place from the idx-th FAT sector, idx = i / (ssz / 4): FREESECT when i
+ * is not a sector of the file, when the FAT has no idx-th sector, or when
+ * that sector is past the end of the file or cut short before the entry.
  */
-static void fat_add(struct cfb *f, uint32_t s, uint32_t idx)
+static uint32_t fat_next(const struct cfb *f, uint32_t i)
 {
-	uint64_t per = f->ssz / 4, first = (uint64_t)idx * per, j;
+	uint32_t idx = i >> f->pershift, s;
 	size_t off;
 
-	if (s >= f->nsect || first >= f->nsect)
-		return;
-	off = ((size_t)s + 1) * f->ssz;
-	for (j = 0; j < per && first + j < f->nsect && off + 4 * j + 4 <= f->len; j++)
-		f->fat[first + j] = rd32(f->buf + off + 4 * j);
+	if (i >= f->nsect || idx >= f->ndifat)
+		return FREESECT;
+	s = f->difat[idx];
+	if (s >= f->nsect)
+		return FREESECT;
+	off = ((size_t)s + 1) * f->ssz + 4 * (size_t)(i & ((1u << f->pershift) - 1));
+	if (off + 4 > f->len)
+		return FREESECT;
+	return rd32(f->buf + off);
+}
+
+/* Notes FAT sector s as the idx-th of the FAT, when the file has sectors it maps. */
+static void fat_add(struct cfb *f, uint32_t s, uint32_t idx)
+{
+	if (idx < f->ndifat)
+		f->difat[idx] = s;
 }
 
 /*
- * Sets up f for the compound file in buf and reads its FAT: the FAT sectors
- * the header lists, then those of the DIFAT chain, keeping only the entries
- * of sectors that exist in the file.  Returns 0, -1 when damaged (f->why
+ * Sets up f for the compound file in buf and lists its FAT's sectors: those
+ * the header lists, then those of the DIFAT chain, as many as the sectors
+ * of the file need (4 bytes a FAT sector; the FAT's entries are not copied
+ * but read in place by fat_next()).  Returns 0, -1 when damaged (f->why
  * says how) or -2 on ENOMEM.
  */
 static int cfb_open(struct cfb *f, const unsigned char *buf, size_t len)
@@ -317,12 +345,14 @@ static int cfb_open(struct cfb *f, const unsigned char *buf, size_t len)
 		return -1;
 	}
 	f->nsect = (uint32_t)((len - f->ssz + f->ssz - 1) / f->ssz);
-	f->fat = malloc((size_t)f->nsect * sizeof(*f->fat));
-	if (!f->fat)
-		return -2;
-	for (k = 0; k < f->nsect; k++)
-		f->fat[k] = FREESECT;
 	per = (uint32_t)(f->ssz / 4);
+	f->pershift = shift - 2;
+	f->ndifat = (f->nsect + per - 1) / per;
+	f->difat = malloc((size_t)f->ndifat * sizeof(*f->difat));
+	if (!f->difat)
+		return -2;
+	for (k = 0; k < f->ndifat; k++)
+		f->difat[k] = FREESECT;
 	for (k = 0; k < 109; k++) {
 		uint32_t s = rd32(buf + 76 + 4 * k);
 
@@ -348,8 +378,8 @@ static int cfb_open(struct cfb *f, const unsigned char *buf, size_t len)
 
 static void cfb_close(struct cfb *f)
 {
-	free(f->fat);
-	f->fat = NULL;
+	free(f->difat);
+	f->difat = NULL;
 }
 
 /*
@@ -409,7 +439,7 @@ static int cfb_read(struct cfb *f, uint32_t start, size_t size, unsigned char **
 			k = f->len - off;
 		memcpy(b + n, f->buf + off, k);
 		n += k;
-		s = f->fat[s];
+		s = fat_next(f, s);
 	}
 	free(seen);
 	*out = b;
@@ -433,7 +463,7 @@ static const unsigned char *cfb_in_place(const struct cfb *f, uint32_t start, si
 	    ((size_t)start + 1) * f->ssz + size > f->len)
 		return NULL;
 	for (k = 0; k + 1 < need; k++, s++)
-		if (f->fat[s] != s + 1)
+		if (fat_next(f, s) != s + 1)
 			return NULL;
 	return f->buf + ((size_t)start + 1) * f->ssz;
 }
@@ -609,12 +639,15 @@ struct xls {
 	unsigned *xf;            /* number-format index of each XF */
 	size_t nxf, capxf;
 	const char **xfdate;     /* the date/time format code of each XF, or NULL */
-	struct sstref *sst;      /* shared strings: where each starts, and what it is */
+	unsigned char *sststate; /* shared strings: enum sst_state, 2 bits each */
 	size_t nsst;
 	struct span *sstspans;   /* the SST record and its CONTINUE records */
 	size_t nsstspans;
-	struct kept *kept;       /* the second walk: strings decoded again, each once */
+	struct kept *kept;       /* the strings the rows kept use, decoded again, each once */
 	size_t nkept, capkept;   /* (an open-addressing table by index, capkept a power of 2) */
+	uint32_t *want;          /* the strings of the LABELSST cells of the rows kept */
+	size_t nwant, capwant;   /* (noted by pass 1 or the walk between, into x->kept then) */
+	uint32_t wantmax;        /* the highest index of a string wanted in x->kept */
 	struct sheetent *sheets;
 	size_t nsheets, capsheets;
 	struct span *spans;      /* scratch: a record and its CONTINUE records */
@@ -629,22 +662,17 @@ enum sst_state {
 	SST_EMPTY                /* "": no cell at all */
 };
 
-/*
- * One shared string: not kept decoded (that would grow with the file) but
- * where it starts in the SST, so that the second walk decodes only the
- * strings of the rows it keeps, again; and its state, which the first walk
- * needs to find the non-blank rows.
- */
-struct sstref {
-	uint32_t span;           /* its cursor in x->sstspans: the span ... */
-	uint16_t pos;            /* ... and the byte in it (a record holds at most 8224) */
-	uint8_t state;           /* enum sst_state */
-};
+/* The state of shared string i (2 bits a string in x->sststate). */
+static enum sst_state sst_state(const unsigned char *v, size_t i)
+{
+	return (enum sst_state)(v[i / 4] >> (2 * (i % 4)) & 3);
+}
 
 /* A shared string decoded again for the rows kept. */
 struct kept {
 	uint32_t idx;
-	char *text;              /* NULL: an empty slot */
+	int used;                /* 0: an empty slot */
+	char *text;              /* NULL: wanted, not decoded yet */
 };
 
 /* One BIFF record of the workbook stream. */
@@ -775,7 +803,7 @@ static int cur_skip(struct cursor *c, size_t n)
  * skipped), appending it to out as UTF-8.  Where the characters break
  * across records, the next record starts with a fresh option byte (MS-XLS
  * 2.5.293).  Returns 0, or -1 when the data ends first (out keeps what was
- * read).
+ * read).  With out NULL the string is skipped, its characters not decoded.
  */
 static int cur_ustring(struct cursor *c, int short_len, struct sbuf *out)
 {
@@ -819,13 +847,13 @@ static int cur_ustring(struct cursor *c, int short_len, struct sbuf *out)
 				c->pos = c->s[c->i].n;   /* an odd byte at the end of a record */
 				continue;
 			}
-			for (j = 0; j < k; j++)
+			for (j = 0; out && j < k; j++)
 				u16_put(&u, rd16(p + 2 * j));
 			c->pos += 2 * k;
 		}
 		else {
 			k = avail < left ? avail : left;
-			for (j = 0; j < k; j++)
+			for (j = 0; out && j < k; j++)
 				u16_put(&u, p[j]);
 			c->pos += k;
 		}
@@ -1138,7 +1166,7 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 	size_t total = 0, i, cap;
 	uint32_t count;
 
-	if (x->sst || spans[0].n < 8)
+	if (x->sststate || spans[0].n < 8)
 		return SHEET_OK;
 	for (i = 0; i < ns; i++)
 		total += spans[i].n;
@@ -1146,16 +1174,16 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 	cap = total / 3 + 1;
 	if (count < cap)
 		cap = count;
-	x->sst = calloc(cap ? cap : 1, sizeof(*x->sst));
+	x->sststate = calloc(cap / 4 + 1, 1);
 	x->sstspans = malloc(ns * sizeof(*spans));
-	if (!x->sst || !x->sstspans)
+	if (!x->sststate || !x->sstspans)
 		return SHEET_NOMEM;
 	memcpy(x->sstspans, spans, ns * sizeof(*spans));
 	x->nsstspans = ns;
 	c.s = x->sstspans;
 	for (i = 0; i < cap; i++) {
 		struct sheet_cell cell;
-		uint32_t span = (uint32_t)c.i, pos = (uint32_t)c.pos;
+		enum sst_state state;
 		int rc;
 
 		b.n = 0;                /* one buffer for every string: each is looked at, then dropped */
@@ -1166,12 +1194,11 @@ static enum sheet_status read_sst(struct xls *x, const struct span *spans, size_
 		}
 		if (!b.n && rc)
 			break;
-		x->sst[i].span = span;
-		x->sst[i].pos = (uint16_t)pos;
 		memset(&cell, 0, sizeof(cell));
 		cell.type = SHEET_CELL_TEXT;
 		cell.text = b.p;
-		x->sst[i].state = !b.n ? SST_EMPTY : sheet_cell_blank(&cell) ? SST_BLANK : SST_TEXT;
+		state = !b.n ? SST_EMPTY : sheet_cell_blank(&cell) ? SST_BLANK : SST_TEXT;
+		x->sststate[i / 4] |= (unsigned char)(state << (2 * (i % 4)));
 		x->nsst = i + 1;
 		if (rc)
 			break;
@@ -1185,20 +1212,18 @@ static struct kept *kept_slot(struct kept *t, size_t cap, uint32_t idx)
 {
 	size_t h = (idx * 2654435761u) & (cap - 1);
 
-	while (t[h].text && t[h].idx != idx)
+	while (t[h].used && t[h].idx != idx)
 		h = (h + 1) & (cap - 1);
 	return &t[h];
 }
 
 /*
- * Shared string i, decoded again (see struct sstref) the first time a kept
- * cell uses it, then from x->kept, which holds only the strings of the rows
- * kept; NULL on ENOMEM.
+ * Adds shared string idx to x->kept, with its text (taken over), or with
+ * NULL to note it as wanted (sst_decode() decodes it); a string already
+ * there keeps its entry.  Returns 0, or -1 on ENOMEM (text freed).
  */
-static const char *sst_text(struct xls *x, size_t i)
+static int kept_put(struct xls *x, uint32_t idx, char *text)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
-	struct cursor c = { x->sstspans, x->nsstspans, x->sst[i].span, x->sst[i].pos };
 	struct kept *k;
 	size_t j;
 
@@ -1206,27 +1231,78 @@ static const char *sst_text(struct xls *x, size_t i)
 		size_t cap = x->capkept ? x->capkept * 2 : 1024;
 		struct kept *t = calloc(cap, sizeof(*t));
 
-		if (!t)
-			return NULL;
+		if (!t) {
+			free(text);
+			return -1;
+		}
 		for (j = 0; j < x->capkept; j++)
-			if (x->kept[j].text)
+			if (x->kept[j].used)
 				*kept_slot(t, cap, x->kept[j].idx) = x->kept[j];
 		free(x->kept);
 		x->kept = t;
 		x->capkept = cap;
 	}
-	k = kept_slot(x->kept, x->capkept, (uint32_t)i);
-	if (!k->text) {
+	k = kept_slot(x->kept, x->capkept, idx);
+	if (k->used && (k->text || !text)) {
+		free(text);
+		return 0;
+	}
+	if (!k->used)
+		x->nkept++;
+	k->idx = idx;
+	k->used = 1;
+	k->text = text;
+	if (idx > x->wantmax)
+		x->wantmax = idx;
+	return 0;
+}
+
+/*
+ * Decodes again the shared strings noted as wanted in x->kept, up to index
+ * upto: one walk of the SST from its start, as read_sst() made it; the
+ * strings not wanted are skipped, not decoded.  Returns SHEET_OK or
+ * SHEET_NOMEM.
+ */
+static enum sheet_status sst_decode(struct xls *x, uint32_t upto)
+{
+	struct cursor c = { x->sstspans, x->nsstspans, 0, 8 };
+	size_t i;
+
+	for (i = 0; i <= upto && i < x->nsst; i++) {
+		struct kept *k = kept_slot(x->kept, x->capkept, (uint32_t)i);
+		struct sbuf b = { NULL, 0, 0, 0 };
+
+		if (!k->used || k->text) {
+			cur_ustring(&c, 0, NULL);
+			continue;
+		}
 		cur_ustring(&c, 0, &b);
 		if (b.nomem || !b.p) {
 			free(b.p);
-			return NULL;
+			return SHEET_NOMEM;
 		}
-		k->idx = (uint32_t)i;
 		k->text = b.p;
-		x->nkept++;
 	}
-	return k->text;
+	return SHEET_OK;
+}
+
+/*
+ * Shared string i for a kept cell: from x->kept, which the walk before the
+ * second one filled with the strings of the rows kept (noted and decoded
+ * now, with a walk of its own, if it is not there); NULL on ENOMEM.
+ */
+static const char *sst_text(struct xls *x, size_t i)
+{
+	struct kept *k;
+
+	if (x->capkept) {
+		k = kept_slot(x->kept, x->capkept, (uint32_t)i);
+		if (k->text)
+			return k->text;
+	}
+	if (kept_put(x, (uint32_t)i, NULL) || sst_decode(x, (uint32_t)i) != SHEET_OK)
+		return NULL;
+	return kept_slot(x->kept, x->capkept, (uint32_t)i)->text;
 }
 
 /*
@@ -1366,6 +1442,11 @@ struct xcell {
 struct walk {
 	struct xls *x;
 	int store;               /* pass 2 */
+	int collect;             /* between the passes: the shared strings pass 2 needs */
+	unsigned marked;         /* pass 1: the non-blank rows found so far */
+	unsigned lastrow;        /* pass 1: the row of the last cell (0-based) */
+	int unordered;           /* pass 1: a cell came in a row above the one before */
+	int spec_full;           /* pass 1: it noted too many strings to trust the note */
 	unsigned cutoff;         /* pass 2: rows up to this one (1-based) are kept */
 	unsigned char *rows;     /* pass 1: BIFF_ROWS bits, the non-blank rows */
 	struct xcell *v;
@@ -1419,6 +1500,25 @@ static void walk_free(struct walk *w)
 	w->n = w->cap = 0;
 }
 
+/* Notes shared string i as one a kept cell uses; -1 on ENOMEM. */
+static int want_add(struct xls *x, uint32_t i)
+{
+	uint32_t *v = grow((void **)&x->want, &x->nwant, &x->capwant, sizeof(*v));
+
+	if (!v)
+		return -1;
+	*v = i;
+	return 0;
+}
+
+/* Pass 1: notes that a cell of row row0 came, for the order of the rows. */
+static void note_row(struct walk *w, unsigned row0)
+{
+	if (row0 < w->lastrow)
+		w->unordered = 1;
+	w->lastrow = row0;
+}
+
 /*
  * Takes one cell (row and col 0-based as in the record; c->owned is the
  * walk's to free): pass 1 marks its row when it is not blank; pass 2 keeps
@@ -1442,8 +1542,11 @@ static enum sheet_status put_cell(struct walk *w, unsigned row0, unsigned col0, 
 	view.type = c->type;
 	view.text = (char *)c->text;
 	if (!w->store) {
-		if (!sheet_cell_blank(&view))
+		note_row(w, row0);
+		if (!sheet_cell_blank(&view) && !(w->rows[row0 / 8] & (1u << (row0 % 8)))) {
 			w->rows[row0 / 8] |= (unsigned char)(1u << (row0 % 8));
+			w->marked++;
+		}
 		w->nall++;
 		free(c->owned);
 		return SHEET_OK;
@@ -1555,6 +1658,8 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 	enum sheet_status st = SHEET_OK;
 	size_t k, ns;
 
+	if (w->collect && r->type != R_LABELSST)
+		return SHEET_OK;
 	switch (r->type) {
 	case R_NUMBER:
 		if (r->n >= 14)
@@ -1591,9 +1696,35 @@ static enum sheet_status cell_record(struct walk *w, const struct rec *r)
 					 "which the file does not hold", ref, (unsigned long)i);
 				return damaged(x, why);
 			}
-			if (x->sst[i].state == SST_EMPTY ||
-			    (x->sst[i].state == SST_BLANK && !w->store))
-				break;             /* no cell, or a blank row stays blank */
+			if (sst_state(x->sststate, i) == SST_EMPTY)
+				break;             /* no cell */
+			if (w->collect) {
+				/* one more than pass 2 can keep: put_cell() refuses the next */
+				if (rd16(p) + 1u <= w->cutoff && x->nwant <= x->lim->max_cells) {
+					if (want_add(x, i))
+						return SHEET_NOMEM;
+				}
+				break;
+			}
+			if (!w->store)
+				note_row(w, rd16(p));
+			if (!w->store && w->marked <= x->lim->max_rows) {
+				/*
+				 * pass 1 notes the strings of the cells that come before the
+				 * (max_rows + 1)-th non-blank row: when the rows come in order
+				 * (as programs write them; note_row() checks), they include
+				 * those of the rows kept, and no walk between the passes is
+				 * needed
+				 */
+				if (x->nwant > x->lim->max_cells) {
+					w->spec_full = 1;
+				}
+				else if (want_add(x, i)) {
+					return SHEET_NOMEM;
+				}
+			}
+			if (sst_state(x->sststate, i) == SST_BLANK && !w->store)
+				break;             /* a blank row stays blank */
 			if (!w->store) {
 				memset(&c, 0, sizeof(c));
 				c.type = SHEET_CELL_TEXT;
@@ -1690,6 +1821,38 @@ static enum sheet_status walk_sheet(struct walk *w, size_t off)
 			return st;
 	}
 	return SHEET_OK;
+}
+
+/*
+ * Between the two passes: a walk over the sheet's LABELSST records notes
+ * the shared strings of the rows kept in x->kept (no more than pass 2 can
+ * store, plus one), and one walk of the SST decodes them, so that what
+ * stays of the SST beyond them is 2 bits a string.  Returns SHEET_OK, or
+ * what the walks returned.
+ */
+static enum sheet_status collect_sst(struct walk *w, size_t chosen)
+{
+	struct xls *x = w->x;
+	enum sheet_status st;
+	size_t i;
+
+	if (w->unordered || w->spec_full) {
+		x->nwant = 0;           /* pass 1's note may miss strings: walk for them */
+		w->collect = 1;
+		st = walk_sheet(w, x->sheets[chosen].off);
+		w->collect = 0;
+	}
+	else
+		st = SHEET_OK;
+	for (i = 0; st == SHEET_OK && i < x->nwant; i++)
+		if (kept_put(x, x->want[i], NULL))
+			st = SHEET_NOMEM;
+	free(x->want);
+	x->want = NULL;
+	x->nwant = x->capwant = 0;
+	if (st == SHEET_OK && x->nkept)
+		st = sst_decode(x, x->wantmax);
+	return st;
 }
 
 /* Orders kept cells by row, column and record order. */
@@ -1800,7 +1963,6 @@ static enum sheet_status read_sheet(struct xls *x, size_t chosen)
 				w.cutoff = r + 1;
 			}
 		}
-		w.store = 1;
 		/*
 		 * room for the cells of the rows kept, at the sheet's cells a row, at
 		 * once: the array is not copied as it grows, and no larger than what
@@ -1815,6 +1977,11 @@ static enum sheet_status read_sheet(struct xls *x, size_t chosen)
 			if (!w.v)
 				w.cap = 0;
 		}
+		if (x->nsst && stored)
+			st = collect_sst(&w, chosen);
+	}
+	if (st == SHEET_OK) {
+		w.store = 1;
 		st = walk_sheet(&w, x->sheets[chosen].off);
 	}
 	free(w.rows);
@@ -1864,7 +2031,8 @@ static void xls_free(struct xls *x)
 	for (i = 0; i < x->capkept; i++)
 		free(x->kept[i].text);
 	free(x->kept);
-	free(x->sst);
+	free(x->sststate);
+	free(x->want);
 	free(x->sstspans);
 	for (i = 0; i < x->nsheets; i++)
 		free(x->sheets[i].name);

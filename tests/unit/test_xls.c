@@ -838,6 +838,91 @@ static void test_rows_past_limit(void **state)
 	free(k.b.p);
 }
 
+/*
+ * The sheet of test_sst_rows_kept: shared strings "s0".."s39", " " (40)
+ * and "" (41); row r (0-based, 20 rows) holds s(2r) and s(2r+1), except
+ * row 2, which holds only " " (a blank row), and row 3, which also holds
+ * "" (no cell); row 15 uses s0 again.  The rows go top down, or bottom up
+ * (reversed).
+ */
+static void sst_rows_book(struct book *k, int reversed)
+{
+	char names[40][8];
+	const char *strs[42];
+	size_t at;
+	unsigned j, r;
+
+	for (j = 0; j < 40; j++) {
+		snprintf(names[j], sizeof(names[j]), "s%u", j);
+		strs[j] = names[j];
+	}
+	strs[40] = " ";
+	strs[41] = "";
+	book_begin(k, 8);
+	at = boundsheet(&k->b, 8, 0, 0, "S");
+	sst(&k->b, strs, 42);
+	eof(&k->b);
+	patch_sheet(&k->b, at);
+	bof(&k->b, 8, 0x0010);
+	for (j = 0; j < 20; j++) {
+		r = reversed ? 19 - j : j;
+		if (r == 2) {
+			labelsst(&k->b, r, 0, 40);
+			continue;
+		}
+		labelsst(&k->b, r, 0, r == 15 ? 0 : 2 * r);
+		labelsst(&k->b, r, 1, 2 * r + 1);
+		if (r == 3)
+			labelsst(&k->b, r, 2, 41);
+	}
+	eof(&k->b);
+}
+
+/*
+ * The shared strings of the rows kept are decoded again after the first
+ * pass (only 2 bits a string are kept before): the same cells whether
+ * pass 1 could note them (rows in order) or a walk of their own finds them
+ * (rows out of order), the blank row among them kept, the rows past
+ * max_rows counted only.
+ */
+static void test_sst_rows_kept(void **state)
+{
+	struct sheet_limits lim;
+	int reversed;
+
+	(void)state;
+	sheet_limits_default(&lim);
+	lim.max_rows = 6;
+	for (reversed = 0; reversed < 2; reversed++) {
+		struct book k;
+		struct sheet_grid g;
+		char err[512], want[8];
+		unsigned r;
+
+		sst_rows_book(&k, reversed);
+		assert_int_equal(read_stream(&k.b, "Workbook", 0, &lim, &g, err, sizeof(err)),
+				 SHEET_OK);
+		assert_sorted(&g);
+		/* non-blank rows 0, 1, 3, 4, 5, 6 are the first six: rows 1-7 stored */
+		assert_int_equal(g.nrows, 19);
+		assert_int_equal(g.ncells, 13);
+		assert_text(&g, 3, 1, " ");
+		assert_null(cell_at(&g, 3, 2));
+		assert_null(cell_at(&g, 4, 3));
+		for (r = 0; r < 7; r++) {
+			if (r == 2)
+				continue;
+			snprintf(want, sizeof(want), "s%u", 2 * r);
+			assert_text(&g, r + 1, 1, want);
+			snprintf(want, sizeof(want), "s%u", 2 * r + 1);
+			assert_text(&g, r + 1, 2, want);
+		}
+		assert_null(cell_at(&g, 8, 1));
+		sheet_grid_free(&g);
+		free(k.b.p);
+	}
+}
+
 /* max_cols, max_cells and max_cell_bytes refuse the file, naming the cell. */
 static void test_limits(void **state)
 {
@@ -1389,6 +1474,7 @@ int main(void)
 		cmocka_unit_test(test_format_records),
 		cmocka_unit_test(test_biff5_codepages),
 		cmocka_unit_test(test_rows_past_limit),
+		cmocka_unit_test(test_sst_rows_kept),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_hostile),
