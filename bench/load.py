@@ -88,16 +88,6 @@ def wrk(url, seconds, conns, headers=()):
     return r
 
 
-def status_of(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmHWM", "VmRSS", "Threads"):
-                out[k] = int(v.split()[0])
-    return out
-
-
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -191,7 +181,7 @@ def main():
                   (i + 1, kr[-1]["rps"], kr[-1]["p99"], nr[-1]["rps"], nr[-1]["p99"], states[-1]),
                   flush=True)
         loads.append(benchlib.loadavg())
-        mem = status_of(k.proc.pid)
+        mem = benchlib.status_of(k.proc.pid)
         # the batch to its end, and every client's batch.completed
         cur = k.wait_state(bid, ["completed", "failed"], timeout=600)
         t_batch = time.monotonic() - t_start
